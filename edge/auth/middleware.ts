@@ -1,0 +1,37 @@
+// Bearer authentication. Owner API keys and device tokens are stored only as SHA-256 hashes.
+import { and, eq, isNull } from 'drizzle-orm';
+import { createMiddleware } from 'hono/factory';
+import { apiKeys, devices } from '../db/schema.ts';
+import type { AppEnv } from '../env.ts';
+import { sha256Hex } from '../lib/ids.ts';
+import { unauthorized } from '../lib/problem.ts';
+
+const bearer = (header: string | undefined): string => {
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  if (!match?.[1]) throw unauthorized('Send the key as `Authorization: Bearer <key>`.');
+  return match[1];
+};
+
+export const requireOwnerKey = createMiddleware<AppEnv>(async (c, next) => {
+  const secret = bearer(c.req.header('authorization'));
+  const [key] = await c.var.db
+    .select({ organisationId: apiKeys.organisationId })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, await sha256Hex(secret)), isNull(apiKeys.revokedAt)))
+    .limit(1);
+  if (!key) throw unauthorized('The API key is unknown or revoked.');
+  c.set('organisationId', key.organisationId);
+  await next();
+});
+
+export const requireDeviceToken = createMiddleware<AppEnv>(async (c, next) => {
+  const secret = bearer(c.req.header('authorization'));
+  const [device] = await c.var.db
+    .select({ id: devices.id, organisationId: devices.organisationId, siteId: devices.siteId })
+    .from(devices)
+    .where(and(eq(devices.tokenHash, await sha256Hex(secret)), isNull(devices.revokedAt)))
+    .limit(1);
+  if (!device) throw unauthorized('The device token is unknown or the device was revoked.');
+  c.set('device', device);
+  await next();
+});

@@ -1,0 +1,101 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { devices, enrollmentCodes, sites } from '../db/schema.ts';
+import type { AppEnv, Env } from '../env.ts';
+import { newEnrollmentCode, newId, newSecret, normaliseEnrollmentCode, sha256Hex } from '../lib/ids.ts';
+import { ApiProblem, invalidField } from '../lib/problem.ts';
+import { iso } from '../lib/time.ts';
+import { topicPrefix } from '../notify/entitlements.ts';
+import { createEnrollmentCode, enrollDevice } from './routes.ts';
+
+const deviceMqtt = (env: Env) => {
+  const url = env.DEVICE_MQTT_URL || env.MQTT_URL;
+  if (!url) return null;
+  const username = env.DEVICE_MQTT_USERNAME ?? env.MQTT_USERNAME;
+  const password = env.DEVICE_MQTT_PASSWORD ?? env.MQTT_PASSWORD;
+  return { url, ...(username ? { username } : {}), ...(password ? { password } : {}) };
+};
+
+export const enrollmentRouter = new OpenAPIHono<AppEnv>()
+  .openapi(createEnrollmentCode, async (c) => {
+    const { siteId, ttlMinutes } = c.req.valid('json');
+    const db = c.var.db;
+    const [site] = await db
+      .select({ id: sites.id })
+      .from(sites)
+      .where(and(eq(sites.id, siteId), eq(sites.organisationId, c.var.organisationId)));
+    if (!site) throw invalidField('siteId', `no site with id ${siteId}`);
+    const code = newEnrollmentCode();
+    const now = Date.now();
+    const row = {
+      id: newId('enr'),
+      organisationId: c.var.organisationId,
+      siteId,
+      codeHash: await sha256Hex(normaliseEnrollmentCode(code)),
+      expiresAt: now + ttlMinutes * 60_000,
+      createdAt: now,
+    };
+    await db.insert(enrollmentCodes).values(row);
+    return c.json({ id: row.id, siteId, code, expiresAt: iso(row.expiresAt) }, 201);
+  });
+
+/** Unauthenticated: the one-time code is the credential. */
+export const enrollExchangeRouter = new OpenAPIHono<AppEnv>().openapi(enrollDevice, async (c) => {
+  const { code, name, agentVersion } = c.req.valid('json');
+  const db = c.var.db;
+  const codeHash = await sha256Hex(normaliseEnrollmentCode(code));
+  const now = Date.now();
+  const deviceId = newId('dev');
+  const deviceToken = newSecret('ggd');
+  const usable = and(eq(enrollmentCodes.codeHash, codeHash), isNull(enrollmentCodes.usedAt), gt(enrollmentCodes.expiresAt, now));
+  // Claim the code and create the device in one batch (one transaction): both statements see the
+  // code as usable or neither does, so a code can never yield two devices.
+  const [, claimed] = await db.batch([
+    db.insert(devices).select(
+      db
+        .select({
+          id: sql<string>`${deviceId}`.as('id'),
+          organisationId: enrollmentCodes.organisationId,
+          siteId: enrollmentCodes.siteId,
+          name: sql<string>`${name ?? `Door device ${deviceId.slice(-4)}`}`.as('name'),
+          tokenHash: sql<string>`${await sha256Hex(deviceToken)}`.as('token_hash'),
+          agentVersion: sql<string | null>`${agentVersion ?? null}`.as('agent_version'),
+          entitlementVersion: sql<number | null>`null`.as('entitlement_version'),
+          lastSeenAt: sql<number>`${now}`.as('last_seen_at'),
+          createdAt: sql<number>`${now}`.as('created_at'),
+          revokedAt: sql<number | null>`null`.as('revoked_at'),
+        })
+        .from(enrollmentCodes)
+        .where(usable),
+    ),
+    db
+      .update(enrollmentCodes)
+      .set({ usedAt: now, deviceId })
+      .where(usable)
+      .returning({ organisationId: enrollmentCodes.organisationId, siteId: enrollmentCodes.siteId }),
+  ]);
+  const grant = claimed[0];
+  if (!grant) {
+    const [known] = await db.select().from(enrollmentCodes).where(eq(enrollmentCodes.codeHash, codeHash));
+    if (!known) throw invalidField('code', 'no such enrollment code; check it was typed correctly');
+    if (known.usedAt !== null) {
+      throw new ApiProblem(409, 'enrollment-code-used', 'Enrollment code already used', 'This code was already used to provision a device; ask for a new one.', [
+        { field: 'code', reason: 'already used' },
+      ]);
+    }
+    throw new ApiProblem(410, 'enrollment-code-expired', 'Enrollment code expired', `This code expired at ${iso(known.expiresAt)}; ask for a new one.`, [
+      { field: 'code', reason: 'expired' },
+    ]);
+  }
+  return c.json(
+    {
+      deviceId,
+      deviceToken,
+      organisationId: grant.organisationId,
+      siteId: grant.siteId,
+      topicPrefix: `${topicPrefix(c.env)}/${grant.organisationId}`,
+      mqtt: deviceMqtt(c.env),
+    },
+    201,
+  );
+});

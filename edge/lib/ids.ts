@@ -1,0 +1,32 @@
+// Ids are `<prefix>_<time><random>` in lowercase base32: sortable by creation, so an id is also
+// a stable pagination cursor.
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+
+const randomChars = (n: number, alphabet = ALPHABET): string => {
+  const bytes = crypto.getRandomValues(new Uint8Array(n));
+  let out = '';
+  for (const b of bytes) out += alphabet[b % alphabet.length];
+  return out;
+};
+
+export function newId(prefix: string, now = Date.now()): string {
+  let time = '';
+  for (let t = now, i = 0; i < 10; i++, t = Math.floor(t / 32)) time = ALPHABET[t % 32] + time;
+  return `${prefix}_${time}${randomChars(12)}`;
+}
+
+/** A bearer secret with a recognisable prefix, ~190 bits of randomness. */
+export const newSecret = (prefix: string): string => `${prefix}_${randomChars(38)}`;
+
+// Enrollment codes are typed by a technician: no 0/O, 1/I/L, and grouped in fours.
+const CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+export const newEnrollmentCode = (): string => {
+  const raw = randomChars(8, CODE_ALPHABET);
+  return `${raw.slice(0, 4)}-${raw.slice(4)}`;
+};
+export const normaliseEnrollmentCode = (code: string): string => code.toUpperCase().replace(/[^A-Z0-9]/g, '');
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}

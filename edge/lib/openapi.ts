@@ -1,0 +1,36 @@
+// Shared pieces of route contracts, so every operation in /openapi.json documents its body and
+// its problems the same way.
+import type { z } from 'zod';
+import { Problem } from '../../core/contracts/common.ts';
+
+const PROBLEM_TEXT = {
+  400: 'A field is missing or invalid; `errors` names it and the reason',
+  401: 'Missing, unknown or revoked bearer token',
+  404: 'Not found (or owned by another organisation)',
+  409: 'Conflicts with existing state',
+  410: 'No longer valid',
+} as const;
+
+export function problems<const C extends Array<keyof typeof PROBLEM_TEXT>>(...codes: C) {
+  const out = {} as { [K in C[number]]: { description: string; content: { 'application/problem+json': { schema: typeof Problem } } } };
+  for (const code of codes) {
+    (out as Record<number, unknown>)[code] = {
+      description: PROBLEM_TEXT[code],
+      content: { 'application/problem+json': { schema: Problem } },
+    };
+  }
+  return out;
+}
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { 'application/json': { schema } },
+});
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+export const ownerAuth = [{ ownerKey: [] }];
+export const deviceAuth = [{ deviceToken: [] }];

@@ -1,0 +1,27 @@
+import { createRoute } from '@hono/zod-openapi';
+import { IdParam, Member, MemberCreate, MemberListQuery, MemberUpdate, page } from '../../core/contracts/api.ts';
+import { json, jsonBody, ownerAuth, problems } from '../lib/openapi.ts';
+
+const tags = ['Members'];
+
+export const listMembers = createRoute({
+  method: 'get', path: '/v1/members', tags, security: ownerAuth, summary: 'List members',
+  request: { query: MemberListQuery },
+  responses: { 200: json(page(Member), 'Members'), ...problems(400, 401) },
+});
+export const createMember = createRoute({
+  method: 'post', path: '/v1/members', tags, security: ownerAuth, summary: 'Add a member',
+  request: { body: jsonBody(MemberCreate) },
+  responses: { 201: json(Member, 'The new member'), ...problems(400, 401) },
+});
+export const getMember = createRoute({
+  method: 'get', path: '/v1/members/{id}', tags, security: ownerAuth, summary: 'Get a member',
+  request: { params: IdParam },
+  responses: { 200: json(Member, 'The member'), ...problems(401, 404) },
+});
+export const updateMember = createRoute({
+  method: 'patch', path: '/v1/members/{id}', tags, security: ownerAuth,
+  summary: 'Update a member; a status change reaches the doors at once',
+  request: { params: IdParam, body: jsonBody(MemberUpdate) },
+  responses: { 200: json(Member, 'The updated member'), ...problems(400, 401, 404) },
+});

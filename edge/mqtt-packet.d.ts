@@ -1,0 +1,4 @@
+declare module 'mqtt-packet/generate.js' {
+  const generate: unknown;
+  export default generate;
+}

@@ -1,0 +1,206 @@
+import { env } from 'cloudflare:test';
+import { describe, expect, inject, it } from 'vitest';
+import { EntitlementSnapshot } from '../../core/contracts/wire.ts';
+import { call, enrollDevice, gym } from './helpers.ts';
+
+describe('enrollment', () => {
+  it('exchanges a one-time code for a device token, once', async () => {
+    const g = await gym();
+    const code = await call('POST', '/v1/enrollment-codes', { token: g.apiKey, body: { siteId: g.site.id, ttlMinutes: 10 } });
+    expect(code.status).toBe(201);
+    expect(code.body.code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
+    // Codes are typed by technicians: case and separators do not matter.
+    const typed = code.body.code.toLowerCase().replace('-', ' ');
+    const first = await call('POST', '/v1/enroll', { body: { code: typed, agentVersion: '0.1.0' } });
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ organisationId: g.organisationId, siteId: g.site.id, topicPrefix: `gymgate/${g.organisationId}`, mqtt: null });
+    expect(first.body.deviceToken).toMatch(/^ggd_/);
+
+    const reused = await call('POST', '/v1/enroll', { body: { code: code.body.code } });
+    expect(reused.status).toBe(409);
+    expect(reused.contentType).toBe('application/problem+json');
+    expect(reused.body.errors).toEqual([{ field: 'code', reason: 'already used' }]);
+    const devices = await call('GET', '/v1/devices', { token: g.apiKey });
+    expect(devices.body.data).toHaveLength(1);
+    expect(devices.body.data[0]).toMatchObject({ id: first.body.deviceId, siteId: g.site.id, agentVersion: '0.1.0', revokedAt: null });
+  });
+
+  it('refuses an expired code and an unknown one, creating no device', async () => {
+    const g = await gym();
+    const code = await call('POST', '/v1/enrollment-codes', { token: g.apiKey, body: { siteId: g.site.id } });
+    await env.DB.prepare('UPDATE enrollment_codes SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, code.body.id).run();
+    const expired = await call('POST', '/v1/enroll', { body: { code: code.body.code } });
+    expect(expired.status).toBe(410);
+    expect(expired.body.errors).toEqual([{ field: 'code', reason: 'expired' }]);
+    const unknown = await call('POST', '/v1/enroll', { body: { code: 'ZZZZ-ZZZZ' } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors[0].field).toBe('code');
+    expect((await call('GET', '/v1/devices', { token: g.apiKey })).body.data).toHaveLength(0);
+  });
+
+  it('lets only one of two simultaneous enrollments with the same code through', async () => {
+    const g = await gym();
+    const { code } = (await call('POST', '/v1/enrollment-codes', { token: g.apiKey, body: { siteId: g.site.id } })).body;
+    const results = await Promise.all([1, 2, 3].map(() => call('POST', '/v1/enroll', { body: { code } })));
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+    expect((await call('GET', '/v1/devices', { token: g.apiKey })).body.data).toHaveLength(1);
+  });
+
+  it('will not issue codes for another organisation’s site', async () => {
+    const a = await gym();
+    const b = await gym();
+    const res = await call('POST', '/v1/enrollment-codes', { token: b.apiKey, body: { siteId: a.site.id } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].field).toBe('siteId');
+  });
+});
+
+describe('snapshot', () => {
+  it('carries the site doors and every credential with its member status, and nothing personal', async () => {
+    const g = await gym();
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    const res = await call('GET', '/v1/device/snapshot', { token: device.deviceToken });
+    expect(res.status).toBe(200);
+    const snapshot = EntitlementSnapshot.parse(res.body);
+    expect(snapshot.siteId).toBe(g.site.id);
+    expect(snapshot.doors.map((d) => d.id).sort()).toEqual([g.front.id, g.studio.id].sort());
+    expect(snapshot.members).toEqual([{ id: g.member.id, status: 'active' }]);
+    expect(snapshot.credentials).toEqual([['wiegand:12:345', 0]]);
+    expect(JSON.stringify(res.body)).not.toContain('Somchai');
+    expect(JSON.stringify(res.body)).not.toContain('example.com');
+  });
+
+  it('moves to a new version when a member is suspended, and not on unrelated edits', async () => {
+    const g = await gym();
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    const before = (await call('GET', '/v1/device/snapshot', { token: device.deviceToken })).body;
+    await call('PATCH', `/v1/members/${g.member.id}`, { token: g.apiKey, body: { phone: '+66 81 111 2222' } });
+    expect((await call('GET', '/v1/device/snapshot', { token: device.deviceToken })).body.version).toBe(before.version);
+    await call('PATCH', `/v1/members/${g.member.id}`, { token: g.apiKey, body: { status: 'suspended' } });
+    const after = (await call('GET', '/v1/device/snapshot', { token: device.deviceToken })).body;
+    expect(after.version).toBeGreaterThan(before.version);
+    expect(after.members).toEqual([{ id: g.member.id, status: 'suspended' }]);
+  });
+
+  it('refuses a revoked device', async () => {
+    const g = await gym();
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    await call('DELETE', `/v1/devices/${device.deviceId}`, { token: g.apiKey });
+    expect((await call('GET', '/v1/device/snapshot', { token: device.deviceToken })).status).toBe(401);
+  });
+
+  it('does not accept an owner key on device endpoints, nor a device token on the owner API', async () => {
+    const g = await gym();
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    expect((await call('GET', '/v1/device/snapshot', { token: g.apiKey })).status).toBe(401);
+    expect((await call('GET', '/v1/members', { token: device.deviceToken })).status).toBe(401);
+  });
+});
+
+describe('check-in upload', () => {
+  const event = (over: Record<string, unknown> = {}) => ({
+    id: crypto.randomUUID(),
+    doorId: null,
+    memberId: null,
+    credentialKey: 'wiegand:12:345',
+    granted: true,
+    reason: 'granted',
+    explanation: 'Active membership.',
+    occurredAt: Date.now(),
+    ...over,
+  });
+
+  it('stores events once, however often they are sent, and lists them with filters', async () => {
+    const g = await gym();
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    const t0 = Date.UTC(2026, 10, 25, 6, 0, 0);
+    const events = [
+      event({ doorId: g.front.id, memberId: g.member.id, occurredAt: t0 }),
+      event({ doorId: g.studio.id, memberId: g.member.id, occurredAt: t0 + 60_000, granted: false, reason: 'member_suspended', explanation: 'The membership is suspended.' }),
+      event({ doorId: g.front.id, credentialKey: 'wiegand:1:1', occurredAt: t0 + 120_000, granted: false, reason: 'unknown_credential', explanation: 'x' }),
+    ];
+    const first = await call('POST', '/v1/device/checkins', { token: device.deviceToken, body: { events } });
+    expect(first.body).toEqual({ accepted: 3, duplicates: 0 });
+    const again = await call('POST', '/v1/device/checkins', { token: device.deviceToken, body: { events } });
+    expect(again.body).toEqual({ accepted: 0, duplicates: 3 });
+
+    const all = (await call('GET', '/v1/checkins', { token: g.apiKey })).body.data;
+    expect(all.map((e: { id: string }) => e.id)).toEqual(events.map((e) => e.id).reverse());
+    expect(all[2]).toMatchObject({ deviceId: device.deviceId, siteId: g.site.id, occurredAt: new Date(t0).toISOString() });
+
+    const byMember = (await call('GET', `/v1/checkins?memberId=${g.member.id}`, { token: g.apiKey })).body.data;
+    expect(byMember).toHaveLength(2);
+    const byDoor = (await call('GET', `/v1/checkins?doorId=${g.studio.id}`, { token: g.apiKey })).body.data;
+    expect(byDoor.map((e: { reason: string }) => e.reason)).toEqual(['member_suspended']);
+    const window = (
+      await call('GET', `/v1/checkins?from=${new Date(t0 + 1).toISOString()}&to=${new Date(t0 + 120_000).toISOString()}`, { token: g.apiKey })
+    ).body.data;
+    expect(window.map((e: { id: string }) => e.id)).toEqual([events[1]!.id]);
+    const denied = (await call('GET', '/v1/checkins?granted=false&limit=1', { token: g.apiKey })).body;
+    expect(denied.data).toHaveLength(1);
+    const next = (await call('GET', `/v1/checkins?granted=false&limit=1&cursor=${denied.nextCursor}`, { token: g.apiKey })).body;
+    expect(next.data[0].id).not.toBe(denied.data[0].id);
+    expect(next.nextCursor).toBeNull();
+  });
+
+  it('rejects a malformed batch whole, naming the field', async () => {
+    const g = await gym();
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    const res = await call('POST', '/v1/device/checkins', {
+      token: device.deviceToken,
+      body: { events: [event(), event({ reason: 'because' })] },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].field).toBe('events.1.reason');
+    expect((await call('GET', '/v1/checkins', { token: g.apiKey })).body.data).toHaveLength(0);
+  });
+
+  it('drops references to doors and members outside the device’s site and organisation', async () => {
+    const a = await gym();
+    const b = await gym();
+    const device = await enrollDevice(b.apiKey, b.site.id);
+    await call('POST', '/v1/device/checkins', { token: device.deviceToken, body: { events: [event({ doorId: a.front.id, memberId: a.member.id })] } });
+    const [stored] = (await call('GET', '/v1/checkins', { token: b.apiKey })).body.data;
+    expect(stored).toMatchObject({ doorId: null, memberId: null });
+    expect((await call('GET', '/v1/checkins', { token: a.apiKey })).body.data).toHaveLength(0);
+  });
+});
+
+describe('MQTT notifications', () => {
+  const published = async (topic: string) =>
+    (await (await fetch(`${inject('brokerLogUrl')}?topic=${encodeURIComponent(topic)}`)).json()) as Array<{ payload: string; retain: boolean; qos: number }>;
+
+  it('publishes the new version, retained, without personal data, when access changes', async () => {
+    const g = await gym();
+    const mqttEnv = { MQTT_URL: inject('brokerUrl') };
+    const device = await enrollDevice(g.apiKey, g.site.id, mqttEnv);
+    expect(device.mqtt).toEqual({ url: inject('brokerUrl') });
+    const topic = `gymgate/${g.organisationId}/sites/${g.site.id}/entitlements`;
+    const res = await call('PATCH', `/v1/members/${g.member.id}`, { token: g.apiKey, body: { status: 'suspended' }, env: mqttEnv });
+    expect(res.status).toBe(200);
+    const version = (await call('GET', `/v1/sites/${g.site.id}`, { token: g.apiKey })).body.entitlementVersion;
+    const messages = await published(topic);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ retain: true, qos: 1 });
+    expect(JSON.parse(messages[0]!.payload)).toEqual({ siteId: g.site.id, version });
+
+    await call('POST', '/v1/credentials', {
+      token: g.apiKey,
+      body: { kind: 'raw', memberId: g.member.id, rawId: 'DEADBEEF' },
+      env: mqttEnv,
+    });
+    const later = await published(topic);
+    expect(later.map((m) => JSON.parse(m.payload).version)).toEqual([version, version + 1]);
+  });
+
+  it('still answers the API when the broker is unreachable', async () => {
+    const g = await gym();
+    const res = await call('PATCH', `/v1/members/${g.member.id}`, {
+      token: g.apiKey,
+      body: { status: 'suspended' },
+      env: { MQTT_URL: 'mqtt://127.0.0.1:1' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('suspended');
+  });
+});

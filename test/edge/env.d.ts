@@ -1,0 +1,20 @@
+import type { D1Migration } from '@cloudflare/vitest-pool-workers';
+import type { Env } from '../../edge/env.ts';
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      DB: D1Database;
+      TEST_MIGRATIONS: D1Migration[];
+    }
+  }
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    brokerUrl: string;
+    brokerLogUrl: string;
+  }
+}
+
+export type { Env };

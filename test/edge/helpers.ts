@@ -1,0 +1,54 @@
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { createApp } from '../../edge/app.ts';
+import { bootstrapOrganisation } from '../../edge/bootstrap/statements.ts';
+import type { Env } from '../../edge/env.ts';
+
+const app = createApp();
+
+export type ApiResult<T = any> = { status: number; body: T; contentType: string | null };
+
+/** Calls the Worker's app with the test D1 and waits for work it left in waitUntil (MQTT publishes). */
+export async function call<T = any>(
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; rawBody?: string; env?: Partial<Env> } = {},
+): Promise<ApiResult<T>> {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined || options.rawBody !== undefined) headers['content-type'] = 'application/json';
+  const ctx = createExecutionContext();
+  const res = await app.request(
+    path,
+    { method, headers, body: options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body)) },
+    { ...(env as unknown as Env), ...options.env },
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, contentType: res.headers.get('content-type') };
+}
+
+export async function newOrganisation(name = 'Test Gym') {
+  const boot = await bootstrapOrganisation(name, Date.now());
+  await env.DB.exec(boot.sql.replaceAll('\n', ' '));
+  return boot;
+}
+
+/** An organisation with one site, two doors, an active member holding card 12:345. */
+export async function gym() {
+  const { apiKey, organisationId } = await newOrganisation();
+  const site = (await call('POST', '/v1/sites', { token: apiKey, body: { name: 'Sukhumvit', timezone: 'Asia/Bangkok' } })).body;
+  const front = (await call('POST', '/v1/doors', { token: apiKey, body: { siteId: site.id, name: 'Front door' } })).body;
+  const studio = (await call('POST', '/v1/doors', { token: apiKey, body: { siteId: site.id, name: 'Studio' } })).body;
+  const member = (await call('POST', '/v1/members', { token: apiKey, body: { name: 'Somchai P.', email: 'somchai@example.com' } })).body;
+  const card = (
+    await call('POST', '/v1/credentials', { token: apiKey, body: { kind: 'wiegand', memberId: member.id, facilityCode: 12, cardNumber: 345 } })
+  ).body;
+  return { apiKey, organisationId, site, front, studio, member, card };
+}
+
+export async function enrollDevice(apiKey: string, siteId: string, extraEnv: Partial<Env> = {}) {
+  const code = (await call('POST', '/v1/enrollment-codes', { token: apiKey, body: { siteId } })).body.code as string;
+  const enrolled = await call('POST', '/v1/enroll', { body: { code, name: 'Front Pi' }, env: extraEnv });
+  return { code, ...enrolled.body } as { code: string; deviceId: string; deviceToken: string; topicPrefix: string; mqtt: unknown };
+}

@@ -1,0 +1,26 @@
+import path from 'node:path';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+// The Worker runs inside workerd with a local D1 built from migrations/. A loopback MQTT broker
+// (started in broker-setup.ts) lets tests see what the Worker publishes.
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(root, 'migrations'));
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: path.join(root, 'wrangler.toml') },
+        miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+      }),
+    ],
+    test: {
+      name: 'edge',
+      root,
+      include: ['test/edge/**/*.test.ts'],
+      setupFiles: ['test/edge/apply-migrations.ts'],
+      globalSetup: ['test/edge/broker-setup.ts'],
+    },
+  };
+});
