@@ -1,0 +1,128 @@
+// `npm start`: the whole gym on this machine. Applies local D1 migrations, starts an embedded
+// MQTT broker (unless MQTT_URL names one), the Worker under `wrangler dev`, seeds a demo gym on
+// first run, provisions a simulated door agent through the real enrollment flow and runs it.
+// Ctrl-C stops everything.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { applyLocalMigrations, bootstrapLocal, provisionAgent, startAgent, startEmbeddedBroker, startWorker, type Agent, type Broker, type Worker } from './local-gym.ts';
+import { ROOT } from './processes.ts';
+
+const stateDir = path.resolve(process.env.GYMGATE_STATE ?? path.join(ROOT, '.gymgate'));
+const persistDir = path.join(stateDir, 'wrangler');
+const agentDir = path.join(stateDir, 'agent');
+const demoFile = path.join(stateDir, 'demo.json');
+const apiPort = Number(process.env.PORT ?? 8787);
+const controlPort = Number(process.env.AGENT_CONTROL_PORT ?? 7467);
+const brokerPort = Number(process.env.MQTT_PORT ?? 1883);
+
+type Demo = { organisationId: string; apiKey: string; siteId: string; cards: Array<{ name: string; card: string; status: string }> };
+
+const say = (line: string) => console.log(`[gymgate] ${line}`);
+const prefixed = (name: string) => (line: string) => {
+  if (line.trim()) console.log(`[${name}] ${line}`);
+};
+
+let broker: Broker | null = null;
+let worker: Worker | null = null;
+let agent: Agent | null = null;
+let stopping = false;
+
+async function stopAll(code: number) {
+  if (stopping) return;
+  stopping = true;
+  say('stopping…');
+  await agent?.stop().catch(() => undefined);
+  await worker?.stop().catch(() => undefined);
+  await broker?.stop().catch(() => undefined);
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+async function api<T>(method: string, url: string, key: string, body?: unknown): Promise<T> {
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const json = (await res.json()) as T;
+  if (!res.ok) throw new Error(`${method} ${url} → ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function seed(apiUrl: string): Promise<Demo> {
+  const boot = await bootstrapLocal(persistDir, 'Demo Gym');
+  const key = boot.apiKey;
+  const site = await api<{ id: string }>('POST', `${apiUrl}/v1/sites`, key, { name: 'Sukhumvit', timezone: 'Asia/Bangkok' });
+  for (const name of ['Front door', 'Studio']) await api('POST', `${apiUrl}/v1/doors`, key, { siteId: site.id, name });
+  const people = [
+    { name: 'Somchai Prasert', email: 'somchai@example.com', card: 1001, status: 'active' },
+    { name: 'Nok Chaiyaporn', email: 'nok@example.com', card: 1002, status: 'active' },
+    { name: 'Anan Wong', email: 'anan@example.com', card: 1003, status: 'active' },
+    { name: 'Ploy Srisuk', email: 'ploy@example.com', card: 1004, status: 'suspended' },
+  ];
+  const cards: Demo['cards'] = [];
+  for (const p of people) {
+    const member = await api<{ id: string }>('POST', `${apiUrl}/v1/members`, key, { name: p.name, email: p.email, status: p.status });
+    await api('POST', `${apiUrl}/v1/credentials`, key, { kind: 'wiegand', memberId: member.id, facilityCode: 12, cardNumber: p.card });
+    cards.push({ name: p.name, card: `12:${p.card}`, status: p.status });
+  }
+  const demo = { organisationId: boot.organisationId, apiKey: key, siteId: site.id, cards };
+  writeFileSync(demoFile, JSON.stringify(demo, null, 2), { mode: 0o600 });
+  return demo;
+}
+
+async function main() {
+  mkdirSync(stateDir, { recursive: true });
+  say('applying D1 migrations (local)…');
+  await applyLocalMigrations(persistDir);
+
+  let mqttUrl = process.env.MQTT_URL;
+  if (!mqttUrl) {
+    broker = await startEmbeddedBroker(brokerPort).catch(() => startEmbeddedBroker(0));
+    mqttUrl = broker.url;
+    say(`embedded MQTT broker at ${mqttUrl}`);
+  } else {
+    say(`using MQTT broker ${mqttUrl}`);
+  }
+
+  say('starting the Worker under wrangler dev…');
+  worker = await startWorker({ port: apiPort, persistDir, vars: { MQTT_URL: mqttUrl }, echo: prefixed('worker') });
+
+  const demo: Demo = existsSync(demoFile) ? JSON.parse(readFileSync(demoFile, 'utf8')) : await seed(worker.url);
+
+  if (!existsSync(path.join(agentDir, 'device.json'))) {
+    const { code } = await api<{ code: string }>('POST', `${worker.url}/v1/enrollment-codes`, demo.apiKey, { siteId: demo.siteId });
+    say(`provisioning the simulated door agent with enrollment code ${code}…`);
+    await provisionAgent({ api: worker.url, code, dataDir: agentDir, name: 'Front desk Pi (simulated)' });
+  }
+  agent = await startAgent({ dataDir: agentDir, controlPort, mqttUrl, echo: prefixed('agent') });
+
+  const active = demo.cards.find((c) => c.status === 'active');
+  const suspended = demo.cards.find((c) => c.status === 'suspended');
+  console.log(`
+gymgate is running (simulated door hardware).
+
+  API          ${worker.url}   (OpenAPI: ${worker.url}/openapi.json)
+  API key      ${demo.apiKey}
+  MQTT broker  ${mqttUrl}
+  Door agent   ${agent.controlUrl}   (simulated GPIO control endpoint)
+
+Tap a card at the front door:
+  npm run tap -- --card ${active?.card}        # ${active?.name}: granted
+  npm run tap -- --card ${suspended?.card}        # ${suspended?.name}: suspended, denied
+  npm run tap -- --card 99:1                 # unknown card, denied
+  npm run tap -- --bits 10000000000000000000000001   # bad parity, bad_read
+  npx gymgate-agent relay                    # relay state history
+
+List check-ins:
+  curl -s -H "Authorization: Bearer ${demo.apiKey}" ${worker.url}/v1/checkins
+
+Ctrl-C stops everything. State lives in ${path.relative(process.cwd(), stateDir) || stateDir}/ (delete it to start afresh).
+`);
+}
+
+main().catch(async (err) => {
+  console.error(`[gymgate] start failed: ${(err as Error).message}`);
+  await stopAll(1);
+});

@@ -1,0 +1,49 @@
+// `npm run bench [-- --json] [-- --quick]`: prints a table of figures, or with --json one JSON
+// object per line: {"figure", "value", "unit", "baseline"}. Every figure is measured next to a
+// baseline in the same run, since these machines are shared and absolute numbers drift.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+const json = process.argv.includes('--json');
+const quick = process.argv.includes('--quick');
+const root = path.resolve(import.meta.dirname, '../..');
+
+type Figure = { figure: string; value: number; unit: string; baseline: number | null; baselineName?: string };
+const figures: Figure[] = [];
+const emit = (f: Figure) => {
+  figures.push(f);
+  if (json) console.log(JSON.stringify({ figure: f.figure, value: round(f.value), unit: f.unit, baseline: f.baseline === null ? null : round(f.baseline) }));
+};
+const round = (v: number) => Math.round(v * 100) / 100;
+
+type Probe = { p50: number; p99: number; rssBytesPerCredential: number; heapBytesPerCredential: number; rssBase: number; granted: number };
+const probe = (n: number, layout: 'compact' | 'map'): Probe => {
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', path.join(root, 'test/bench/cache-probe.ts'), String(n), layout, String(quick ? 50_000 : 200_000)],
+    { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(out.trim().split('\n').pop()!);
+};
+
+const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
+for (const n of sizes) {
+  const label = n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`;
+  const compact = probe(n, 'compact');
+  const map = probe(n, 'map');
+  emit({ figure: `door_decision_p50_${label}`, value: compact.p50, unit: 'µs', baseline: map.p50, baselineName: 'Map of objects' });
+  emit({ figure: `door_decision_p99_${label}`, value: compact.p99, unit: 'µs', baseline: map.p99, baselineName: 'Map of objects' });
+  emit({ figure: `agent_rss_per_credential_${label}`, value: compact.rssBytesPerCredential, unit: 'B', baseline: map.rssBytesPerCredential, baselineName: 'Map of objects' });
+  emit({ figure: `agent_heap_per_credential_${label}`, value: compact.heapBytesPerCredential, unit: 'B', baseline: map.heapBytesPerCredential, baselineName: 'Map of objects' });
+  emit({ figure: `agent_rss_${label}`, value: (compact.rssBase + compact.rssBytesPerCredential * n) / 2 ** 20, unit: 'MiB', baseline: compact.rssBase / 2 ** 20, baselineName: 'agent before cache' });
+}
+
+if (!json) {
+  const rows = figures.map((f) => [f.figure, `${round(f.value)} ${f.unit}`, f.baseline === null ? '' : `${round(f.baseline)} ${f.unit} (${f.baselineName})`]);
+  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length), ['figure', 'value', 'baseline'][c]!.length));
+  const line = (r: string[]) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ');
+  console.log(line(['figure', 'value', 'baseline']));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+  console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}; decision = Wiegand decode + cache lookup + access rule, timed per tap with hrtime.`);
+}

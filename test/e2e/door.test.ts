@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bitString, encodeWiegand } from '../../core/wiegand.ts';
+import { waitUntil } from '../../edge/dev/processes.ts';
+import { mosquittoAvailable, TestGym, type BrokerKind } from './gym.ts';
+
+type Decision = { granted: boolean; reason: string; explanation: string; memberId: string | null };
+type RelayHistory = { history: Array<{ at: number; level: number; active: boolean }> };
+
+// CI installs mosquitto and must run both; a developer machine without it runs the embedded broker only.
+const brokers: BrokerKind[] = mosquittoAvailable() || process.env.CI ? ['embedded', 'mosquitto'] : ['embedded'];
+
+describe.each(brokers)('a card tap through the whole system (%s broker)', (brokerKind) => {
+  const gym = new TestGym(brokerKind);
+  let siteId = '';
+  let frontDoor = '';
+  let member = { id: '' };
+  let other = { id: '' };
+
+  const frame = (facility: number, card: number) => bitString(encodeWiegand('H10301', facility, card));
+  const tap = (bits: string) => gym.control<{ decision: Decision; credentialKey: string | null }>('POST', '/tap', { door: frontDoor, bits });
+  const relay = () => gym.control<RelayHistory>('GET', `/relay?door=${frontDoor}`);
+  const agentVersion = async () => (await gym.control<{ entitlementVersion: number }>('GET', '/status')).entitlementVersion;
+  const siteVersion = async () => (await gym.call<{ entitlementVersion: number }>('GET', `/v1/sites/${siteId}`)).entitlementVersion;
+
+  beforeAll(async () => {
+    await gym.start();
+    siteId = (await gym.call('POST', '/v1/sites', { name: 'Sukhumvit', timezone: 'Asia/Bangkok' })).id;
+    frontDoor = (await gym.call('POST', '/v1/doors', { siteId, name: 'Front door' })).id;
+    await gym.call('POST', '/v1/doors', { siteId, name: 'Studio' });
+    // A long periodic pull, so the tests see MQTT-driven updates rather than the backstop.
+    await gym.provisionAndRunAgent(siteId, 300);
+  });
+
+  afterAll(async () => {
+    await gym.stop();
+  });
+
+  it('opens the door for a member added through the API, and lists the check-in', async () => {
+    member = await gym.call('POST', '/v1/members', { name: 'Somchai P.', email: 'somchai@example.com' });
+    await gym.call('POST', '/v1/credentials', { kind: 'wiegand', memberId: member.id, facilityCode: 12, cardNumber: 345 });
+    other = await gym.call('POST', '/v1/members', { name: 'Nok C.' });
+    await gym.call('POST', '/v1/credentials', { kind: 'wiegand', memberId: other.id, facilityCode: 12, cardNumber: 346 });
+    const version = await siteVersion();
+    await waitUntil(async () => (await agentVersion()) >= version, 'the agent to learn the new cards over MQTT', 5_000);
+
+    const before = (await relay()).history.length;
+    const { decision, credentialKey } = await tap(frame(12, 345));
+    expect(decision).toMatchObject({ granted: true, reason: 'granted', memberId: member.id });
+    expect(credentialKey).toBe('wiegand:12:345');
+    const pulse = (await relay()).history.slice(before);
+    expect(pulse[0]?.active).toBe(true);
+
+    await waitUntil(async () => {
+      const list = await gym.call<{ data: Array<{ memberId: string; granted: boolean; doorId: string; reason: string }> }>(
+        'GET',
+        `/v1/checkins?memberId=${member.id}`,
+      );
+      return list.data.some((e) => e.granted && e.doorId === frontDoor && e.reason === 'granted');
+    }, 'the granted check-in to be listed by the API', 10_000);
+  });
+
+  it('denies within a second of the member being suspended, and the relay never moves', async () => {
+    const suspendedAt = Date.now();
+    await gym.call('PATCH', `/v1/members/${member.id}`, { status: 'suspended' });
+    const version = await siteVersion();
+    await waitUntil(async () => (await agentVersion()) >= version, 'the agent to learn of the suspension', 1_000, 10);
+    const propagationMs = Date.now() - suspendedAt;
+    expect(propagationMs).toBeLessThan(1_000);
+
+    const before = (await relay()).history.length;
+    const { decision } = await tap(frame(12, 345));
+    expect(decision).toMatchObject({ granted: false, reason: 'member_suspended' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await relay()).history.length).toBe(before);
+  });
+
+  it('denies a bad read without moving the relay', async () => {
+    const before = (await relay()).history.length;
+    const good = frame(12, 346);
+    const flipped = (good[5] === '1' ? '0' : '1');
+    const badParity = await tap(good.slice(0, 5) + flipped + good.slice(6));
+    expect(badParity.decision.reason).toBe('bad_read');
+    const short = await tap(good.slice(0, 25));
+    expect(short.decision.reason).toBe('bad_read');
+    expect((await relay()).history.length).toBe(before);
+  });
+
+  it('keeps deciding from the cache while the Worker is down, and uploads the taps once it is back', async () => {
+    await gym.stopWorker();
+    const before = (await relay()).history.length;
+    const offlineGrant = await tap(frame(12, 346));
+    expect(offlineGrant.decision).toMatchObject({ granted: true, memberId: other.id });
+    const offlineDeny = await tap(frame(12, 345));
+    expect(offlineDeny.decision.reason).toBe('member_suspended');
+    expect((await relay()).history.length).toBeGreaterThan(before);
+    const tappedAt = Date.now();
+
+    await gym.startWorker();
+    await waitUntil(async () => {
+      const list = await gym.call<{ data: Array<{ memberId: string; occurredAt: string; granted: boolean }> }>(
+        'GET',
+        `/v1/checkins?memberId=${other.id}`,
+      );
+      return list.data.some((e) => e.granted && Date.parse(e.occurredAt) <= tappedAt);
+    }, 'the offline taps to upload after the Worker returned', 30_000, 200);
+    const denied = await gym.call<{ data: Array<{ reason: string }> }>('GET', `/v1/checkins?memberId=${member.id}&granted=false`);
+    expect(denied.data.map((e) => e.reason)).toContain('member_suspended');
+  });
+});

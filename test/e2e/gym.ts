@@ -1,0 +1,93 @@
+// A whole gym for end-to-end tests: real wrangler dev with local D1, a real broker, a real agent
+// process with the simulated GPIO driver. Everything on loopback, in a temporary folder.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  applyLocalMigrations,
+  bootstrapLocal,
+  provisionAgent,
+  startAgent,
+  startEmbeddedBroker,
+  startMosquitto,
+  startWorker,
+  type Agent,
+  type Broker,
+  type Worker,
+} from '../../edge/dev/local-gym.ts';
+import { freePort } from '../../edge/dev/processes.ts';
+
+export type BrokerKind = 'embedded' | 'mosquitto';
+
+export const mosquittoAvailable = () => existsSync(process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto');
+
+export class TestGym {
+  dir = mkdtempSync(path.join(tmpdir(), 'gymgate-e2e-'));
+  persistDir = path.join(this.dir, 'wrangler');
+  agentDir = path.join(this.dir, 'agent');
+  apiPort = 0;
+  broker!: Broker;
+  worker: Worker | null = null;
+  agent: Agent | null = null;
+  apiKey = '';
+  organisationId = '';
+
+  constructor(readonly brokerKind: BrokerKind) {}
+
+  get api() {
+    return `http://127.0.0.1:${this.apiPort}`;
+  }
+
+  async start() {
+    await applyLocalMigrations(this.persistDir);
+    const boot = await bootstrapLocal(this.persistDir, `E2E Gym (${this.brokerKind})`);
+    this.apiKey = boot.apiKey;
+    this.organisationId = boot.organisationId;
+    this.broker = this.brokerKind === 'embedded' ? await startEmbeddedBroker(0) : await startMosquitto(await freePort(), this.dir);
+    this.apiPort = await freePort();
+    await this.startWorker();
+  }
+
+  async startWorker() {
+    this.worker = await startWorker({ port: this.apiPort, persistDir: this.persistDir, vars: { MQTT_URL: this.broker.url } });
+  }
+
+  async stopWorker() {
+    await this.worker?.stop();
+    this.worker = null;
+  }
+
+  async provisionAndRunAgent(siteId: string, pullIntervalSeconds = 30) {
+    const { code } = await this.call<{ code: string }>('POST', '/v1/enrollment-codes', { siteId });
+    await provisionAgent({ api: this.api, code, dataDir: this.agentDir, name: 'e2e door' });
+    this.agent = await startAgent({ dataDir: this.agentDir, controlPort: await freePort(), pullIntervalSeconds });
+    return code;
+  }
+
+  async call<T = any>(method: string, pathname: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.api}${pathname}`, {
+      method,
+      headers: { authorization: `Bearer ${this.apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const json = (await res.json()) as T;
+    if (!res.ok) throw new Error(`${method} ${pathname} → ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  }
+
+  async control<T = any>(method: string, pathname: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.agent!.controlUrl}${pathname}`, {
+      method,
+      ...(body ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    });
+    if (!res.ok) throw new Error(`agent ${method} ${pathname} → ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  async stop() {
+    await this.agent?.stop().catch(() => undefined);
+    await this.worker?.stop().catch(() => undefined);
+    await this.broker?.stop().catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
