@@ -30,7 +30,8 @@ export async function startEmbeddedBroker(port = 0): Promise<Broker> {
 /** Debian's mosquitto on a loopback port, with a config file of our own. */
 export async function startMosquitto(port: number, workDir: string): Promise<Broker & { proc: Proc }> {
   const conf = path.join(workDir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stdout', ''].join('\n'));
+  // stderr, because mosquitto buffers its stdout when it is not a terminal.
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', ''].join('\n'));
   const proc = startProcess(process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto', ['-c', conf]);
   await proc.waitForLine(/mosquitto version .* running/, 10_000);
   return { kind: 'mosquitto', url: `mqtt://127.0.0.1:${port}`, proc, stop: () => proc.stop() };

@@ -113,7 +113,7 @@ Tap a card at the front door:
   npm run tap -- --card ${suspended?.card}        # ${suspended?.name}: suspended, denied
   npm run tap -- --card 99:1                 # unknown card, denied
   npm run tap -- --bits 10000000000000000000000001   # bad parity, bad_read
-  npx gymgate-agent relay                    # relay state history
+  npm run relay                              # relay state history
 
 List check-ins:
   curl -s -H "Authorization: Bearer ${demo.apiKey}" ${worker.url}/v1/checkins

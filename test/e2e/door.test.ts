@@ -19,6 +19,11 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
   const frame = (facility: number, card: number) => bitString(encodeWiegand('H10301', facility, card));
   const tap = (bits: string) => gym.control<{ decision: Decision; credentialKey: string | null }>('POST', '/tap', { door: frontDoor, bits });
   const relay = () => gym.control<RelayHistory>('GET', `/relay?door=${frontDoor}`);
+  /** Waits for any earlier grant to relock, then returns the history length to compare against. */
+  const settledRelay = async () => {
+    await waitUntil(async () => (await relay()).history.at(-1)?.active === false, 'the relay to relock', 5_000);
+    return (await relay()).history.length;
+  };
   const agentVersion = async () => (await gym.control<{ entitlementVersion: number }>('GET', '/status')).entitlementVersion;
   const siteVersion = async () => (await gym.call<{ entitlementVersion: number }>('GET', `/v1/sites/${siteId}`)).entitlementVersion;
 
@@ -43,12 +48,12 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     const version = await siteVersion();
     await waitUntil(async () => (await agentVersion()) >= version, 'the agent to learn the new cards over MQTT', 5_000);
 
-    const before = (await relay()).history.length;
+    const before = await settledRelay();
     const { decision, credentialKey } = await tap(frame(12, 345));
     expect(decision).toMatchObject({ granted: true, reason: 'granted', memberId: member.id });
     expect(credentialKey).toBe('wiegand:12:345');
-    const pulse = (await relay()).history.slice(before);
-    expect(pulse[0]?.active).toBe(true);
+    expect((await relay()).history.slice(before)[0]?.active).toBe(true);
+    await settledRelay();
 
     await waitUntil(async () => {
       const list = await gym.call<{ data: Array<{ memberId: string; granted: boolean; doorId: string; reason: string }> }>(
@@ -67,7 +72,7 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     const propagationMs = Date.now() - suspendedAt;
     expect(propagationMs).toBeLessThan(1_000);
 
-    const before = (await relay()).history.length;
+    const before = await settledRelay();
     const { decision } = await tap(frame(12, 345));
     expect(decision).toMatchObject({ granted: false, reason: 'member_suspended' });
     await new Promise((r) => setTimeout(r, 300));
@@ -75,24 +80,25 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
   });
 
   it('denies a bad read without moving the relay', async () => {
-    const before = (await relay()).history.length;
+    const before = await settledRelay();
     const good = frame(12, 346);
     const flipped = (good[5] === '1' ? '0' : '1');
     const badParity = await tap(good.slice(0, 5) + flipped + good.slice(6));
     expect(badParity.decision.reason).toBe('bad_read');
     const short = await tap(good.slice(0, 25));
     expect(short.decision.reason).toBe('bad_read');
+    await new Promise((r) => setTimeout(r, 300));
     expect((await relay()).history.length).toBe(before);
   });
 
   it('keeps deciding from the cache while the Worker is down, and uploads the taps once it is back', async () => {
     await gym.stopWorker();
-    const before = (await relay()).history.length;
+    const before = await settledRelay();
     const offlineGrant = await tap(frame(12, 346));
     expect(offlineGrant.decision).toMatchObject({ granted: true, memberId: other.id });
+    expect((await relay()).history.slice(before)[0]?.active).toBe(true);
     const offlineDeny = await tap(frame(12, 345));
     expect(offlineDeny.decision.reason).toBe('member_suspended');
-    expect((await relay()).history.length).toBeGreaterThan(before);
     const tappedAt = Date.now();
 
     await gym.startWorker();

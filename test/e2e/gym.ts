@@ -1,6 +1,6 @@
 // A whole gym for end-to-end tests: real wrangler dev with local D1, a real broker, a real agent
 // process with the simulated GPIO driver. Everything on loopback, in a temporary folder.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -57,9 +57,14 @@ export class TestGym {
     this.worker = null;
   }
 
-  async provisionAndRunAgent(siteId: string, pullIntervalSeconds = 30) {
+  async provisionAndRunAgent(siteId: string, pullIntervalSeconds = 30, grantMs = 1000) {
     const { code } = await this.call<{ code: string }>('POST', '/v1/enrollment-codes', { siteId });
     await provisionAgent({ api: this.api, code, dataDir: this.agentDir, name: 'e2e door' });
+    // As a technician would: shorten the grant time in config.json so relock is quick to observe.
+    const configFile = path.join(this.agentDir, 'config.json');
+    const config = JSON.parse(readFileSync(configFile, 'utf8')) as { doors: Array<{ grantMs: number }> };
+    for (const door of config.doors) door.grantMs = grantMs;
+    writeFileSync(configFile, JSON.stringify(config, null, 2));
     this.agent = await startAgent({ dataDir: this.agentDir, controlPort: await freePort(), pullIntervalSeconds });
     return code;
   }

@@ -1,0 +1,166 @@
+// HTTP calls from the door to the gymgate Worker: enrollment, the entitlement snapshot and
+// check-in uploads. Refusals arrive as RFC 9457 problem+json and surface as ApiError.
+import {
+  CheckinBatchResult,
+  EnrollResponse,
+  type CheckinUpload,
+  type EntitlementSnapshot,
+} from '../../core/contracts/wire.ts';
+import type { z } from 'zod';
+import { parseSnapshot } from '../cache/entitlement-cache.ts';
+import { USER_AGENT } from '../version.ts';
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export type Problem = {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  errors?: Array<{ field: string; reason: string }>;
+};
+
+/** The Worker answered, but not with success. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    readonly status: number,
+    readonly problem: Problem | undefined,
+    readonly body: string,
+  ) {
+    super(ApiError.describe(status, problem, body));
+  }
+
+  static describe(status: number, problem: Problem | undefined, body: string): string {
+    if (!problem) return `HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`;
+    const fields = problem.errors?.map((e) => `${e.field}: ${e.reason}`).join('; ');
+    return [`${problem.title ?? `HTTP ${status}`} (${status})`, problem.detail, fields].filter(Boolean).join(' — ');
+  }
+}
+
+/** The Worker could not be reached (DNS, refused connection, timeout, broken response). */
+export class NetworkError extends Error {
+  override name = 'NetworkError';
+}
+
+export type BatchResult = z.infer<typeof CheckinBatchResult>;
+
+export const joinUrl = (api: string, path: string) => `${api.replace(/\/+$/, '')}${path}`;
+
+async function request(fetchFn: FetchLike, url: string, init: RequestInit, timeoutMs: number, signal?: AbortSignal) {
+  let response: Response;
+  let body: string;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  try {
+    response = await fetchFn(url, { ...init, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
+    body = await response.text();
+  } catch (error) {
+    const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+    throw new NetworkError(`cannot reach ${url}: ${reason}`);
+  }
+  if (!response.ok) {
+    let problem: Problem | undefined;
+    if (/json/.test(response.headers.get('content-type') ?? '')) {
+      try {
+        const value = JSON.parse(body) as unknown;
+        if (value && typeof value === 'object') problem = value as Problem;
+      } catch {
+        // not JSON after all; the body is kept as text
+      }
+    }
+    throw new ApiError(response.status, problem, body);
+  }
+  return { response, body };
+}
+
+const parseJson = (body: string, what: string): unknown => {
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new NetworkError(`${what} response is not JSON`);
+  }
+};
+
+export async function enroll(options: {
+  api: string;
+  code: string;
+  name?: string;
+  agentVersion?: string;
+  fetch?: FetchLike;
+  timeoutMs?: number;
+}): Promise<EnrollResponse> {
+  const { body } = await request(
+    options.fetch ?? fetch,
+    joinUrl(options.api, '/v1/enroll'),
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', 'user-agent': USER_AGENT },
+      body: JSON.stringify({ code: options.code, name: options.name, agentVersion: options.agentVersion }),
+    },
+    options.timeoutMs ?? 15_000,
+  );
+  const parsed = EnrollResponse.safeParse(parseJson(body, 'enrollment'));
+  if (!parsed.success) throw new NetworkError(`enrollment response is malformed: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
+export type WorkerClientOptions = {
+  api: string;
+  deviceToken: string;
+  /** The entitlement version the door holds, sent as X-Entitlement-Version. */
+  entitlementVersion?: () => number | undefined;
+  fetch?: FetchLike;
+  timeoutMs?: number;
+};
+
+export class WorkerClient {
+  private readonly fetchFn: FetchLike;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: WorkerClientOptions) {
+    this.fetchFn = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.options.deviceToken}`,
+      accept: 'application/json',
+      'user-agent': USER_AGENT,
+      ...extra,
+    };
+    const version = this.options.entitlementVersion?.();
+    if (version !== undefined) headers['x-entitlement-version'] = String(version);
+    return headers;
+  }
+
+  /** The site's snapshot, parsed and validated, plus the body text (saved as is to cache.json). */
+  async fetchSnapshot(signal?: AbortSignal): Promise<{ snapshot: EntitlementSnapshot; text: string }> {
+    const { body } = await request(
+      this.fetchFn,
+      joinUrl(this.options.api, '/v1/device/snapshot'),
+      { method: 'GET', headers: this.headers() },
+      this.timeoutMs,
+      signal,
+    );
+    return { snapshot: parseSnapshot(body), text: body };
+  }
+
+  async uploadCheckins(events: readonly CheckinUpload[], signal?: AbortSignal): Promise<BatchResult> {
+    const { body } = await request(
+      this.fetchFn,
+      joinUrl(this.options.api, '/v1/device/checkins'),
+      {
+        method: 'POST',
+        headers: this.headers({ 'content-type': 'application/json' }),
+        body: JSON.stringify({ events }),
+      },
+      this.timeoutMs,
+      signal,
+    );
+    const parsed = CheckinBatchResult.safeParse(parseJson(body, 'check-in upload'));
+    // The events were accepted (2xx) even if the summary is odd; report what can be read.
+    return parsed.success ? parsed.data : { accepted: events.length, duplicates: 0 };
+  }
+}

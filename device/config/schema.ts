@@ -1,0 +1,140 @@
+// The agent's two files in its data directory:
+//   device.json  who the door is and how it reaches the Worker (holds the device token, mode 0600)
+//   config.json  how the doors are wired to GPIO and how the agent behaves (edited by the installer)
+import { z } from 'zod';
+import { DeviceId, DoorId, OrganisationId, SiteId } from '../../core/contracts/api.ts';
+import { MqttSettings } from '../../core/contracts/wire.ts';
+import { DRIVER_NAMES } from '../gpio/driver.ts';
+
+export const DEVICE_FILE = 'device.json';
+export const CONFIG_FILE = 'config.json';
+
+const httpUrl = z
+  .string()
+  .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http:// or https:// URL');
+export const mqttUrl = z
+  .string()
+  .refine((s) => URL.canParse(s) && /^(mqtts?|wss?):$/.test(new URL(s).protocol), 'must be an mqtt://, mqtts://, ws:// or wss:// URL');
+
+export const DeviceIdentity = z.object({
+  deviceId: DeviceId,
+  deviceToken: z.string().min(1),
+  api: httpUrl,
+  organisationId: OrganisationId,
+  siteId: SiteId,
+  topicPrefix: z.string().min(1),
+  mqtt: MqttSettings.extend({ url: mqttUrl }).nullable(),
+  name: z.string().optional(),
+  provisionedAt: z.string().optional(),
+});
+export type DeviceIdentity = z.infer<typeof DeviceIdentity>;
+
+const gpioLine = z.number().int().min(0).max(4095);
+
+export const DoorWiring = z.object({
+  id: DoorId,
+  name: z.string(),
+  /** Wiegand data lines: D0 pulses for a 0 bit, D1 for a 1 bit. */
+  wiegand: z.object({ d0: gpioLine, d1: gpioLine }),
+  relay: z.object({ line: gpioLine, activeLow: z.boolean().default(false) }),
+  /** How long a grant keeps the strike released, ms. */
+  grantMs: z.number().int().min(100).max(60_000).default(5000),
+});
+export type DoorWiring = z.infer<typeof DoorWiring>;
+
+export const AgentConfig = z
+  .object({
+    driver: z.enum(DRIVER_NAMES).default('auto'),
+    /** Added to every line number for sysfs: Raspberry Pi kernels 6.6+ number GPIOs from the chip base (e.g. 512). */
+    gpioBase: z.number().int().min(0).default(0),
+    /** Silence that ends a Wiegand frame, ms. */
+    wiegandGapMs: z.number().int().min(5).max(500).default(25),
+    /** Backstop pull of the entitlement snapshot, seconds. */
+    pullIntervalSeconds: z.number().min(0.05).max(86_400).default(30),
+    /** Port of the simulated driver's control endpoint on 127.0.0.1 (0 picks a free port). */
+    controlPort: z.number().int().min(0).max(65_535).default(7467),
+    /** Overrides the broker given at enrollment; omit to use that one. */
+    mqtt: MqttSettings.extend({ url: mqttUrl }).optional(),
+    doors: z.array(DoorWiring),
+  })
+  .superRefine((config, ctx) => {
+    const owner = new Map<number, string>();
+    config.doors.forEach((door, i) => {
+      const lines: Array<[string, number]> = [
+        ['wiegand.d0', door.wiegand.d0],
+        ['wiegand.d1', door.wiegand.d1],
+        ['relay.line', door.relay.line],
+      ];
+      for (const [field, line] of lines) {
+        const previous = owner.get(line);
+        if (previous) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['doors', i, ...field.split('.')],
+            message: `GPIO line ${line} is already used by ${previous}`,
+          });
+        } else owner.set(line, `doors.${i}.${field}`);
+      }
+    });
+    const ids = new Set<string>();
+    config.doors.forEach((door, i) => {
+      if (ids.has(door.id)) ctx.addIssue({ code: 'custom', path: ['doors', i, 'id'], message: `door ${door.id} is listed twice` });
+      ids.add(door.id);
+    });
+  });
+export type AgentConfig = z.infer<typeof AgentConfig>;
+export type AgentConfigInput = z.input<typeof AgentConfig>;
+
+/**
+ * Default wiring for the n-th door (0-based): Raspberry Pi BCM lines that are free of I2C, SPI0's
+ * chip selects and the UART, three per door. Doors beyond the header get lines counted from 100,
+ * which the installer must edit to match the real wiring.
+ */
+const PI_TRIPLES: ReadonlyArray<[d0: number, d1: number, relay: number]> = [
+  [17, 27, 22],
+  [5, 6, 13],
+  [19, 26, 21],
+  [23, 24, 25],
+  [12, 16, 20],
+  [4, 18, 7],
+];
+
+export function defaultWiring(index: number): { d0: number; d1: number; relay: number } {
+  const triple = PI_TRIPLES[index];
+  if (triple) return { d0: triple[0], d1: triple[1], relay: triple[2] };
+  const base = 100 + 3 * (index - PI_TRIPLES.length);
+  return { d0: base, d1: base + 1, relay: base + 2 };
+}
+
+/**
+ * Config for a site's doors. Doors already present in `previous` keep their wiring; new doors get
+ * the first default lines not used yet.
+ */
+export function configForDoors(
+  doors: ReadonlyArray<{ id: string; name: string }>,
+  previous?: AgentConfig,
+): AgentConfig {
+  const kept = new Map(previous?.doors.map((d) => [d.id, d]) ?? []);
+  const used = new Set<number>();
+  for (const door of doors) {
+    const old = kept.get(door.id);
+    if (old) [old.wiegand.d0, old.wiegand.d1, old.relay.line].forEach((l) => used.add(l));
+  }
+  let next = 0;
+  const wired: DoorWiring[] = doors.map((door) => {
+    const old = kept.get(door.id);
+    if (old) return { ...old, name: door.name };
+    let lines = defaultWiring(next++);
+    while ([lines.d0, lines.d1, lines.relay].some((l) => used.has(l))) lines = defaultWiring(next++);
+    [lines.d0, lines.d1, lines.relay].forEach((l) => used.add(l));
+    return {
+      id: door.id,
+      name: door.name,
+      wiegand: { d0: lines.d0, d1: lines.d1 },
+      relay: { line: lines.relay, activeLow: false },
+      grantMs: 5000,
+    };
+  });
+  const base = previous ?? AgentConfig.parse({ doors: [] });
+  return AgentConfig.parse({ ...base, doors: wired });
+}
