@@ -1,33 +1,45 @@
 // The access decision: one pure function used by the door agent on every tap and by the Worker
 // when staff ask why a tap was denied, so both give the same answer in the same words.
-import type { MemberStatus } from './contracts/common.ts';
+import { DEFAULT_PROFILE, type AccessProfile, type DoorPolicy, type MemberAccess, type SitePolicy } from './entitlement.ts';
+import { ACCESS_REASONS, type AccessReason } from './reasons.ts';
+import { localTime, scheduleOpen, type Schedule } from './schedule.ts';
 
-export const ACCESS_REASONS = [
-  'granted',
-  'bad_read',
-  'unknown_door',
-  'unknown_credential',
-  'member_suspended',
-] as const;
-export type AccessReason = (typeof ACCESS_REASONS)[number];
+export { ACCESS_REASONS, type AccessReason };
 
-/** What the door's cache knows about the member a credential belongs to. */
-export type MemberEntitlement = { memberId: string; status: MemberStatus };
+export type CardRead = { ok: true; credentialKey: string } | { ok: false; detail: string };
 
-export type DoorEntitlement = { doorId: string; siteId: string };
+/** What the deciding side knows about its own clock and cache. The Worker passes `SERVER_CLOCK`. */
+export type DeciderState = {
+  /** The clock was synchronised with the server at least once (a Pi boots with a stale clock). */
+  clockSynced: boolean;
+  /** Milliseconds since the cache was last confirmed current; null = never synced. */
+  cacheAgeMs: number | null;
+};
+export const SERVER_CLOCK: DeciderState = { clockSynced: true, cacheAgeMs: 0 };
 
-export type CardRead =
-  | { ok: true; credentialKey: string }
-  | { ok: false; detail: string };
+/** The member's recent grants, as the deciding side remembers them. */
+export type TapHistory = {
+  /** Last grant to this member at this door, epoch ms. */
+  lastGrantAtDoor: number | null;
+  /** Grants to this member today (site-local date) at this site. */
+  grantsToday: number;
+};
+export const NO_HISTORY: TapHistory = { lastGrantAtDoor: null, grantsToday: 0 };
 
 export type AccessInput = {
   read: CardRead;
-  /** The door as the cache knows it; undefined when the door is not in this site's snapshot. */
-  door: DoorEntitlement | undefined;
-  /** The cache entry for the credential; undefined when no member holds it. */
-  member: MemberEntitlement | undefined;
-  /** Decision time, epoch milliseconds; taken as an argument so the rule never reads a clock. */
+  /** The door as the cache knows it; undefined when it is not in this site's snapshot. */
+  door: DoorPolicy | undefined;
+  site: SitePolicy;
+  /** The cache entry for the credential's member; undefined when no member holds it. */
+  member: MemberAccess | undefined;
+  /** The member's access profile (defaults to general doors, all sites, 24/7). */
+  profile?: AccessProfile | undefined;
+  schedules: Readonly<Record<string, Schedule>>;
+  /** Decision time, epoch ms, on the deciding side's best clock. */
   at: number;
+  state: DeciderState;
+  history: TapHistory;
 };
 
 export type AccessDecision = {
@@ -35,6 +47,8 @@ export type AccessDecision = {
   reason: AccessReason;
   explanation: string;
   memberId: string | null;
+  /** A grant that used one entry of a day or guest pass. */
+  usesPass: boolean;
 };
 
 const deny = (reason: AccessReason, explanation: string, memberId: string | null = null): AccessDecision => ({
@@ -42,19 +56,135 @@ const deny = (reason: AccessReason, explanation: string, memberId: string | null
   reason,
   explanation,
   memberId,
+  usesPass: false,
 });
 
+const grant = (explanation: string, memberId: string | null, usesPass = false): AccessDecision => ({
+  granted: true,
+  reason: 'granted',
+  explanation,
+  memberId,
+  usesPass,
+});
+
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+
+/** Whether a door is held unlocked right now: by its mode or by its unlock schedule. */
+export function doorHeldOpen(door: DoorPolicy, site: SitePolicy, schedules: Readonly<Record<string, Schedule>>, at: number, state: DeciderState): boolean {
+  if (door.mode === 'unlocked') return true;
+  if (door.mode !== 'normal' || door.unlockSchedule === null) return false;
+  // A scheduled unlock depends on the time of day: never trust an unsynced clock with it.
+  if (!state.clockSynced) return false;
+  const schedule = schedules[door.unlockSchedule];
+  if (!schedule) return false;
+  const local = localTime(at, site.timezone);
+  if (site.closures.some((c) => c.date === local.date && (c.windows ?? []).length === 0)) return false;
+  return scheduleOpen(schedule, local).open;
+}
+
 export function decideAccess(input: AccessInput): AccessDecision {
-  const { read, door, member } = input;
+  const { read, door, site, member, at, state, history, schedules } = input;
+  const profile = input.profile ?? DEFAULT_PROFILE;
   if (!read.ok) return deny('bad_read', `The card could not be read: ${read.detail}.`);
   if (!door) return deny('unknown_door', 'This door is not part of the site the reader is enrolled at.');
-  if (!member) {
-    return deny('unknown_credential', `Credential ${read.credentialKey} is not registered to any member.`);
+  const memberId = member?.id ?? null;
+
+  if (doorHeldOpen(door, site, schedules, at, state)) {
+    return grant(door.mode === 'unlocked' ? 'The door is held unlocked.' : 'The door is unlocked on its schedule.', memberId);
   }
+  if (!member) return deny('unknown_credential', `Credential ${read.credentialKey} is not registered to any member.`);
+
+  if (door.mode === 'lockdown' && !(profile.staff && profile.lockdownAccess)) {
+    return deny('lockdown', 'The site is in lockdown; only staff with lockdown access may enter.', memberId);
+  }
+  if (door.mode === 'locked' && !profile.staff) return deny('door_locked', 'This door is locked to everyone but staff.', memberId);
+
+  // Fail-secure: a door that has not heard from the server for too long stops trusting its cache.
+  if (state.cacheAgeMs === null || state.cacheAgeMs > door.maxOfflineSeconds * 1000) {
+    return deny(
+      'cache_expired',
+      state.cacheAgeMs === null
+        ? 'This door has never synchronised its member list.'
+        : `This door has been offline for ${Math.round(state.cacheAgeMs / 3_600_000)} h, longer than its ${Math.round(door.maxOfflineSeconds / 3600)} h limit.`,
+      memberId,
+    );
+  }
+
   switch (member.status) {
     case 'suspended':
-      return deny('member_suspended', 'The membership is suspended.', member.memberId);
-    case 'active':
-      return { granted: true, reason: 'granted', explanation: 'Active membership.', memberId: member.memberId };
+      return member.suspension === 'payment_overdue'
+        ? deny('payment_overdue', 'The membership is suspended because a payment is overdue.', memberId)
+        : deny('member_suspended', 'The membership is suspended.', memberId);
+    case 'frozen':
+      return deny('membership_frozen', 'The membership is frozen.', memberId);
+    case 'ended':
+      return deny('membership_ended', 'The membership has ended.', memberId);
+    case 'cancelled':
+      if (member.validUntil === null) return deny('membership_cancelled', 'The membership was cancelled.', memberId);
+      break;
+    default:
+      break;
   }
+
+  const timeDependent =
+    member.validFrom !== null ||
+    member.validUntil !== null ||
+    member.entriesLeft !== null ||
+    member.bookings.length > 0 ||
+    (!profile.staff &&
+      (profile.schedule !== null || profile.maxEntriesPerDay !== null || site.closures.length > 0 || door.antiPassbackSeconds > 0));
+  if (timeDependent && !state.clockSynced) {
+    return deny('clock_not_synced', "This door's clock has not been synchronised yet, so time-limited access cannot be checked.", memberId);
+  }
+
+  if (member.validFrom !== null && at < member.validFrom) {
+    return deny('membership_not_started', `The membership starts at ${day(member.validFrom)}.`, memberId);
+  }
+  if (member.validUntil !== null && at >= member.validUntil) {
+    if (member.status === 'past_due') {
+      return deny('payment_overdue', `A payment is overdue and the grace period ended at ${day(member.validUntil)}.`, memberId);
+    }
+    if (member.status === 'cancelled') return deny('membership_cancelled', `The membership was cancelled and ended at ${day(member.validUntil)}.`, memberId);
+    return deny('membership_expired', `The membership expired at ${day(member.validUntil)}.`, memberId);
+  }
+
+  if (profile.sites !== null && !profile.sites.includes(site.id)) {
+    return deny('wrong_site', "The membership does not include this site.", memberId);
+  }
+
+  if (profile.staff) return grant('Staff credential.', memberId);
+
+  const local = localTime(at, site.timezone);
+  const closed = scheduleOpen({ windows: [], closures: site.closures }, local);
+  if (!closed.open) {
+    return deny('site_closed', `The site is closed today${closed.closure?.note ? ` (${closed.closure.note})` : ''}.`, memberId);
+  }
+
+  let viaBooking = false;
+  if (!profile.doorGroups.includes(door.group)) {
+    const booking = member.bookings.find(
+      (b) => b.doorGroup === door.group && at >= b.startsAt - b.opensMinutesBefore * 60_000 && at < b.endsAt,
+    );
+    if (!booking) return deny('door_not_included', `The membership does not include ${door.group} doors.`, memberId);
+    viaBooking = true;
+  }
+
+  if (!viaBooking && profile.schedule !== null) {
+    const schedule = schedules[profile.schedule];
+    if (!schedule || !scheduleOpen(schedule, local).open) {
+      return deny('outside_schedule', 'The membership does not allow entry at this time.', memberId);
+    }
+  }
+
+  if (member.entriesLeft !== null && member.entriesLeft <= 0) return deny('pass_used_up', 'The pass has no entries left.', memberId);
+  if (profile.maxEntriesPerDay !== null && history.grantsToday >= profile.maxEntriesPerDay) {
+    return deny('daily_limit_reached', `The membership allows ${profile.maxEntriesPerDay} entries a day.`, memberId);
+  }
+  if (door.antiPassbackSeconds > 0 && history.lastGrantAtDoor !== null && at - history.lastGrantAtDoor < door.antiPassbackSeconds * 1000) {
+    return deny('anti_passback', `This card entered here less than ${door.antiPassbackSeconds} s ago.`, memberId);
+  }
+
+  const usesPass = member.entriesLeft !== null;
+  if (viaBooking) return grant('Booked class.', memberId, usesPass);
+  return grant(member.entriesLeft !== null ? `Pass entry (${member.entriesLeft - 1} left after this one).` : "Active membership.", memberId, usesPass);
 }

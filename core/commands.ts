@@ -4,14 +4,7 @@
 // WebCrypto calls in the shells.
 import { z } from 'zod';
 import { DeviceId, DoorId } from './contracts/api.ts';
-
-export const DOOR_MODES = ['normal', 'locked', 'unlocked', 'lockdown'] as const;
-export const DoorMode = z.enum(DOOR_MODES).meta({
-  id: 'DoorMode',
-  description:
-    'normal: cards decide; locked: only staff; unlocked: held open (free entry); lockdown: closed to everyone but staff credentials marked for lockdown',
-});
-export type DoorMode = z.infer<typeof DoorMode>;
+import { DoorMode } from './entitlement.ts';
 
 export const CommandAction = z
   .discriminatedUnion('type', [

@@ -1,7 +1,7 @@
 // Owner API request and response shapes. Validation, types and the OpenAPI document all derive
 // from these schemas.
 import { z } from 'zod';
-import { ACCESS_REASONS } from '../access.ts';
+import { ACCESS_REASONS } from '../reasons.ts';
 import { WIEGAND_MAX_CARD, WIEGAND_MAX_FACILITY } from '../credential-key.ts';
 import { MemberStatus, resourceId, Timestamp, TimeZone } from './common.ts';
 

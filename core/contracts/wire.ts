@@ -2,7 +2,8 @@
 // the MQTT change notification and check-in uploads. Times on this wire are epoch milliseconds.
 import { z } from 'zod';
 import { AccessReason, CheckinId, DeviceId, DoorId, MemberId, OrganisationId, SiteId } from './api.ts';
-import { MemberStatus } from './common.ts';
+import { AccessProfile, DoorPolicy, MemberAccess, SitePolicy } from '../entitlement.ts';
+import { Schedule } from '../schedule.ts';
 
 export const EnrollRequest = z
   .object({
@@ -29,29 +30,74 @@ export const EnrollResponse = z
     siteId: SiteId,
     topicPrefix: z.string(),
     mqtt: MqttSettings.nullable(),
+    commandPublicKey: z
+      .string()
+      .nullable()
+      .meta({ description: 'Ed25519 public key (raw, base64url) that signs door commands; null when commands are not configured' }),
   })
   .meta({ id: 'EnrollResponse' });
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
 
-export const SnapshotDoor = z.object({ id: DoorId, name: z.string() });
-export const SnapshotMember = z.object({ id: MemberId, status: MemberStatus });
+const credentialPairs = z
+  .array(z.tuple([z.string(), z.number().int().min(0)]))
+  .meta({ description: 'Pairs of [credential key, index into members]' });
 
 export const EntitlementSnapshot = z
   .object({
     siteId: SiteId,
     version: z.number().int().min(0),
     serverTime: z.number().int().meta({ description: 'Server clock when the snapshot was cut, epoch ms' }),
-    doors: z.array(SnapshotDoor),
-    members: z.array(SnapshotMember),
-    credentials: z
-      .array(z.tuple([z.string(), z.number().int().min(0)]))
-      .meta({ description: 'Pairs of [credential key, index into members]' }),
+    hash: z.string().meta({ description: 'Content hash of the state (core/entitlement-hash.ts)' }),
+    site: SitePolicy,
+    schedules: z.record(z.string(), Schedule),
+    doors: z.array(DoorPolicy),
+    profiles: z.array(AccessProfile),
+    members: z.array(MemberAccess),
+    credentials: credentialPairs,
   })
   .meta({ id: 'EntitlementSnapshot' });
 export type EntitlementSnapshot = z.infer<typeof EntitlementSnapshot>;
 
-/** Published on `<topicPrefix>/sites/<siteId>/entitlements`, retained. No personal data. */
-export const EntitlementNotice = z.object({ siteId: SiteId, version: z.number().int().min(0) });
+/**
+ * The changes between two versions. Parts that are present replace the door's copy whole (site,
+ * schedules, doors, profiles); members and credentials change record by record. Members refer to
+ * profiles by position in `profiles` when it is present, else in the door's current list.
+ */
+export const EntitlementDelta = z
+  .object({
+    siteId: SiteId,
+    fromVersion: z.number().int().min(0),
+    version: z.number().int().min(0),
+    serverTime: z.number().int(),
+    hash: z.string(),
+    site: SitePolicy.optional(),
+    schedules: z.record(z.string(), Schedule).optional(),
+    doors: z.array(DoorPolicy).optional(),
+    profiles: z.array(AccessProfile).optional(),
+    members: z.object({ upsert: z.array(MemberAccess), remove: z.array(z.string()) }),
+    credentials: z.object({
+      upsert: z.array(z.tuple([z.string(), z.string()])).meta({ description: 'Pairs of [credential key, member id]' }),
+      remove: z.array(z.string()),
+    }),
+  })
+  .meta({ id: 'EntitlementDelta' });
+export type EntitlementDelta = z.infer<typeof EntitlementDelta>;
+
+/** `GET /v1/device/entitlements?since=N`: a delta when the change log reaches back to N, else a snapshot. */
+export const EntitlementUpdate = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('snapshot'), snapshot: EntitlementSnapshot }),
+    z.object({ kind: z.literal('delta'), delta: EntitlementDelta }),
+    z.object({ kind: z.literal('current'), version: z.number().int(), hash: z.string(), serverTime: z.number().int() }),
+  ])
+  .meta({ id: 'EntitlementUpdate' });
+export type EntitlementUpdate = z.infer<typeof EntitlementUpdate>;
+
+/**
+ * Published on `<topicPrefix>/sites/<siteId>/entitlements`, retained. No personal data. A small
+ * delta may ride along (`delta`), so the door can apply it without a round trip.
+ */
+export const EntitlementNotice = z.object({ siteId: SiteId, version: z.number().int().min(0), delta: EntitlementDelta.optional() });
 export type EntitlementNotice = z.infer<typeof EntitlementNotice>;
 
 export const entitlementTopic = (topicPrefix: string, siteId: string) => `${topicPrefix}/sites/${siteId}/entitlements`;
@@ -66,6 +112,7 @@ export const CheckinUpload = z
     reason: AccessReason,
     explanation: z.string().max(500),
     occurredAt: z.number().int().min(0).meta({ description: 'When the tap happened at the door, epoch ms' }),
+    usesPass: z.boolean().default(false).meta({ description: 'The grant used one entry of a day or guest pass' }),
   })
   .meta({ id: 'CheckinUpload' });
 export type CheckinUpload = z.infer<typeof CheckinUpload>;
@@ -76,3 +123,37 @@ export const CheckinBatch = z
 export const CheckinBatchResult = z
   .object({ accepted: z.number().int(), duplicates: z.number().int() })
   .meta({ id: 'CheckinBatchResult' });
+
+export const presenceTopic = (topicPrefix: string, deviceId: string) => `${topicPrefix}/devices/${deviceId}/presence`;
+
+/** Retained on the presence topic: `online` on connect, `offline` as the broker-sent last will. */
+export const Presence = z.object({ deviceId: DeviceId, online: z.boolean(), at: z.number().int().nullable() });
+
+export const Heartbeat = z
+  .object({
+    agentVersion: z.string().max(40),
+    entitlementVersion: z.number().int().min(0).nullable(),
+    entitlementHash: z.string().max(32).nullable(),
+    uptimeSeconds: z.number().min(0),
+    /** Server time minus door time at the last sync, ms; null = never synced. */
+    clockOffsetMs: z.number().nullable(),
+    mqttConnected: z.boolean(),
+    /** Broker reconnections in the last hour. */
+    reconnectsLastHour: z.number().int().min(0),
+    outboxPending: z.number().int().min(0),
+  })
+  .meta({ id: 'Heartbeat' });
+export type Heartbeat = z.infer<typeof Heartbeat>;
+
+export const HeartbeatReply = z
+  .object({ serverTime: z.number().int(), entitlementVersion: z.number().int(), entitlementHash: z.string() })
+  .meta({ id: 'HeartbeatReply' });
+
+export const CommandAck = z
+  .object({
+    status: z.enum(['executed', 'rejected']),
+    reason: z.string().max(40).optional(),
+    detail: z.string().max(500).optional(),
+  })
+  .meta({ id: 'CommandAck' });
+export type CommandAck = z.infer<typeof CommandAck>;

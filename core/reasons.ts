@@ -1,0 +1,26 @@
+// Why a door said yes or no. One list, used by the rule, the wire, the API and the door's log.
+export const ACCESS_REASONS = [
+  'granted',
+  'bad_read',
+  'unknown_door',
+  'unknown_credential',
+  'door_locked',
+  'lockdown',
+  'cache_expired',
+  'clock_not_synced',
+  'member_suspended',
+  'payment_overdue',
+  'membership_frozen',
+  'membership_cancelled',
+  'membership_ended',
+  'membership_not_started',
+  'membership_expired',
+  'wrong_site',
+  'door_not_included',
+  'site_closed',
+  'outside_schedule',
+  'pass_used_up',
+  'daily_limit_reached',
+  'anti_passback',
+] as const;
+export type AccessReason = (typeof ACCESS_REASONS)[number];
