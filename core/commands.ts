@@ -3,8 +3,11 @@
 // the checks below before acting. Only the checks live here (pure); signing and verifying are
 // WebCrypto calls in the shells.
 import { z } from 'zod';
-import { DeviceId, DoorId } from './contracts/api.ts';
+import { resourceId } from './contracts/common.ts';
 import { DoorMode } from './entitlement.ts';
+
+const DeviceId = resourceId('dev');
+const DoorId = resourceId('door');
 
 export const CommandAction = z
   .discriminatedUnion('type', [

@@ -5,7 +5,10 @@ import { drizzle } from 'drizzle-orm/d1';
 import { createMiddleware } from 'hono/factory';
 import { fieldErrors } from '../core/contracts/common.ts';
 import { requireDeviceToken, requireOwnerKey } from './auth/middleware.ts';
+import { accessProfilesRouter } from './access-profiles/router.ts';
+import { accessRouter } from './access/router.ts';
 import { checkinsRouter } from './checkins/router.ts';
+import { commandsRouter } from './commands/router.ts';
 import { credentialsRouter } from './credentials/router.ts';
 import * as schema from './db/schema.ts';
 import { deviceSyncRouter } from './device-sync/router.ts';
@@ -49,12 +52,15 @@ export function createApp() {
     organisationRouter,
     sitesRouter,
     doorsRouter,
+    accessProfilesRouter,
     membersRouter,
     credentialsRouter,
     enrollmentRouter,
     enrollExchangeRouter,
     devicesRouter,
     checkinsRouter,
+    commandsRouter,
+    accessRouter,
     deviceSyncRouter,
   ];
   for (const router of routers) app.route('/', router);

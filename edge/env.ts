@@ -13,6 +13,8 @@ export type Env = {
   DEVICE_MQTT_URL?: string;
   DEVICE_MQTT_USERNAME?: string;
   DEVICE_MQTT_PASSWORD?: string;
+  /** Ed25519 private key (JWK JSON) that signs door commands. */
+  COMMAND_SIGNING_KEY?: string;
 };
 
 export type Db = DrizzleD1Database<typeof schema>;

@@ -3,7 +3,10 @@
 import { z } from 'zod';
 import { ACCESS_REASONS } from '../reasons.ts';
 import { WIEGAND_MAX_CARD, WIEGAND_MAX_FACILITY } from '../credential-key.ts';
-import { MemberStatus, resourceId, Timestamp, TimeZone } from './common.ts';
+import { CommandAction } from '../commands.ts';
+import { DoorGroup, DoorMode, MembershipStatus, SUSPENSIONS } from '../entitlement.ts';
+import { Closure, TimeWindow } from '../schedule.ts';
+import { resourceId, Timestamp, TimeZone } from './common.ts';
 
 export const OrganisationId = resourceId('org');
 export const SiteId = resourceId('site');
@@ -13,6 +16,9 @@ export const CredentialId = resourceId('cred');
 export const DeviceId = resourceId('dev');
 export const EnrollmentCodeId = resourceId('enr');
 export const ApiKeyId = resourceId('key');
+export const AccessProfileId = resourceId('prof');
+export const BookingId = resourceId('bkg');
+export const CommandId = z.uuid();
 export const CheckinId = z.uuid().meta({ description: 'Event id chosen by the door agent (UUID)' });
 
 const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
@@ -50,29 +56,116 @@ export const ApiKeyCreated = ApiKey.extend({
 }).meta({ id: 'ApiKeyCreated' });
 
 // Sites and doors
+const staffedHours = z
+  .array(TimeWindow)
+  .max(50)
+  .nullable()
+  .meta({ description: 'Weekly windows when the site is staffed, in its time zone; null = never staffed' });
+const closures = z.array(Closure).max(366).meta({ description: 'Holidays and closures: members are refused, staff still enter' });
+
 export const Site = z
   .object({
     id: SiteId,
     name: z.string(),
     timezone: z.string(),
+    staffedHours,
+    closures,
     entitlementVersion: z.number().int().meta({ description: 'Bumped whenever access at this site changes' }),
     createdAt: Timestamp,
   })
   .meta({ id: 'Site' });
-export const SiteCreate = z.object({ name, timezone: TimeZone }).meta({ id: 'SiteCreate' });
-export const SiteUpdate = SiteCreate.partial().meta({ id: 'SiteUpdate' });
+export const SiteCreate = z
+  .object({ name, timezone: TimeZone, staffedHours: staffedHours.default(null), closures: closures.default([]) })
+  .meta({ id: 'SiteCreate' });
+export const SiteUpdate = z
+  .object({ name, timezone: TimeZone, staffedHours, closures })
+  .partial()
+  .meta({ id: 'SiteUpdate' });
 
+const doorPolicy = {
+  group: DoorGroup,
+  mode: DoorMode,
+  unlockDuringStaffedHours: z.boolean().meta({ description: "Hold the door unlocked during the site's staffed hours" }),
+  antiPassbackSeconds: z.number().int().min(0).max(86_400).meta({ description: 'No second entry by the same member here within this many seconds; 0 = off' }),
+  maxOfflineHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(720)
+    .meta({ description: 'After this long without reaching gymgate, the door stops trusting its cache and denies (fail-secure); up to 30 days' }),
+  grantSeconds: z.number().int().min(1).max(60).meta({ description: 'How long a grant releases the lock' }),
+};
 export const Door = z
-  .object({ id: DoorId, siteId: SiteId, name: z.string(), createdAt: Timestamp })
+  .object({ id: DoorId, siteId: SiteId, name: z.string(), ...doorPolicy, createdAt: Timestamp })
   .meta({ id: 'Door' });
-export const DoorCreate = z.object({ siteId: SiteId, name }).meta({ id: 'DoorCreate' });
-export const DoorUpdate = z.object({ name }).meta({ id: 'DoorUpdate' });
+export const DoorCreate = z
+  .object({
+    siteId: SiteId,
+    name,
+    group: doorPolicy.group.default('general'),
+    mode: doorPolicy.mode.default('normal'),
+    unlockDuringStaffedHours: doorPolicy.unlockDuringStaffedHours.default(false),
+    antiPassbackSeconds: doorPolicy.antiPassbackSeconds.default(0),
+    maxOfflineHours: doorPolicy.maxOfflineHours.default(72),
+    grantSeconds: doorPolicy.grantSeconds.default(5),
+  })
+  .meta({ id: 'DoorCreate' });
+export const DoorUpdate = z.object({ name, ...doorPolicy }).partial().meta({ id: 'DoorUpdate' });
+
+// Access profiles: what a plan grants
+const profileSchedule = z
+  .union([z.enum(['always', 'staffed_hours']), z.object({ windows: z.array(TimeWindow).min(1).max(50) })])
+  .meta({ description: "'always' (24/7), 'staffed_hours' (the site's), or custom weekly windows such as off-peak" });
+export const AccessProfile = z
+  .object({
+    id: AccessProfileId,
+    name: z.string(),
+    sites: z.array(SiteId).nullable(),
+    doorGroups: z.array(DoorGroup),
+    schedule: profileSchedule,
+    maxEntriesPerDay: z.number().int().nullable(),
+    staff: z.boolean(),
+    lockdownAccess: z.boolean(),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'AccessProfile' });
+export const AccessProfileCreate = z
+  .object({
+    name,
+    sites: z.array(SiteId).min(1).max(100).nullable().default(null).meta({ description: 'Sites the holder may enter (first = home site); null = all sites' }),
+    doorGroups: z.array(DoorGroup).min(1).max(32).default(['general']),
+    schedule: profileSchedule.default('always'),
+    maxEntriesPerDay: z.number().int().min(1).max(100).nullable().default(null),
+    staff: z.boolean().default(false),
+    lockdownAccess: z.boolean().default(false),
+  })
+  .refine((p) => !p.lockdownAccess || p.staff, { message: 'lockdown access is for staff profiles only', path: ['lockdownAccess'] })
+  .meta({ id: 'AccessProfileCreate' });
+export const AccessProfileUpdate = z
+  .object({
+    name,
+    sites: z.array(SiteId).min(1).max(100).nullable(),
+    doorGroups: z.array(DoorGroup).min(1).max(32),
+    schedule: profileSchedule,
+    maxEntriesPerDay: z.number().int().min(1).max(100).nullable(),
+    staff: z.boolean(),
+    lockdownAccess: z.boolean(),
+  })
+  .partial()
+  .meta({ id: 'AccessProfileUpdate' });
 
 // Members
 export const EmergencyContact = z
   .object({ name, phone, relationship: z.string().trim().max(100).optional() })
   .meta({ id: 'EmergencyContact' });
 
+const suspension = z.enum(SUSPENSIONS).nullable().meta({ description: 'Why a suspended member is suspended' });
+const memberAccess = {
+  accessProfileId: AccessProfileId.nullable().meta({ description: 'What the membership grants; null = general doors at every site, 24/7' }),
+  validFrom: Timestamp.nullable().meta({ description: 'No entry before this time' }),
+  validUntil: Timestamp.nullable().meta({ description: 'No entry from this time on (paid-through plus grace); doors enforce it offline too' }),
+  entriesLeft: z.number().int().min(0).max(1000).nullable().meta({ description: 'Day or guest pass: entries left; null = not a pass' }),
+};
 export const Member = z
   .object({
     id: MemberId,
@@ -80,7 +173,9 @@ export const Member = z
     email: z.string().nullable(),
     phone: z.string().nullable(),
     emergencyContact: EmergencyContact.nullable(),
-    status: MemberStatus,
+    status: MembershipStatus,
+    suspension,
+    ...memberAccess,
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -91,7 +186,12 @@ export const MemberCreate = z
     email: z.email('must be an email address').max(320).optional(),
     phone: phone.optional(),
     emergencyContact: EmergencyContact.optional(),
-    status: MemberStatus.default('active'),
+    status: MembershipStatus.default('active'),
+    suspension: suspension.optional(),
+    accessProfileId: memberAccess.accessProfileId.optional(),
+    validFrom: memberAccess.validFrom.optional(),
+    validUntil: memberAccess.validUntil.optional(),
+    entriesLeft: memberAccess.entriesLeft.optional(),
   })
   .meta({ id: 'MemberCreate' });
 export const MemberUpdate = z
@@ -100,11 +200,34 @@ export const MemberUpdate = z
     email: z.email('must be an email address').max(320).nullable(),
     phone: phone.nullable(),
     emergencyContact: EmergencyContact.nullable(),
-    status: MemberStatus,
+    status: MembershipStatus,
+    suspension,
+    ...memberAccess,
   })
   .partial()
   .meta({ id: 'MemberUpdate' });
-export const MemberListQuery = listQuery.extend({ status: MemberStatus.optional() });
+export const MemberListQuery = listQuery.extend({ status: MembershipStatus.optional() });
+
+export const Booking = z
+  .object({
+    id: BookingId,
+    memberId: MemberId,
+    doorGroup: z.string(),
+    startsAt: Timestamp,
+    endsAt: Timestamp,
+    opensMinutesBefore: z.number().int(),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'Booking' });
+export const BookingCreate = z
+  .object({
+    doorGroup: DoorGroup,
+    startsAt: Timestamp,
+    endsAt: Timestamp,
+    opensMinutesBefore: z.number().int().min(0).max(240).default(15),
+  })
+  .refine((b) => Date.parse(b.endsAt) > Date.parse(b.startsAt), { message: 'must be after startsAt', path: ['endsAt'] })
+  .meta({ id: 'BookingCreate', description: 'A class booking: the door group opens for the member from N minutes before the start' });
 
 // Credentials
 const facilityCode = z
@@ -161,12 +284,60 @@ export const Device = z
     siteId: SiteId,
     name: z.string(),
     agentVersion: z.string().nullable(),
-    entitlementVersion: z.number().int().nullable(),
+    online: z.boolean().meta({ description: 'Heard from within the last 90 seconds' }),
     lastSeenAt: Timestamp.nullable(),
+    entitlementVersion: z.number().int().nullable(),
+    versionLag: z.number().int().nullable().meta({ description: "How many versions behind the site's current entitlements the door is" }),
+    clockOffsetMs: z.number().int().nullable(),
+    uptimeSeconds: z.number().int().nullable(),
+    mqttConnected: z.boolean().nullable(),
+    reconnectsLastHour: z.number().int().nullable(),
+    flapping: z.boolean().meta({ description: 'Reconnected to the broker 5 or more times in the last hour' }),
+    outboxPending: z.number().int().nullable(),
     createdAt: Timestamp,
     revokedAt: Timestamp.nullable(),
   })
   .meta({ id: 'Device' });
+
+export const Command = z
+  .object({
+    id: CommandId,
+    deviceId: DeviceId,
+    action: CommandAction,
+    status: z.enum(['sent', 'publish_failed', 'executed', 'rejected', 'expired']),
+    issuedAt: Timestamp,
+    expiresAt: Timestamp,
+    ackedAt: Timestamp.nullable(),
+    resultReason: z.string().nullable(),
+    resultDetail: z.string().nullable(),
+  })
+  .meta({ id: 'Command' });
+export const CommandCreate = z
+  .object({ action: CommandAction, ttlSeconds: z.number().int().min(5).max(3600).default(60) })
+  .meta({ id: 'CommandCreate' });
+
+export const AccessExplainRequest = z
+  .object({
+    doorId: DoorId,
+    credential: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('wiegand'), facilityCode: z.number().int().min(0).max(WIEGAND_MAX_FACILITY), cardNumber: z.number().int().min(0).max(WIEGAND_MAX_CARD) }),
+      z.object({ kind: z.literal('raw'), rawId: z.string().min(1).max(80) }),
+      z.object({ kind: z.literal('key'), key: z.string().min(1).max(80) }),
+    ]),
+    at: Timestamp.optional().meta({ description: 'When to decide for; default now' }),
+  })
+  .meta({ id: 'AccessExplainRequest' });
+export const AccessExplanation = z
+  .object({
+    granted: z.boolean(),
+    reason: z.enum(ACCESS_REASONS),
+    explanation: z.string(),
+    memberId: MemberId.nullable(),
+    credentialKey: z.string(),
+    doorId: DoorId,
+    at: Timestamp,
+  })
+  .meta({ id: 'AccessExplanation' });
 
 // Check-in events
 export const AccessReason = z.enum(ACCESS_REASONS).meta({ id: 'AccessReason' });

@@ -2,12 +2,12 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { credentialKey, normaliseRawId } from '../../core/credential-key.ts';
 import { credentials, members } from '../db/schema.ts';
+import { writeWithChanges } from '../entitlements/changes.ts';
 import type { AppEnv } from '../env.ts';
 import { newId } from '../lib/ids.ts';
 import { pageOf } from '../lib/pagination.ts';
 import { conflict, invalidField, notFound } from '../lib/problem.ts';
 import { iso } from '../lib/time.ts';
-import { announceEntitlementChanges, bumpSiteVersions } from '../notify/entitlements.ts';
 import { createCredential, deleteCredential, getCredential, listCredentials } from './routes.ts';
 
 type CredentialRow = typeof credentials.$inferSelect;
@@ -70,8 +70,10 @@ export const credentialsRouter = new OpenAPIHono<AppEnv>()
       createdAt: Date.now(),
     };
     try {
-      const [, bumped] = await db.batch([db.insert(credentials).values(row), bumpSiteVersions(db, { organisationId })]);
-      c.executionCtx.waitUntil(announceEntitlementChanges(c.env, bumped));
+      await writeWithChanges(c, [db.insert(credentials).values(row)], { organisationId }, [
+        { kind: 'credential', entityId: key },
+        { kind: 'member', entityId: row.memberId },
+      ]);
     } catch (err) {
       // Two requests raced for the same card: the unique index let exactly one through.
       if (String(err).includes('UNIQUE')) throw conflict('cardNumber', `card ${key} is already issued`);
@@ -93,9 +95,12 @@ export const credentialsRouter = new OpenAPIHono<AppEnv>()
     const db = c.var.db;
     const organisationId = c.var.organisationId;
     const scope = and(eq(credentials.id, id), eq(credentials.organisationId, organisationId));
-    const [row] = await db.select({ id: credentials.id }).from(credentials).where(scope);
+    const [row] = await db.select({ key: credentials.key, memberId: credentials.memberId }).from(credentials).where(scope);
     if (!row) throw notFound('Credential', id);
-    const [, bumped] = await db.batch([db.delete(credentials).where(scope), bumpSiteVersions(db, { organisationId })]);
-    c.executionCtx.waitUntil(announceEntitlementChanges(c.env, bumped));
+    // The member is a change too: without cards left, doors drop them.
+    await writeWithChanges(c, [db.delete(credentials).where(scope)], { organisationId }, [
+      { kind: 'credential', entityId: row.key },
+      { kind: 'member', entityId: row.memberId },
+    ]);
     return c.json({ id, deleted: true as const }, 200);
   });

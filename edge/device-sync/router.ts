@@ -1,10 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, inArray } from 'drizzle-orm';
-import type { EntitlementSnapshot } from '../../core/contracts/wire.ts';
-import { checkins, credentials, devices, doors, members, sites } from '../db/schema.ts';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { checkins, commands, devices, doors, members } from '../db/schema.ts';
+import { writeWithChanges } from '../entitlements/changes.ts';
+import { buildSnapshot, currentHash, entitlementUpdate } from '../entitlements/state.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { notFound } from '../lib/problem.ts';
-import { getSnapshot, uploadCheckins } from './routes.ts';
+import { ackCommand, getEntitlements, getSnapshot, postHeartbeat, uploadCheckins } from './routes.ts';
 
 // D1 allows 100 bound parameters per statement.
 const chunks = <T>(items: T[], size = 90): T[][] => {
@@ -13,44 +14,21 @@ const chunks = <T>(items: T[], size = 90): T[][] => {
   return out;
 };
 
-export async function buildSnapshot(db: Db, siteId: string, now: number): Promise<EntitlementSnapshot | null> {
-  // One batch is one transaction, so the version and the rows it describes are consistent.
-  const [siteRows, doorRows, rows] = await db.batch([
-    db.select().from(sites).where(eq(sites.id, siteId)),
-    db.select({ id: doors.id, name: doors.name }).from(doors).where(eq(doors.siteId, siteId)).orderBy(asc(doors.id)),
-    db
-      .select({ key: credentials.key, memberId: members.id, status: members.status })
-      .from(credentials)
-      .innerJoin(members, eq(members.id, credentials.memberId))
-      .innerJoin(sites, eq(sites.organisationId, credentials.organisationId))
-      .where(eq(sites.id, siteId))
-      .orderBy(asc(members.id), asc(credentials.key)),
-  ]);
-  const site = siteRows[0];
-  if (!site) return null;
-  const memberIndex = new Map<string, number>();
-  const snapshotMembers: EntitlementSnapshot['members'] = [];
-  const snapshotCredentials: EntitlementSnapshot['credentials'] = [];
-  for (const r of rows) {
-    let index = memberIndex.get(r.memberId);
-    if (index === undefined) {
-      index = snapshotMembers.length;
-      memberIndex.set(r.memberId, index);
-      snapshotMembers.push({ id: r.memberId, status: r.status });
-    }
-    snapshotCredentials.push([r.key, index]);
-  }
-  return {
-    siteId,
-    version: site.entitlementVersion,
-    serverTime: now,
-    doors: doorRows,
-    members: snapshotMembers,
-    credentials: snapshotCredentials,
-  };
-}
-
 const agentVersionOf = (userAgent: string | undefined) => /gymgate-agent\/(\S{1,40})/.exec(userAgent ?? '')?.[1] ?? null;
+
+/** Every device call says the device is alive and which version it holds. */
+async function touch(db: Db, deviceId: string, headers: { userAgent?: string | undefined; version?: string | undefined }, now: number) {
+  const reported = Number(headers.version);
+  const agentVersion = agentVersionOf(headers.userAgent);
+  await db
+    .update(devices)
+    .set({
+      lastSeenAt: now,
+      ...(agentVersion ? { agentVersion } : {}),
+      ...(headers.version !== undefined && Number.isInteger(reported) ? { entitlementVersion: reported } : {}),
+    })
+    .where(eq(devices.id, deviceId));
+}
 
 export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
   .openapi(getSnapshot, async (c) => {
@@ -58,16 +36,58 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
     const now = Date.now();
     const snapshot = await buildSnapshot(c.var.db, device.siteId, now);
     if (!snapshot) throw notFound('Site', device.siteId);
-    const reported = Number(c.req.header('x-entitlement-version'));
+    await touch(c.var.db, device.id, { userAgent: c.req.header('user-agent'), version: c.req.header('x-entitlement-version') }, now);
+    return c.json(snapshot, 200);
+  })
+  .openapi(getEntitlements, async (c) => {
+    const device = c.var.device;
+    const { since } = c.req.valid('query');
+    const now = Date.now();
+    const update = await entitlementUpdate(c.var.db, device.siteId, since ?? null, now);
+    if (!update) throw notFound('Site', device.siteId);
+    await touch(c.var.db, device.id, { userAgent: c.req.header('user-agent'), version: c.req.header('x-entitlement-version') }, now);
+    return c.json(update, 200);
+  })
+  .openapi(postHeartbeat, async (c) => {
+    const device = c.var.device;
+    const beat = c.req.valid('json');
+    const now = Date.now();
     await c.var.db
       .update(devices)
       .set({
         lastSeenAt: now,
-        agentVersion: agentVersionOf(c.req.header('user-agent')),
-        ...(Number.isInteger(reported) ? { entitlementVersion: reported } : {}),
+        lastHeartbeatAt: now,
+        agentVersion: beat.agentVersion,
+        entitlementVersion: beat.entitlementVersion,
+        entitlementHash: beat.entitlementHash,
+        uptimeSeconds: Math.round(beat.uptimeSeconds),
+        clockOffsetMs: beat.clockOffsetMs === null ? null : Math.round(beat.clockOffsetMs),
+        mqttConnected: beat.mqttConnected,
+        reconnectsLastHour: beat.reconnectsLastHour,
+        outboxPending: beat.outboxPending,
       })
       .where(eq(devices.id, device.id));
-    return c.json(snapshot, 200);
+    const current = await currentHash(c.var.db, device.siteId, now);
+    if (!current) throw notFound('Site', device.siteId);
+    return c.json({ serverTime: now, entitlementVersion: current.version, entitlementHash: current.hash }, 200);
+  })
+  .openapi(ackCommand, async (c) => {
+    const { id } = c.req.valid('param');
+    const ack = c.req.valid('json');
+    const device = c.var.device;
+    const [row] = await c.var.db
+      .update(commands)
+      .set({ status: ack.status, resultReason: ack.reason ?? null, resultDetail: ack.detail ?? null, ackedAt: Date.now() })
+      .where(and(eq(commands.id, id), eq(commands.deviceId, device.id), isNull(commands.ackedAt)))
+      .returning({ id: commands.id, status: commands.status });
+    if (row) return c.json(row, 200);
+    // A repeated acknowledgement (QoS 1 can deliver twice) is answered with what was recorded.
+    const [known] = await c.var.db
+      .select({ id: commands.id, status: commands.status })
+      .from(commands)
+      .where(and(eq(commands.id, id), eq(commands.deviceId, device.id)));
+    if (!known) throw notFound('Command', id);
+    return c.json(known, 200);
   })
   .openapi(uploadCheckins, async (c) => {
     const { events } = c.req.valid('json');
@@ -102,13 +122,33 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
           granted: e.granted,
           reason: e.reason,
           explanation: e.explanation,
+          usesPass: e.granted && e.usesPass,
           occurredAt: e.occurredAt,
           receivedAt: now,
         })
-        .onConflictDoNothing(),
+        .onConflictDoNothing()
+        .returning({ id: checkins.id, memberId: checkins.memberId, usesPass: checkins.usesPass }),
     );
-    const touch = db.update(devices).set({ lastSeenAt: now }).where(eq(devices.id, device.id));
-    const results = await db.batch([touch, ...inserts] as [typeof touch, ...typeof inserts]);
-    const accepted = results.slice(1).reduce((n, r) => n + ((r as D1Result).meta?.changes ?? 0), 0);
-    return c.json({ accepted, duplicates: events.length - accepted }, 200);
+    const touchDevice = db.update(devices).set({ lastSeenAt: now }).where(eq(devices.id, device.id));
+    const results = (await db.batch([touchDevice, ...inserts] as [typeof touchDevice, ...typeof inserts])) as unknown[];
+    const inserted = (results.slice(1) as Array<Array<{ id: string; memberId: string | null; usesPass: boolean }>>).flat();
+
+    // Pass entries used at the door are counted here too, once per event, so every door of the
+    // organisation learns the new balance.
+    const passUses = new Map<string, number>();
+    for (const e of inserted) if (e.usesPass && e.memberId) passUses.set(e.memberId, (passUses.get(e.memberId) ?? 0) + 1);
+    if (passUses.size > 0) {
+      await writeWithChanges(
+        c,
+        [...passUses].map(([memberId, n]) =>
+          db
+            .update(members)
+            .set({ entriesLeft: sql`max(0, ${members.entriesLeft} - ${n})`, updatedAt: now })
+            .where(and(eq(members.id, memberId), sql`${members.entriesLeft} is not null`)),
+        ),
+        { organisationId: device.organisationId },
+        [...passUses.keys()].map((memberId) => ({ kind: 'member' as const, entityId: memberId })),
+      );
+    }
+    return c.json({ accepted: inserted.length, duplicates: events.length - inserted.length }, 200);
   });

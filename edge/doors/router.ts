@@ -1,18 +1,39 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, asc, eq, gt } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { DoorUpdate } from '../../core/contracts/api.ts';
 import { doors, sites } from '../db/schema.ts';
+import { writeWithChanges } from '../entitlements/changes.ts';
 import type { AppEnv } from '../env.ts';
 import { newId } from '../lib/ids.ts';
 import { pageOf } from '../lib/pagination.ts';
 import { invalidField, notFound } from '../lib/problem.ts';
 import { iso } from '../lib/time.ts';
-import { announceEntitlementChanges, bumpSiteVersions } from '../notify/entitlements.ts';
 import { createDoor, deleteDoor, getDoor, listDoors, updateDoor } from './routes.ts';
 
 type DoorRow = typeof doors.$inferSelect;
-const doorOut = (d: DoorRow) => ({ id: d.id, siteId: d.siteId, name: d.name, createdAt: iso(d.createdAt) });
+export const doorOut = (d: DoorRow) => ({
+  id: d.id,
+  siteId: d.siteId,
+  name: d.name,
+  group: d.group,
+  mode: d.mode,
+  unlockDuringStaffedHours: d.unlockDuringStaffedHours,
+  antiPassbackSeconds: d.antiPassbackSeconds,
+  maxOfflineHours: Math.round(d.maxOfflineSeconds / 3600),
+  grantSeconds: d.grantSeconds,
+  createdAt: iso(d.createdAt),
+});
 
-// The door list is part of a site's entitlement snapshot, so door changes bump the site version.
+const columnsOf = (body: z.infer<typeof DoorUpdate>): Partial<DoorRow> => {
+  const { maxOfflineHours, ...rest } = body;
+  const out: Partial<DoorRow> = {};
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  if (maxOfflineHours !== undefined) out.maxOfflineSeconds = maxOfflineHours * 3600;
+  return out;
+};
+
+// Doors and their policies are part of the site's entitlements, so every door write is a change.
 export const doorsRouter = new OpenAPIHono<AppEnv>()
   .openapi(listDoors, async (c) => {
     const { limit, cursor, siteId } = c.req.valid('query');
@@ -31,18 +52,20 @@ export const doorsRouter = new OpenAPIHono<AppEnv>()
     return c.json(pageOf(rows, limit, doorOut, (r) => r.id), 200);
   })
   .openapi(createDoor, async (c) => {
-    const { siteId, name } = c.req.valid('json');
+    const { siteId, ...body } = c.req.valid('json');
     const db = c.var.db;
     const [site] = await db
       .select({ id: sites.id })
       .from(sites)
       .where(and(eq(sites.id, siteId), eq(sites.organisationId, c.var.organisationId)));
     if (!site) throw invalidField('siteId', `no site with id ${siteId}`);
-    const [inserted, bumped] = await db.batch([
-      db.insert(doors).values({ id: newId('door'), organisationId: c.var.organisationId, siteId, name, createdAt: Date.now() }).returning(),
-      bumpSiteVersions(db, { siteId }),
-    ]);
-    c.executionCtx.waitUntil(announceEntitlementChanges(c.env, bumped));
+    const id = newId('door');
+    const [inserted] = (await writeWithChanges(
+      c,
+      [db.insert(doors).values({ id, organisationId: c.var.organisationId, siteId, createdAt: Date.now(), ...columnsOf(body), name: body.name }).returning()],
+      { siteId },
+      [{ kind: 'door', entityId: id }],
+    )) as [DoorRow[]];
     return c.json(doorOut(inserted[0]!), 201);
   })
   .openapi(getDoor, async (c) => {
@@ -56,18 +79,17 @@ export const doorsRouter = new OpenAPIHono<AppEnv>()
   })
   .openapi(updateDoor, async (c) => {
     const { id } = c.req.valid('param');
-    const { name } = c.req.valid('json');
+    const changes = columnsOf(c.req.valid('json'));
     const db = c.var.db;
     const [row] = await db
       .select()
       .from(doors)
       .where(and(eq(doors.id, id), eq(doors.organisationId, c.var.organisationId)));
     if (!row) throw notFound('Door', id);
-    const [updated, bumped] = await db.batch([
-      db.update(doors).set({ name }).where(eq(doors.id, id)).returning(),
-      bumpSiteVersions(db, { siteId: row.siteId }),
-    ]);
-    c.executionCtx.waitUntil(announceEntitlementChanges(c.env, bumped));
+    if (Object.keys(changes).length === 0) return c.json(doorOut(row), 200);
+    const [updated] = (await writeWithChanges(c, [db.update(doors).set(changes).where(eq(doors.id, id)).returning()], { siteId: row.siteId }, [
+      { kind: 'door', entityId: id },
+    ])) as [DoorRow[]];
     return c.json(doorOut(updated[0]!), 200);
   })
   .openapi(deleteDoor, async (c) => {
@@ -78,7 +100,6 @@ export const doorsRouter = new OpenAPIHono<AppEnv>()
       .from(doors)
       .where(and(eq(doors.id, id), eq(doors.organisationId, c.var.organisationId)));
     if (!row) throw notFound('Door', id);
-    const [, bumped] = await db.batch([db.delete(doors).where(eq(doors.id, id)), bumpSiteVersions(db, { siteId: row.siteId })]);
-    c.executionCtx.waitUntil(announceEntitlementChanges(c.env, bumped));
+    await writeWithChanges(c, [db.delete(doors).where(eq(doors.id, id))], { siteId: row.siteId }, [{ kind: 'door', entityId: id }]);
     return c.json({ id, deleted: true as const }, 200);
   });

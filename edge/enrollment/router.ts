@@ -1,6 +1,8 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, gt, isNull, sql, type SQL } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { devices, enrollmentCodes, sites } from '../db/schema.ts';
+import { commandPublicKey } from '../commands/signing.ts';
 import type { AppEnv, Env } from '../env.ts';
 import { newEnrollmentCode, newId, newSecret, normaliseEnrollmentCode, sha256Hex } from '../lib/ids.ts';
 import { ApiProblem, invalidField } from '../lib/problem.ts';
@@ -49,25 +51,23 @@ export const enrollExchangeRouter = new OpenAPIHono<AppEnv>().openapi(enrollDevi
   const deviceToken = newSecret('ggd');
   const usable = and(eq(enrollmentCodes.codeHash, codeHash), isNull(enrollmentCodes.usedAt), gt(enrollmentCodes.expiresAt, now));
   // Claim the code and create the device in one batch (one transaction): both statements see the
-  // code as usable or neither does, so a code can never yield two devices.
+  // code as usable or neither does, so a code can never yield two devices. Insert … select needs
+  // every device column in table order; the ones not given here are null.
+  const given: Record<string, SQL.Aliased | SQLiteColumn> = {
+    id: sql`${deviceId}`.as('id'),
+    organisationId: enrollmentCodes.organisationId,
+    siteId: enrollmentCodes.siteId,
+    name: sql`${name ?? `Door device ${deviceId.slice(-4)}`}`.as('name'),
+    tokenHash: sql`${await sha256Hex(deviceToken)}`.as('token_hash'),
+    agentVersion: sql`${agentVersion ?? null}`.as('agent_version'),
+    lastSeenAt: sql`${now}`.as('last_seen_at'),
+    createdAt: sql`${now}`.as('created_at'),
+  };
+  const fields = Object.fromEntries(
+    Object.entries(getTableColumns(devices)).map(([key, column]) => [key, given[key] ?? sql`null`.as(column.name)]),
+  );
   const [, claimed] = await db.batch([
-    db.insert(devices).select(
-      db
-        .select({
-          id: sql<string>`${deviceId}`.as('id'),
-          organisationId: enrollmentCodes.organisationId,
-          siteId: enrollmentCodes.siteId,
-          name: sql<string>`${name ?? `Door device ${deviceId.slice(-4)}`}`.as('name'),
-          tokenHash: sql<string>`${await sha256Hex(deviceToken)}`.as('token_hash'),
-          agentVersion: sql<string | null>`${agentVersion ?? null}`.as('agent_version'),
-          entitlementVersion: sql<number | null>`null`.as('entitlement_version'),
-          lastSeenAt: sql<number>`${now}`.as('last_seen_at'),
-          createdAt: sql<number>`${now}`.as('created_at'),
-          revokedAt: sql<number | null>`null`.as('revoked_at'),
-        })
-        .from(enrollmentCodes)
-        .where(usable),
-    ),
+    db.insert(devices).select(db.select(fields).from(enrollmentCodes).where(usable) as never),
     db
       .update(enrollmentCodes)
       .set({ usedAt: now, deviceId })
@@ -95,6 +95,7 @@ export const enrollExchangeRouter = new OpenAPIHono<AppEnv>().openapi(enrollDevi
       siteId: grant.siteId,
       topicPrefix: `${topicPrefix(c.env)}/${grant.organisationId}`,
       mqtt: deviceMqtt(c.env),
+      commandPublicKey: commandPublicKey(c.env.COMMAND_SIGNING_KEY),
     },
     201,
   );

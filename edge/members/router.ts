@@ -1,17 +1,18 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { z } from 'zod';
-import type { MemberUpdate } from '../../core/contracts/api.ts';
-import { members } from '../db/schema.ts';
-import type { AppEnv } from '../env.ts';
+import type { MemberCreate, MemberUpdate } from '../../core/contracts/api.ts';
+import { accessProfiles, bookings, members } from '../db/schema.ts';
+import { writeWithChanges } from '../entitlements/changes.ts';
+import type { AppEnv, Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
 import { pageOf } from '../lib/pagination.ts';
-import { notFound } from '../lib/problem.ts';
-import { iso } from '../lib/time.ts';
-import { announceEntitlementChanges, bumpSiteVersions } from '../notify/entitlements.ts';
-import { createMember, getMember, listMembers, updateMember } from './routes.ts';
+import { invalidField, notFound } from '../lib/problem.ts';
+import { iso, isoOrNull } from '../lib/time.ts';
+import { createBooking, createMember, deleteBooking, getMember, listBookings, listMembers, updateMember } from './routes.ts';
 
 type MemberRow = typeof members.$inferSelect;
+type BookingRow = typeof bookings.$inferSelect;
 
 export const memberOut = (m: MemberRow) => ({
   id: m.id,
@@ -27,16 +28,38 @@ export const memberOut = (m: MemberRow) => ({
         }
       : null,
   status: m.status,
+  suspension: m.status === 'suspended' ? (m.suspension ?? 'staff') : null,
+  accessProfileId: m.accessProfileId,
+  validFrom: isoOrNull(m.validFrom),
+  validUntil: isoOrNull(m.validUntil),
+  entriesLeft: m.entriesLeft,
   createdAt: iso(m.createdAt),
   updatedAt: iso(m.updatedAt),
 });
 
-const columnsOf = (body: z.infer<typeof MemberUpdate>) => {
+const bookingOut = (b: BookingRow) => ({
+  id: b.id,
+  memberId: b.memberId,
+  doorGroup: b.doorGroup,
+  startsAt: iso(b.startsAt),
+  endsAt: iso(b.endsAt),
+  opensMinutesBefore: b.opensMinutesBefore,
+  createdAt: iso(b.createdAt),
+});
+
+const ACCESS_COLUMNS = ['status', 'suspension', 'accessProfileId', 'validFrom', 'validUntil', 'entriesLeft'] as const;
+
+const columnsOf = (body: z.infer<typeof MemberUpdate> | z.infer<typeof MemberCreate>) => {
   const out: Partial<MemberRow> = {};
   if (body.name !== undefined) out.name = body.name;
   if (body.email !== undefined) out.email = body.email;
   if (body.phone !== undefined) out.phone = body.phone;
   if (body.status !== undefined) out.status = body.status;
+  if (body.suspension !== undefined) out.suspension = body.suspension;
+  if (body.accessProfileId !== undefined) out.accessProfileId = body.accessProfileId;
+  if (body.validFrom !== undefined) out.validFrom = body.validFrom === null ? null : Date.parse(body.validFrom);
+  if (body.validUntil !== undefined) out.validUntil = body.validUntil === null ? null : Date.parse(body.validUntil);
+  if (body.entriesLeft !== undefined) out.entriesLeft = body.entriesLeft;
   if (body.emergencyContact !== undefined) {
     out.emergencyContactName = body.emergencyContact?.name ?? null;
     out.emergencyContactPhone = body.emergencyContact?.phone ?? null;
@@ -44,6 +67,24 @@ const columnsOf = (body: z.infer<typeof MemberUpdate>) => {
   }
   return out;
 };
+
+async function checkProfile(db: Db, organisationId: string, profileId: string | null | undefined) {
+  if (!profileId) return;
+  const [p] = await db
+    .select({ id: accessProfiles.id })
+    .from(accessProfiles)
+    .where(and(eq(accessProfiles.id, profileId), eq(accessProfiles.organisationId, organisationId)));
+  if (!p) throw invalidField('accessProfileId', `no access profile with id ${profileId}`);
+}
+
+async function ownMember(db: Db, organisationId: string, id: string): Promise<MemberRow> {
+  const [row] = await db
+    .select()
+    .from(members)
+    .where(and(eq(members.id, id), eq(members.organisationId, organisationId)));
+  if (!row) throw notFound('Member', id);
+  return row;
+}
 
 export const membersRouter = new OpenAPIHono<AppEnv>()
   .openapi(listMembers, async (c) => {
@@ -64,47 +105,71 @@ export const membersRouter = new OpenAPIHono<AppEnv>()
   })
   .openapi(createMember, async (c) => {
     const body = c.req.valid('json');
+    await checkProfile(c.var.db, c.var.organisationId, body.accessProfileId);
     const now = Date.now();
     // A member without credentials opens no door, so creating one does not change entitlements.
     const [row] = await c.var.db
       .insert(members)
-      .values({
-        id: newId('mem'),
-        organisationId: c.var.organisationId,
-        name: body.name,
-        status: body.status,
-        createdAt: now,
-        updatedAt: now,
-        ...columnsOf({ ...body, email: body.email ?? null, phone: body.phone ?? null, emergencyContact: body.emergencyContact ?? null }),
-      })
+      .values({ id: newId('mem'), organisationId: c.var.organisationId, name: body.name, status: body.status, createdAt: now, updatedAt: now, ...columnsOf(body) })
       .returning();
     return c.json(memberOut(row!), 201);
   })
   .openapi(getMember, async (c) => {
     const { id } = c.req.valid('param');
-    const [row] = await c.var.db
-      .select()
-      .from(members)
-      .where(and(eq(members.id, id), eq(members.organisationId, c.var.organisationId)));
-    if (!row) throw notFound('Member', id);
-    return c.json(memberOut(row), 200);
+    return c.json(memberOut(await ownMember(c.var.db, c.var.organisationId, id)), 200);
   })
   .openapi(updateMember, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const db = c.var.db;
-    const scope = and(eq(members.id, id), eq(members.organisationId, c.var.organisationId));
-    const [current] = await db.select().from(members).where(scope);
-    if (!current) throw notFound('Member', id);
+    const current = await ownMember(db, c.var.organisationId, id);
+    await checkProfile(db, c.var.organisationId, body.accessProfileId);
     const changes = columnsOf(body);
+    if (changes.status !== undefined && changes.status !== 'suspended' && body.suspension === undefined) changes.suspension = null;
     if (Object.keys(changes).length === 0) return c.json(memberOut(current), 200);
-    const update = db.update(members).set({ ...changes, updatedAt: Date.now() }).where(scope).returning();
-    if (changes.status === undefined || changes.status === current.status) {
+    const update = db
+      .update(members)
+      .set({ ...changes, updatedAt: Date.now() })
+      .where(and(eq(members.id, id), eq(members.organisationId, c.var.organisationId)))
+      .returning();
+    const accessChanged = ACCESS_COLUMNS.some((k) => k in changes && changes[k] !== current[k]);
+    if (!accessChanged) {
       const [row] = await update;
       return c.json(memberOut(row!), 200);
     }
-    // Members may use every site of their organisation for now, so a status change bumps them all.
-    const [rows, bumped] = await db.batch([update, bumpSiteVersions(db, { organisationId: c.var.organisationId })]);
-    c.executionCtx.waitUntil(announceEntitlementChanges(c.env, bumped));
+    const [rows] = (await writeWithChanges(c, [update], { organisationId: c.var.organisationId }, [{ kind: 'member', entityId: id }])) as [MemberRow[]];
     return c.json(memberOut(rows[0]!), 200);
+  })
+  .openapi(listBookings, async (c) => {
+    const { id } = c.req.valid('param');
+    await ownMember(c.var.db, c.var.organisationId, id);
+    const rows = await c.var.db.select().from(bookings).where(eq(bookings.memberId, id)).orderBy(asc(bookings.startsAt));
+    return c.json({ data: rows.map(bookingOut), nextCursor: null }, 200);
+  })
+  .openapi(createBooking, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const db = c.var.db;
+    await ownMember(db, c.var.organisationId, id);
+    const row: BookingRow = {
+      id: newId('bkg'),
+      organisationId: c.var.organisationId,
+      memberId: id,
+      doorGroup: body.doorGroup,
+      startsAt: Date.parse(body.startsAt),
+      endsAt: Date.parse(body.endsAt),
+      opensMinutesBefore: body.opensMinutesBefore,
+      createdAt: Date.now(),
+    };
+    await writeWithChanges(c, [db.insert(bookings).values(row)], { organisationId: c.var.organisationId }, [{ kind: 'member', entityId: id }]);
+    return c.json(bookingOut(row), 201);
+  })
+  .openapi(deleteBooking, async (c) => {
+    const { id } = c.req.valid('param');
+    const db = c.var.db;
+    const scope = and(eq(bookings.id, id), eq(bookings.organisationId, c.var.organisationId));
+    const [row] = await db.select().from(bookings).where(scope);
+    if (!row) throw notFound('Booking', id);
+    await writeWithChanges(c, [db.delete(bookings).where(scope)], { organisationId: c.var.organisationId }, [{ kind: 'member', entityId: row.memberId }]);
+    return c.json({ id, deleted: true as const }, 200);
   });

@@ -1,5 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
-import { IdParam, Member, MemberCreate, MemberListQuery, MemberUpdate, page } from '../../core/contracts/api.ts';
+import { z } from 'zod';
+import { Booking, BookingCreate, IdParam, Member, MemberCreate, MemberListQuery, MemberUpdate, page } from '../../core/contracts/api.ts';
 import { json, jsonBody, ownerAuth, problems } from '../lib/openapi.ts';
 
 const tags = ['Members'];
@@ -21,7 +22,23 @@ export const getMember = createRoute({
 });
 export const updateMember = createRoute({
   method: 'patch', path: '/v1/members/{id}', tags, security: ownerAuth,
-  summary: 'Update a member; a status change reaches the doors at once',
+  summary: 'Update a member; a change to status or access reaches the doors at once',
   request: { params: IdParam, body: jsonBody(MemberUpdate) },
   responses: { 200: json(Member, 'The updated member'), ...problems(400, 401, 404) },
+});
+export const listBookings = createRoute({
+  method: 'get', path: '/v1/members/{id}/bookings', tags, security: ownerAuth, summary: "A member's class bookings",
+  request: { params: IdParam },
+  responses: { 200: json(page(Booking), 'Bookings'), ...problems(401, 404) },
+});
+export const createBooking = createRoute({
+  method: 'post', path: '/v1/members/{id}/bookings', tags, security: ownerAuth,
+  summary: 'Book a class: its door group opens for the member from N minutes before the start',
+  request: { params: IdParam, body: jsonBody(BookingCreate) },
+  responses: { 201: json(Booking, 'The booking'), ...problems(400, 401, 404) },
+});
+export const deleteBooking = createRoute({
+  method: 'delete', path: '/v1/bookings/{id}', tags, security: ownerAuth, summary: 'Cancel a booking',
+  request: { params: IdParam },
+  responses: { 200: json(z.object({ id: z.string(), deleted: z.literal(true) }), 'Deleted'), ...problems(401, 404) },
 });

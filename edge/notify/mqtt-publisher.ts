@@ -1,4 +1,4 @@
-// Publishes retained MQTT messages from the Worker over a raw TCP socket (cloudflare:sockets).
+// Publishes MQTT messages from the Worker over a raw TCP socket (cloudflare:sockets).
 // A Worker cannot hold a subscription, so it connects, publishes with QoS 1, waits for the
 // broker's PUBACKs and disconnects. Packets are encoded by mqtt-packet's generator; its parser
 // depends on Node streams that workerd lacks, and the only packets read back here are CONNACK
@@ -47,13 +47,14 @@ export class AckReader {
 }
 
 export type MqttTarget = { url: string; username?: string | undefined; password?: string | undefined };
-export type RetainedMessage = { topic: string; payload: string };
+export type MqttMessage = { topic: string; payload: string; retain: boolean };
 
 export class MqttPublishError extends Error {}
 
-export async function publishRetained(
+/** Publishes with QoS 1 and waits for every PUBACK. Commands are never retained; notices are. */
+export async function publishMessages(
   target: MqttTarget,
-  messages: RetainedMessage[],
+  messages: MqttMessage[],
   options: { clientId: string; timeoutMs?: number },
 ): Promise<void> {
   if (messages.length === 0) return;
@@ -113,7 +114,7 @@ export async function publishRetained(
     }
     for (const [i, m] of messages.entries()) {
       await writer.write(
-        generate({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: 1, retain: true, dup: false, messageId: i + 1 }),
+        generate({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: 1, retain: m.retain, dup: false, messageId: i + 1 }),
       );
     }
     for (let i = 0; i < messages.length; i++) await waitFor((p) => p.cmd === 'puback');

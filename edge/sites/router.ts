@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { sites } from '../db/schema.ts';
+import { writeWithChanges } from '../entitlements/changes.ts';
 import type { AppEnv } from '../env.ts';
 import { newId } from '../lib/ids.ts';
 import { pageOf } from '../lib/pagination.ts';
@@ -13,6 +14,8 @@ export const siteOut = (s: SiteRow) => ({
   id: s.id,
   name: s.name,
   timezone: s.timezone,
+  staffedHours: s.staffedHours ?? null,
+  closures: s.closures ?? [],
   entitlementVersion: s.entitlementVersion,
   createdAt: iso(s.createdAt),
 });
@@ -48,11 +51,16 @@ export const sitesRouter = new OpenAPIHono<AppEnv>()
   .openapi(updateSite, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
+    const db = c.var.db;
     const scope = and(eq(sites.id, id), eq(sites.organisationId, c.var.organisationId));
-    const [row] =
-      Object.keys(body).length === 0
-        ? await c.var.db.select().from(sites).where(scope)
-        : await c.var.db.update(sites).set(body).where(scope).returning();
-    if (!row) throw notFound('Site', id);
-    return c.json(siteOut(row), 200);
+    const [current] = await db.select().from(sites).where(scope);
+    if (!current) throw notFound('Site', id);
+    const changes = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as Partial<SiteRow>;
+    if (Object.keys(changes).length === 0) return c.json(siteOut(current), 200);
+    const update = db.update(sites).set(changes).where(scope);
+    // Time zone, staffed hours and closures are what doors decide by; the name is not.
+    if (Object.keys(changes).every((k) => k === 'name')) await update;
+    else await writeWithChanges(c, [update], { siteId: id }, [{ kind: 'site', entityId: id }]);
+    const [row] = await db.select().from(sites).where(scope);
+    return c.json(siteOut(row!), 200);
   });

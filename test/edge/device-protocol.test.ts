@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import { EntitlementSnapshot } from '../../core/contracts/wire.ts';
+import { EntitlementHash } from '../../core/entitlement-hash.ts';
 import { call, enrollDevice, gym } from './helpers.ts';
 
 describe('enrollment', () => {
@@ -64,7 +65,10 @@ describe('snapshot', () => {
     const snapshot = EntitlementSnapshot.parse(res.body);
     expect(snapshot.siteId).toBe(g.site.id);
     expect(snapshot.doors.map((d) => d.id).sort()).toEqual([g.front.id, g.studio.id].sort());
-    expect(snapshot.members).toEqual([{ id: g.member.id, status: 'active' }]);
+    expect(snapshot.members).toEqual([
+      { id: g.member.id, status: 'active', suspension: null, profile: 0, validFrom: null, validUntil: null, entriesLeft: null, bookings: [] },
+    ]);
+    expect(snapshot.hash).toBe(EntitlementHash.of(snapshot).value);
     expect(snapshot.credentials).toEqual([['wiegand:12:345', 0]]);
     expect(JSON.stringify(res.body)).not.toContain('Somchai');
     expect(JSON.stringify(res.body)).not.toContain('example.com');
@@ -79,7 +83,8 @@ describe('snapshot', () => {
     await call('PATCH', `/v1/members/${g.member.id}`, { token: g.apiKey, body: { status: 'suspended' } });
     const after = (await call('GET', '/v1/device/snapshot', { token: device.deviceToken })).body;
     expect(after.version).toBeGreaterThan(before.version);
-    expect(after.members).toEqual([{ id: g.member.id, status: 'suspended' }]);
+    expect(after.members).toMatchObject([{ id: g.member.id, status: 'suspended', suspension: 'staff' }]);
+    expect(after.hash).not.toBe(before.hash);
   });
 
   it('refuses a revoked device', async () => {
@@ -182,7 +187,7 @@ describe('MQTT notifications', () => {
     const messages = await published(topic);
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatchObject({ retain: true, qos: 1 });
-    expect(JSON.parse(messages[0]!.payload)).toEqual({ siteId: g.site.id, version });
+    expect(JSON.parse(messages[0]!.payload)).toMatchObject({ siteId: g.site.id, version });
 
     await call('POST', '/v1/credentials', {
       token: g.apiKey,
