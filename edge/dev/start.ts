@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyLocalMigrations, bootstrapLocal, provisionAgent, startAgent, startEmbeddedBroker, startWorker, type Agent, type Broker, type Worker } from './local-gym.ts';
+import { generateSigningKey } from '../commands/signing.ts';
 import { ROOT } from './processes.ts';
 
 const stateDir = path.resolve(process.env.GYMGATE_STATE ?? path.join(ROOT, '.gymgate'));
@@ -86,8 +87,16 @@ async function main() {
     say(`using MQTT broker ${mqttUrl}`);
   }
 
+  // The local stand-in for the COMMAND_SIGNING_KEY secret: made once, kept with the local state.
+  const keyFile = path.join(stateDir, 'command-signing-key.json');
+  if (!existsSync(keyFile)) writeFileSync(keyFile, await generateSigningKey(), { mode: 0o600 });
   say('starting the Worker under wrangler dev…');
-  worker = await startWorker({ port: apiPort, persistDir, vars: { MQTT_URL: mqttUrl }, echo: prefixed('worker') });
+  worker = await startWorker({
+    port: apiPort,
+    persistDir,
+    vars: { MQTT_URL: mqttUrl, COMMAND_SIGNING_KEY: readFileSync(keyFile, 'utf8') },
+    echo: prefixed('worker'),
+  });
 
   const demo: Demo = existsSync(demoFile) ? JSON.parse(readFileSync(demoFile, 'utf8')) : await seed(worker.url);
 

@@ -15,6 +15,7 @@ import {
   type Broker,
   type Worker,
 } from '../../edge/dev/local-gym.ts';
+import { generateSigningKey } from '../../edge/commands/signing.ts';
 import { freePort } from '../../edge/dev/processes.ts';
 
 export type BrokerKind = 'embedded' | 'mosquitto';
@@ -48,8 +49,11 @@ export class TestGym {
     await this.startWorker();
   }
 
+  signingKey = '';
+
   async startWorker() {
-    this.worker = await startWorker({ port: this.apiPort, persistDir: this.persistDir, vars: { MQTT_URL: this.broker.url } });
+    this.signingKey ||= await generateSigningKey();
+    this.worker = await startWorker({ port: this.apiPort, persistDir: this.persistDir, vars: { MQTT_URL: this.broker.url, COMMAND_SIGNING_KEY: this.signingKey } });
   }
 
   async stopWorker() {
