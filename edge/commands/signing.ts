@@ -39,6 +39,6 @@ export const randomNonce = () => b64url(crypto.getRandomValues(new Uint8Array(18
 
 /** Creates a fresh key pair as the JWK secret (for `npm start` and tests). */
 export async function generateSigningKey(): Promise<string> {
-  const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as { privateKey: never };
+  const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as unknown as { privateKey: never };
   return JSON.stringify(await crypto.subtle.exportKey('jwk', pair.privateKey));
 }
