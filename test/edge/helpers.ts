@@ -50,5 +50,5 @@ export async function gym() {
 export async function enrollDevice(apiKey: string, siteId: string, extraEnv: Partial<Env> = {}) {
   const code = (await call('POST', '/v1/enrollment-codes', { token: apiKey, body: { siteId } })).body.code as string;
   const enrolled = await call('POST', '/v1/enroll', { body: { code, name: 'Front Pi' }, env: extraEnv });
-  return { code, ...enrolled.body } as { code: string; deviceId: string; deviceToken: string; topicPrefix: string; mqtt: unknown };
+  return { code, ...enrolled.body } as { code: string; deviceId: string; deviceToken: string; topicPrefix: string; mqtt: unknown; commandPublicKey: string };
 }
