@@ -80,6 +80,7 @@ export async function startAgent(options: {
   controlPort: number;
   mqttUrl?: string;
   pullIntervalSeconds?: number;
+  heartbeatSeconds?: number;
   echo?: (l: string) => void;
 }): Promise<Agent> {
   const proc = startProcess(
@@ -88,6 +89,7 @@ export async function startAgent(options: {
       AGENT, 'run', '--data', options.dataDir, '--driver', 'simulated', '--control-port', String(options.controlPort),
       ...(options.mqttUrl ? ['--mqtt', options.mqttUrl] : []),
       ...(options.pullIntervalSeconds ? ['--pull-interval', String(options.pullIntervalSeconds)] : []),
+      ...(options.heartbeatSeconds ? ['--heartbeat-interval', String(options.heartbeatSeconds)] : []),
     ],
     { ...(options.echo ? { echo: options.echo } : {}) },
   );

@@ -91,6 +91,41 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     expect((await relay()).history.length).toBe(before);
   });
 
+  it('runs a signed unlock command sent through the API, and records the acknowledgement', async () => {
+    const [device] = (await gym.call<{ data: Array<{ id: string }> }>('GET', `/v1/devices?siteId=${siteId}`)).data;
+    const before = await settledRelay();
+    const sent = await gym.call<{ id: string; status: string }>('POST', `/v1/devices/${device!.id}/commands`, {
+      action: { type: 'unlock', doorId: frontDoor, seconds: 1 },
+    });
+    expect(sent.status).toBe('sent');
+    await waitUntil(async () => (await relay()).history.slice(before).some((h) => h.active), 'the relay to release on the command', 5_000);
+    await settledRelay();
+    await waitUntil(
+      async () => (await gym.call<{ status: string }>('GET', `/v1/commands/${sent.id}`)).status === 'executed',
+      'the command to be acknowledged',
+      5_000,
+    );
+  });
+
+  it('locks the site down and releases it', async () => {
+    await gym.call('POST', '/v1/sites/' + siteId + '/lockdown');
+    const locked = await siteVersion();
+    await waitUntil(async () => (await agentVersion()) >= locked, 'the agent to learn of the lockdown', 2_000, 10);
+    expect((await tap(frame(12, 346))).decision.reason).toBe('lockdown');
+    await gym.call('POST', '/v1/sites/' + siteId + '/release');
+    const released = await siteVersion();
+    await waitUntil(async () => (await agentVersion()) >= released, 'the agent to learn of the release', 2_000, 10);
+    await settledRelay();
+    expect((await tap(frame(12, 346))).decision.granted).toBe(true);
+  });
+
+  it('shows the door online with no version lag in the fleet list', async () => {
+    await waitUntil(async () => {
+      const [device] = (await gym.call<{ data: Array<{ online: boolean; versionLag: number | null; mqttConnected: boolean | null }> }>('GET', `/v1/devices?siteId=${siteId}`)).data;
+      return device?.online === true && device.versionLag === 0 && device.mqttConnected === true;
+    }, 'a heartbeat showing the door online and current', 15_000, 250);
+  });
+
   it('keeps deciding from the cache while the Worker is down, and uploads the taps once it is back', async () => {
     await gym.stopWorker();
     const before = await settledRelay();

@@ -69,7 +69,7 @@ export class TestGym {
     const config = JSON.parse(readFileSync(configFile, 'utf8')) as { doors: Array<{ grantMs: number }> };
     for (const door of config.doors) door.grantMs = grantMs;
     writeFileSync(configFile, JSON.stringify(config, null, 2));
-    this.agent = await startAgent({ dataDir: this.agentDir, controlPort: await freePort(), pullIntervalSeconds });
+    this.agent = await startAgent({ dataDir: this.agentDir, controlPort: await freePort(), pullIntervalSeconds, heartbeatSeconds: 2 });
     return code;
   }
 
