@@ -1,46 +1,69 @@
 // Runs in its own process (node --expose-gc): loads the agent's modules, measures memory, builds
-// a cache of n credentials in the chosen layout, measures again and times door decisions.
+// n credentials in the chosen layout, measures again and times door decisions.
+//   compact  the agent's cache (device/cache)
+//   map      a Map from credential key to member object (the obvious layout)
+//   sqlite   a SQLite lookup per tap (better-sqlite3, in memory, prepared statement)
 // Prints one JSON object.
-import { decideAccess, type MemberEntitlement } from '../../core/access.ts';
+import { decideAccess, NO_HISTORY, type AccessInput } from '../../core/access.ts';
+import type { AccessProfile, MemberAccess } from '../../core/entitlement.ts';
 import { decodeWiegand, encodeWiegand } from '../../core/wiegand.ts';
 import { EntitlementCache } from '../../device/cache/entitlement-cache.ts';
-import { cardOf, prng, syntheticSnapshot } from './synthetic-site.ts';
+import { BENCH_NOW, cardOf, prng, syntheticSnapshot } from './synthetic-site.ts';
 
 // The agent's heavier dependencies, so the baseline is the agent's own, not bare Node's.
 await import('mqtt');
 await import('zod');
 
 const n = Number(process.argv[2]);
-const layout = process.argv[3] as 'compact' | 'map';
+const layout = process.argv[3] as 'compact' | 'map' | 'sqlite';
 const taps = Number(process.argv[4] ?? 200_000);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
 
-const settle = () => {
-  for (let i = 0; i < 4; i++) gc();
-};
 const memory = () => {
-  settle();
+  for (let i = 0; i < 4; i++) gc();
   const m = process.memoryUsage();
   return { rss: m.rss, heap: m.heapUsed + m.arrayBuffers };
 };
 
+type Found = { member: MemberAccess; profile: AccessProfile } | undefined;
 const before = memory();
 let snapshot: ReturnType<typeof syntheticSnapshot> | null = syntheticSnapshot(n);
-const door = { doorId: snapshot.doors[0]!.id, siteId: snapshot.siteId };
+const { site, schedules, profiles } = snapshot;
+const door = snapshot.doors[0]!;
 
-let lookup: (facility: number, card: number) => MemberEntitlement | undefined;
+let lookup: (facility: number, card: number) => Found;
 if (layout === 'compact') {
   const cache = EntitlementCache.fromSnapshot(snapshot, { validated: true });
   lookup = (f, c) => cache.lookupWiegand(f, c);
+} else if (layout === 'map') {
+  const map = new Map<string, MemberAccess>();
+  for (const [key, index] of snapshot.credentials) map.set(key, { ...snapshot.members[index]! });
+  lookup = (f, c) => {
+    const member = map.get(`wiegand:${f}:${c}`);
+    return member ? { member, profile: profiles[member.profile]! } : undefined;
+  };
 } else {
-  // Baseline: the obvious layout, a Map from credential key to a member object.
-  const map = new Map<string, MemberEntitlement>();
-  for (const [key, index] of snapshot.credentials) {
-    const m = snapshot.members[index]!;
-    map.set(key, { memberId: m.id, status: m.status });
-  }
-  lookup = (f, c) => map.get(`wiegand:${f}:${c}`);
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(':memory:');
+  db.exec('create table members (idx integer primary key, id text, status text, suspension text, profile integer, valid_until integer)');
+  db.exec('create table credentials (key text primary key, member integer) without rowid');
+  const insertMember = db.prepare('insert into members values (?, ?, ?, ?, ?, ?)');
+  const insertCredential = db.prepare('insert into credentials values (?, ?)');
+  const snap = snapshot;
+  db.transaction(() => {
+    snap.members.forEach((m, i) => insertMember.run(i, m.id, m.status, m.suspension, m.profile, m.validUntil));
+    for (const [key, index] of snap.credentials) insertCredential.run(key, index);
+  })();
+  const select = db.prepare(
+    'select m.id, m.status, m.suspension, m.profile, m.valid_until as validUntil from credentials c join members m on m.idx = c.member where c.key = ?',
+  );
+  lookup = (f, c) => {
+    const row = select.get(`wiegand:${f}:${c}`) as { id: string; status: MemberAccess['status']; suspension: MemberAccess['suspension']; profile: number; validUntil: number | null } | undefined;
+    if (!row) return undefined;
+    const member: MemberAccess = { ...row, validFrom: null, entriesLeft: null, bookings: [] };
+    return { member, profile: profiles[row.profile]! };
+  };
 }
 snapshot = null;
 const after = memory();
@@ -51,15 +74,21 @@ const frames = Array.from({ length: 4096 }, () => {
   const { facility, card } = cardOf(Math.floor(random() * n));
   return encodeWiegand('H10301', facility % 256, card);
 });
+const state = { clockSynced: true, cacheAgeMs: 60_000 };
 const samples = new Float64Array(taps);
 let granted = 0;
 for (let i = 0; i < taps; i++) {
   const frame = frames[i % frames.length]!;
   const t0 = process.hrtime.bigint();
   const read = decodeWiegand(frame);
-  const decision = read.ok
-    ? decideAccess({ read: { ok: true, credentialKey: `wiegand:${read.facility}:${read.card}` }, door, member: lookup(read.facility, read.card), at: 0 })
-    : decideAccess({ read: { ok: false, detail: read.detail }, door, member: undefined, at: 0 });
+  const input: AccessInput = { read: { ok: false, detail: '' }, door, site, member: undefined, schedules, at: BENCH_NOW, state, history: NO_HISTORY };
+  if (read.ok) {
+    const found = lookup(read.facility, read.card);
+    input.read = { ok: true, credentialKey: `wiegand:${read.facility}:${read.card}` };
+    input.member = found?.member;
+    input.profile = found?.profile;
+  }
+  const decision = decideAccess(input);
   samples[i] = Number(process.hrtime.bigint() - t0) / 1000;
   if (decision.granted) granted++;
 }

@@ -3,21 +3,22 @@
 // baseline in the same run, since these machines are shared and absolute numbers drift.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { measurePropagation } from './propagation.ts';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 const root = path.resolve(import.meta.dirname, '../..');
 
-type Figure = { figure: string; value: number; unit: string; baseline: number | null; baselineName?: string };
+type Figure = { figure: string; value: number; unit: string; baseline: number | null; baselineName: string };
 const figures: Figure[] = [];
+const round = (v: number) => Math.round(v * 100) / 100;
 const emit = (f: Figure) => {
   figures.push(f);
   if (json) console.log(JSON.stringify({ figure: f.figure, value: round(f.value), unit: f.unit, baseline: f.baseline === null ? null : round(f.baseline) }));
 };
-const round = (v: number) => Math.round(v * 100) / 100;
 
 type Probe = { p50: number; p99: number; rssBytesPerCredential: number; heapBytesPerCredential: number; rssBase: number; granted: number };
-const probe = (n: number, layout: 'compact' | 'map'): Probe => {
+const probe = (n: number, layout: 'compact' | 'map' | 'sqlite'): Probe => {
   const out = execFileSync(
     process.execPath,
     ['--expose-gc', '--import', 'tsx', path.join(root, 'test/bench/cache-probe.ts'), String(n), layout, String(quick ? 50_000 : 200_000)],
@@ -31,12 +32,20 @@ for (const n of sizes) {
   const label = n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`;
   const compact = probe(n, 'compact');
   const map = probe(n, 'map');
-  emit({ figure: `door_decision_p50_${label}`, value: compact.p50, unit: 'µs', baseline: map.p50, baselineName: 'Map of objects' });
-  emit({ figure: `door_decision_p99_${label}`, value: compact.p99, unit: 'µs', baseline: map.p99, baselineName: 'Map of objects' });
-  emit({ figure: `agent_rss_per_credential_${label}`, value: compact.rssBytesPerCredential, unit: 'B', baseline: map.rssBytesPerCredential, baselineName: 'Map of objects' });
+  const sqlite = probe(n, 'sqlite');
+  if (compact.granted !== sqlite.granted || compact.granted !== map.granted) {
+    throw new Error(`layouts disagree on ${n} credentials: ${compact.granted} / ${map.granted} / ${sqlite.granted} grants`);
+  }
+  emit({ figure: `door_decision_p50_${label}`, value: compact.p50, unit: 'µs', baseline: sqlite.p50, baselineName: 'SQLite lookup per tap' });
+  emit({ figure: `door_decision_p99_${label}`, value: compact.p99, unit: 'µs', baseline: sqlite.p99, baselineName: 'SQLite lookup per tap' });
   emit({ figure: `agent_heap_per_credential_${label}`, value: compact.heapBytesPerCredential, unit: 'B', baseline: map.heapBytesPerCredential, baselineName: 'Map of objects' });
+  emit({ figure: `agent_rss_per_credential_${label}`, value: compact.rssBytesPerCredential, unit: 'B', baseline: map.rssBytesPerCredential, baselineName: 'Map of objects' });
   emit({ figure: `agent_rss_${label}`, value: (compact.rssBase + compact.rssBytesPerCredential * n) / 2 ** 20, unit: 'MiB', baseline: compact.rssBase / 2 ** 20, baselineName: 'agent before cache' });
 }
+
+const propagation = await measurePropagation(quick ? 40 : 200, quick ? 10 : 40);
+emit({ figure: 'propagation_p50', value: propagation.mqtt.p50, unit: 'ms', baseline: propagation.poll.p50, baselineName: '1 s periodic pull, no broker' });
+emit({ figure: 'propagation_p99', value: propagation.mqtt.p99, unit: 'ms', baseline: propagation.poll.p99, baselineName: '1 s periodic pull, no broker' });
 
 if (!json) {
   const rows = figures.map((f) => [f.figure, `${round(f.value)} ${f.unit}`, f.baseline === null ? '' : `${round(f.baseline)} ${f.unit} (${f.baselineName})`]);
@@ -45,5 +54,8 @@ if (!json) {
   console.log(line(['figure', 'value', 'baseline']));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) console.log(line(r));
-  console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}; decision = Wiegand decode + cache lookup + access rule, timed per tap with hrtime.`);
+  console.log(
+    `\nnode ${process.version}, ${process.platform}/${process.arch}. Decision = Wiegand decode + lookup + access rule, timed per tap with hrtime;` +
+      `\npropagation = API call to the agent holding the new version, through wrangler dev, an aedes broker and the agent (${propagation.mqtt.samples.length} changes; baseline ${propagation.poll.samples.length}).`,
+  );
 }
