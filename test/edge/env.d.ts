@@ -14,6 +14,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     brokerUrl: string;
     brokerLogUrl: string;
+    /** Base URL of the fake Stripe API (test/edge/stripe-fake). */
+    stripeFakeUrl: string;
   }
 }
 
