@@ -1,14 +1,27 @@
 // The door agent: reads cards, decides with core's access rule against the local entitlement
-// cache, pulses the strike on a grant, records every decision in the durable outbox and keeps the
-// cache in sync with the Worker. Each part lives in its own folder; this file only wires them.
+// cache, pulses the strike on a grant (or holds it while the door is held open), records every
+// decision in the durable outbox, keeps the cache in sync with the Worker, sends heartbeats and
+// executes signed commands. Each part lives in its own folder; this file only wires them.
+//
+// Long-lived for the whole process: identity, GPIO driver, outbox, clock, cache store, snapshot
+// builder, command nonces, local overrides and tap history, and the control endpoint. The
+// "runtime" — doors (readers and relays), uploader, entitlement sync, broker link, heartbeat and
+// the hold-open ticker — can be stopped and started again in place (the `restart` command), with
+// every relay locked while it is down.
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { decideAccess } from '../core/access.ts';
-import type { CheckinUpload } from '../core/contracts/wire.ts';
-import { entitlementTopic } from '../core/contracts/wire.ts';
+import type { AccessDecision, DeciderState } from '../core/access.ts';
+import { commandTopic, type DoorCommand } from '../core/commands.ts';
+import { EntitlementNotice, entitlementTopic, type CheckinUpload, type Heartbeat } from '../core/contracts/wire.ts';
+import type { AccessReason } from '../core/reasons.ts';
+import { Decider } from './access/decider.ts';
 import { WorkerClient, type FetchLike } from './api/worker-client.ts';
+import { SnapshotBuilder } from './cache/builder.ts';
 import type { EntitlementCache } from './cache/entitlement-cache.ts';
-import { loadCache } from './cache/store.ts';
+import { CacheStore, loadCache } from './cache/store.ts';
+import { DoorClock } from './clock/door-clock.ts';
+import { CommandReceiver, type CommandOutcome } from './commands/command-receiver.ts';
+import { NonceStore } from './commands/nonce-store.ts';
 import { ConfigError, readAgentConfig, readDeviceIdentity, writeAgentConfig } from './config/files.ts';
 import { configForDoors, type AgentConfig, type DeviceIdentity } from './config/schema.ts';
 import { cardRead, Door, type DoorRead } from './door/door.ts';
@@ -16,10 +29,12 @@ import type { DriverName, GpioDriver } from './gpio/driver.ts';
 import { selectDriver } from './gpio/select.ts';
 import { isSimulated, type SimulatedGpio } from './gpio/simulated.ts';
 import { createLogger, type Logger } from './log/logger.ts';
+import { BrokerLink, ReconnectCounter, redact, type BrokerSettings } from './mqtt/broker-link.ts';
 import { Outbox, OUTBOX_DIR } from './outbox/outbox.ts';
 import { Uploader } from './outbox/uploader.ts';
 import { startControlServer, type ControlServer, type ControlTarget, type DecisionEvent } from './sim/control-server.ts';
-import { EntitlementSync, redact, type BrokerSettings } from './sync/entitlement-sync.ts';
+import { EntitlementSync, type CompactionLimits, type UpdateInfo } from './sync/entitlement-sync.ts';
+import { HeartbeatLoop } from './sync/heartbeat.ts';
 import { AGENT_VERSION } from './version.ts';
 
 export type AgentOptions = {
@@ -34,12 +49,35 @@ export type AgentOptions = {
   mqttUrl?: string;
   /** Overrides config.json's pullIntervalSeconds. */
   pullIntervalSeconds?: number;
+  /** Overrides config.json's heartbeatSeconds. */
+  heartbeatSeconds?: number;
   /** Debounce of the pull a denied tap triggers, ms. */
   deniedPullDebounceMs?: number;
   uploadBackoffMs?: { min: number; max: number };
   log?: Logger;
   fetch?: FetchLike;
+  /** The local wall clock (Date.now); the agent corrects it with the Worker's time. */
   clock?: () => number;
+  /** A monotonic clock in ms (performance.now), for clock-jump detection. */
+  monotonic?: () => number;
+  /** How often to look for clock jumps, ms. Default 2000. */
+  clockCheckMs?: number;
+  /** How often to re-evaluate held-open doors, ms. Default 1000. */
+  holdCheckMs?: number;
+  /** Build large snapshots in a worker thread (default true). */
+  snapshotThread?: boolean;
+  compaction?: Partial<CompactionLimits>;
+  commandAckRetryMs?: number[];
+};
+
+export type DoorStatus = {
+  id: string;
+  name: string;
+  slot: number;
+  /** The mode in force, with local overrides; null when the door is not in the snapshot. */
+  mode: string | null;
+  heldOpen: boolean;
+  relayActive: boolean;
 };
 
 export type AgentStatus = {
@@ -48,12 +86,21 @@ export type AgentStatus = {
   agentVersion: string;
   driver: string;
   entitlementVersion: number | null;
+  entitlementHash: string | null;
   credentials: number;
-  doors: Array<{ id: string; name: string; slot: number }>;
+  members: number;
+  doors: DoorStatus[];
   outboxPending: number;
   lastSyncAt: number | null;
   lastUploadAt: number | null;
+  lastHeartbeatAt: number | null;
   brokerConnected: boolean;
+  reconnectsLastHour: number;
+  clockSynced: boolean;
+  clockOffsetMs: number | null;
+  cacheAgeMs: number | null;
+  commandsEnabled: boolean;
+  overrides: { lockdown: boolean; modes: Record<string, string> };
   controlUrl: string | null;
 };
 
@@ -65,35 +112,107 @@ export function brokerSettings(
   config: AgentConfig | undefined,
   mqttUrl: string | undefined,
 ): BrokerSettings | undefined {
-  const topic = entitlementTopic(identity.topicPrefix, identity.siteId);
   const clientId = `gymgate-${identity.deviceId}`;
-  if (mqttUrl) return { url: mqttUrl, topic, clientId };
+  if (mqttUrl) return { url: mqttUrl, clientId };
   const chosen = config?.mqtt ?? identity.mqtt;
   if (!chosen) return undefined;
-  return { url: chosen.url, username: chosen.username, password: chosen.password, topic, clientId };
+  return { url: chosen.url, username: chosen.username, password: chosen.password, clientId };
 }
 
+/** Denials that a fresher member list might turn into a grant: they trigger a pull. */
+const PULL_ON_DENIAL = new Set<AccessReason>([
+  'unknown_credential',
+  'member_suspended',
+  'payment_overdue',
+  'membership_frozen',
+  'membership_ended',
+  'membership_cancelled',
+  'membership_expired',
+  'membership_not_started',
+  'pass_used_up',
+  'door_not_included',
+  'wrong_site',
+  'cache_expired',
+  'clock_not_synced',
+]);
+
+type Runtime = {
+  doors: Door[];
+  uploader: Uploader;
+  sync: EntitlementSync;
+  link: BrokerLink | undefined;
+  heartbeat: HeartbeatLoop;
+  holdTimer: NodeJS.Timeout;
+  offUpdate: () => void;
+  offJump: () => void;
+};
+
+type Shared = {
+  dataDir: string;
+  identity: DeviceIdentity;
+  config: AgentConfig | undefined;
+  gpio: GpioDriver;
+  outbox: Outbox;
+  client: WorkerClient;
+  clock: DoorClock;
+  store: CacheStore;
+  builder: SnapshotBuilder;
+  nonces: NonceStore;
+  cache: EntitlementCache | undefined;
+  log: Logger;
+};
+
 export class Agent implements ControlTarget {
-  private doorList: Door[] = [];
+  readonly dataDir: string;
+  readonly identity: DeviceIdentity;
+  private config: AgentConfig | undefined;
+  private readonly gpio: GpioDriver;
+  private readonly outbox: Outbox;
+  private readonly client: WorkerClient;
+  readonly clock: DoorClock;
+  private readonly store: CacheStore;
+  private readonly builder: SnapshotBuilder;
+  private readonly log: Logger;
+  private readonly decider = new Decider();
+  private readonly reconnects = new ReconnectCounter();
+  private readonly commands: CommandReceiver;
   private readonly listeners = new Set<DecisionListener>();
+  private runtime: Runtime | undefined;
+  /** The cache while no runtime holds it (before the first start, during a restart). */
+  private parkedCache: EntitlementCache | undefined;
+  private parkedLastSyncAt: number | null = null;
   private control: ControlServer | undefined;
   private stopping = false;
   private stopped: Promise<void> | undefined;
+  private restarting: Promise<void> | undefined;
   private readonly startedUp: Promise<void>;
-  private readonly clock: () => number;
 
   private constructor(
     private readonly options: AgentOptions,
-    readonly dataDir: string,
-    readonly identity: DeviceIdentity,
-    private config: AgentConfig | undefined,
-    private readonly gpio: GpioDriver,
-    private readonly outbox: Outbox,
-    private readonly uploader: Uploader,
-    private readonly sync: EntitlementSync,
-    private readonly log: Logger,
+    shared: Shared,
   ) {
-    this.clock = options.clock ?? Date.now;
+    this.dataDir = shared.dataDir;
+    this.identity = shared.identity;
+    this.config = shared.config;
+    this.gpio = shared.gpio;
+    this.outbox = shared.outbox;
+    this.client = shared.client;
+    this.clock = shared.clock;
+    this.store = shared.store;
+    this.builder = shared.builder;
+    this.log = shared.log;
+    this.parkedCache = shared.cache;
+    this.commands = new CommandReceiver({
+      deviceId: shared.identity.deviceId,
+      publicKey: shared.identity.commandPublicKey,
+      nonces: shared.nonces,
+      client: shared.client,
+      log: shared.log,
+      now: () => this.clock.now(),
+      clockSynced: () => this.clock.synced,
+      execute: (command) => this.execute(command),
+      ackRetryMs: options.commandAckRetryMs,
+    });
     this.startedUp = this.bringUp();
     this.startedUp.catch(() => undefined);
   }
@@ -108,71 +227,53 @@ export class Agent implements ControlTarget {
     const identity = await readDeviceIdentity(dataDir);
     if (!identity) throw new ConfigError(`${join(dataDir, 'device.json')} not found: run \`gymgate-agent provision\` first`);
     let config = await readAgentConfig(dataDir);
-    const cache = await loadCache(dataDir, { log, siteId: identity.siteId });
+    const clock = await DoorClock.open({ dataDir, log, wall: options.clock, monotonic: options.monotonic, checkIntervalMs: options.clockCheckMs });
+    const builder = new SnapshotBuilder({ log, thread: options.snapshotThread });
+    const store = new CacheStore(dataDir);
+    const cache = await loadCache(dataDir, { log, siteId: identity.siteId, builder, store });
     if (cache) log.info('entitlement cache loaded from disk', { version: cache.version, credentials: cache.size });
     if (!config && cache) {
       config = configForDoors(cache.doors);
       await writeAgentConfig(dataDir, config);
       log.info('config.json was missing; wrote default wiring for the cached doors', { doors: config.doors.length });
     }
-
     const driverName = options.driver ?? config?.driver ?? 'auto';
     const gpio = options.gpio ?? (await selectDriver(driverName, { gpioBase: config?.gpioBase, log }));
     const outbox = await Outbox.open(join(dataDir, OUTBOX_DIR), { log });
+    const nonces = await NonceStore.open(dataDir, { log, now: () => clock.now() });
 
-    let sync: EntitlementSync | undefined;
+    let agent: Agent | undefined;
     const client = new WorkerClient({
       api: identity.api,
       deviceToken: identity.deviceToken,
-      entitlementVersion: () => sync?.cache?.version,
+      entitlementVersion: () => agent?.cache?.version,
       fetch: options.fetch,
+      wall: clock.wall,
     });
-    const uploader = new Uploader({
-      outbox,
-      upload: (events, signal) => client.uploadCheckins(events, signal),
-      log,
-      minBackoffMs: options.uploadBackoffMs?.min,
-      maxBackoffMs: options.uploadBackoffMs?.max,
-    });
-    const broker = brokerSettings(identity, config, options.mqttUrl);
-    sync = new EntitlementSync({
-      client,
-      dataDir,
-      siteId: identity.siteId,
-      log,
-      pullIntervalMs: (options.pullIntervalSeconds ?? config?.pullIntervalSeconds ?? 30) * 1000,
-      deniedPullDebounceMs: options.deniedPullDebounceMs,
-      initial: cache,
-      broker,
-    });
-    if (!broker) log.info('no MQTT broker configured; relying on periodic pulls');
-    const agent = new Agent(options, dataDir, identity, config, gpio, outbox, uploader, sync, log);
+    if (identity.commandPublicKey === null) log.info('no command key in device.json; signed door commands will be ignored');
+    agent = new Agent(options, { dataDir, identity, config, gpio, outbox, client, clock, store, builder, nonces, cache, log });
     return agent;
   }
 
   private async bringUp(): Promise<void> {
     const { log } = this;
-    if (this.config) this.wireDoors(this.config);
-    this.sync.onUpdate((cache) => this.checkDoors(cache));
-    this.sync.start();
-    if (this.outbox.pending > 0) this.uploader.kick();
+    this.clock.start();
+    this.startRuntime();
     if (isSimulated(this.gpio)) {
-      this.control = await startControlServer({
-        target: this,
-        log,
-        port: this.options.controlPort ?? this.config?.controlPort,
-      });
+      this.control = await startControlServer({ target: this, log, port: this.options.controlPort ?? this.config?.controlPort });
       log.info('simulated driver control endpoint listening', { controlUrl: this.control.url });
     }
-    const cache = await Promise.race([this.sync.ready(), this.whenStopping()]);
+    const sync = this.runtime?.sync;
+    const cache = sync ? await Promise.race([sync.ready(), this.whenStopping()]) : undefined;
     if (!cache || this.stopping) return;
     if (!this.config) {
       this.config = configForDoors(cache.doors);
       await writeAgentConfig(this.dataDir, this.config);
       log.info('wrote default door wiring to config.json', { doors: this.config.doors.length });
-      this.wireDoors(this.config);
+      if (this.runtime) this.runtime.doors = this.wireDoors(this.config);
     }
     this.checkDoors(cache);
+    this.evaluateHolds();
     const broker = brokerSettings(this.identity, this.config, this.options.mqttUrl);
     log.info('agent ready', {
       deviceId: this.identity.deviceId,
@@ -184,6 +285,8 @@ export class Agent implements ControlTarget {
       credentials: cache.size,
       doors: this.doorSummary(),
       broker: broker ? redact(broker.url) : null,
+      clockSynced: this.clock.synced,
+      commandsEnabled: this.commands.enabled,
     });
   }
 
@@ -200,8 +303,126 @@ export class Agent implements ControlTarget {
     return this.startedUp;
   }
 
-  private wireDoors(config: AgentConfig) {
-    this.doorList = config.doors.map(
+  // Runtime: what a soft restart stops and starts again.
+
+  private startRuntime(): void {
+    const { log, identity } = this;
+    const config = this.config;
+    const doors = config ? this.wireDoors(config) : [];
+    const uploader = new Uploader({
+      outbox: this.outbox,
+      upload: (events, signal) => this.client.uploadCheckins(events, signal),
+      log,
+      minBackoffMs: this.options.uploadBackoffMs?.min,
+      maxBackoffMs: this.options.uploadBackoffMs?.max,
+    });
+    const sync = new EntitlementSync({
+      client: this.client,
+      store: this.store,
+      builder: this.builder,
+      siteId: identity.siteId,
+      log,
+      clock: this.clock,
+      pullIntervalMs: (this.options.pullIntervalSeconds ?? config?.pullIntervalSeconds ?? 30) * 1000,
+      deniedPullDebounceMs: this.options.deniedPullDebounceMs,
+      initial: this.parkedCache,
+      lastSyncAt: this.parkedLastSyncAt,
+      compaction: this.options.compaction,
+    });
+    this.parkedCache = undefined;
+    const settings = brokerSettings(identity, config, this.options.mqttUrl);
+    let link: BrokerLink | undefined;
+    if (settings) {
+      link = new BrokerLink({
+        settings,
+        deviceId: identity.deviceId,
+        topicPrefix: identity.topicPrefix,
+        log,
+        now: () => this.clock.now(),
+        reconnects: this.reconnects,
+      });
+      const noticeTopic = entitlementTopic(identity.topicPrefix, identity.siteId);
+      link.subscribe(noticeTopic, (payload) => {
+        let notice: EntitlementNotice;
+        try {
+          notice = EntitlementNotice.parse(JSON.parse(payload.toString('utf8')));
+        } catch {
+          log.warn('ignoring a malformed entitlement notice', { topic: noticeTopic });
+          return;
+        }
+        sync.handleNotice(notice);
+      });
+      link.subscribe(commandTopic(identity.topicPrefix, identity.deviceId), (payload, packet) => void this.commands.receive(payload, packet));
+    } else log.info('no MQTT broker configured; relying on periodic pulls');
+    const heartbeat = new HeartbeatLoop({
+      client: this.client,
+      intervalMs: (this.options.heartbeatSeconds ?? config?.heartbeatSeconds ?? 30) * 1000,
+      body: () => this.heartbeatBody(),
+      onReply: ({ reply, sentAt, receivedAt }) => {
+        this.clock.learn(reply.serverTime, sentAt, receivedAt);
+        this.runtime?.sync.compare({ version: reply.entitlementVersion, hash: reply.entitlementHash, serverTime: reply.serverTime }, 'heartbeat');
+        this.evaluateHolds();
+      },
+      log,
+    });
+    const offUpdate = sync.onUpdate((cache, info) => this.onEntitlements(cache, info));
+    const offJump = this.clock.onJump(() => {
+      this.runtime?.heartbeat.kick();
+      this.evaluateHolds();
+    });
+    const holdTimer = setInterval(() => {
+      this.evaluateHolds();
+      this.decider.prune(this.clock.now());
+    }, this.options.holdCheckMs ?? 1000);
+    this.runtime = { doors, uploader, sync, link, heartbeat, holdTimer, offUpdate, offJump };
+    sync.start();
+    link?.start();
+    heartbeat.start();
+    if (this.outbox.pending > 0) uploader.kick();
+    this.evaluateHolds();
+  }
+
+  private async stopRuntime(): Promise<void> {
+    const runtime = this.runtime;
+    this.runtime = undefined;
+    if (!runtime) return;
+    clearInterval(runtime.holdTimer);
+    runtime.offUpdate();
+    runtime.offJump();
+    // Doors first: every relay locks before anything else stops.
+    for (const door of runtime.doors) door.close();
+    await runtime.heartbeat.stop();
+    await runtime.link?.stop();
+    await runtime.sync.stop();
+    this.parkedCache = runtime.sync.cache;
+    this.parkedLastSyncAt = runtime.sync.lastSyncAt;
+    await runtime.uploader.stop();
+    await this.store.flush();
+  }
+
+  /** Soft restart: stops and starts the runtime without leaving the process; relays stay locked. */
+  restart(reason = 'restart command'): Promise<void> {
+    this.restarting ??= (async () => {
+      this.log.warn('agent restarting in place', { reason });
+      await this.stopRuntime();
+      if (this.stopping) return;
+      try {
+        this.config = (await readAgentConfig(this.dataDir)) ?? this.config;
+      } catch (error) {
+        this.log.error('config.json is invalid; restarting with the previous configuration', { error });
+      }
+      this.startRuntime();
+      const cache = this.cache;
+      if (cache) this.checkDoors(cache);
+      this.log.info('agent restarted', { doors: this.doorSummary().length, entitlementVersion: cache?.version ?? null });
+    })().finally(() => {
+      this.restarting = undefined;
+    });
+    return this.restarting;
+  }
+
+  private wireDoors(config: AgentConfig): Door[] {
+    return config.doors.map(
       (wiring, i) =>
         new Door({
           wiring,
@@ -213,23 +434,57 @@ export class Agent implements ControlTarget {
     );
   }
 
+  private onEntitlements(cache: EntitlementCache, info: UpdateInfo) {
+    if (info.from !== cache.version && (this.decider.lockdown || Object.keys(this.decider.overrides.modes).length > 0)) {
+      this.decider.release();
+      this.log.info('local door overrides cleared by a newer entitlement version', { version: cache.version });
+    }
+    if (info.kind === 'snapshot') this.checkDoors(cache);
+    this.evaluateHolds();
+  }
+
   private checkDoors(cache: EntitlementCache) {
-    for (const door of this.doorList) {
+    const doors = this.runtime?.doors ?? [];
+    for (const door of doors) {
       if (!cache.door(door.id)) this.log.warn('a wired door is not in the site snapshot; taps there are denied', { door: door.id });
     }
-    const wired = new Set(this.doorList.map((d) => d.id));
+    const wired = new Set(doors.map((d) => d.id));
     for (const door of cache.doors) {
       if (!wired.has(door.id)) this.log.warn('a site door has no wiring in config.json', { door: door.id, name: door.name });
     }
   }
 
+  private deciderState(): DeciderState {
+    return { clockSynced: this.clock.synced, cacheAgeMs: this.clock.cacheAgeMs() };
+  }
+
+  /** Holds the relay of every door that is held open (unlocked mode or unlock schedule); relocks the rest. */
+  private evaluateHolds(): void {
+    const runtime = this.runtime;
+    if (!runtime || this.stopping) return;
+    const cache = runtime.sync.cache;
+    const at = this.clock.now();
+    const state = this.deciderState();
+    for (const door of runtime.doors) {
+      const held = cache ? this.decider.heldOpen(cache, door.id, at, state) : false;
+      if (held === door.relay.held) continue;
+      door.relay.hold(held);
+      const mode = cache ? (this.decider.door(cache, door.id)?.mode ?? null) : null;
+      this.log.info(held ? 'door held open' : 'door relocked after being held open', {
+        door: door.id,
+        mode,
+        ...(held ? { by: mode === 'unlocked' ? 'mode' : 'schedule' } : {}),
+      });
+    }
+  }
+
   private handleRead(door: Door, read: DoorRead): void {
-    const at = this.clock();
-    const cache = this.sync.cache;
+    const at = this.clock.now();
+    const cache = this.cache;
     const card = cardRead(read);
-    const member = card.ok ? cache?.lookup(card.credentialKey) : undefined;
-    const decision = decideAccess({ read: card, door: cache?.door(door.id), member, at });
-    if (decision.granted) door.unlock();
+    const { heldOpen, ...decision } = this.decider.decide({ cache, doorId: door.id, read: card, at, state: this.deciderState() });
+    // A door held open is already unlocked; a pulse would only outlast the hold.
+    if (decision.granted && !heldOpen) door.unlock((cache?.door(door.id)?.grantSeconds ?? 5) * 1000);
     const credentialKey = card.ok ? card.credentialKey : null;
     const event: CheckinUpload = {
       id: randomUUID(),
@@ -240,6 +495,7 @@ export class Agent implements ControlTarget {
       reason: decision.reason,
       explanation: decision.explanation.slice(0, 500),
       occurredAt: at,
+      usesPass: decision.usesPass,
     };
     const bits = read.source === 'wiegand' ? read.read.bits : undefined;
     this.log.info('access decision', {
@@ -250,21 +506,74 @@ export class Agent implements ControlTarget {
       explanation: decision.explanation,
       credentialKey,
       memberId: decision.memberId,
+      usesPass: decision.usesPass,
       eventId: event.id,
       entitlementVersion: cache?.version ?? null,
       ...(card.ok ? {} : { bits }),
     });
     if (!this.stopping) {
       this.outbox.append(event).then(
-        () => this.uploader.kick(),
+        () => this.runtime?.uploader.kick(),
         (error: unknown) => this.log.error('cannot store a check-in event', { error, event }),
       );
     }
-    if (decision.reason === 'unknown_credential' || decision.reason === 'member_suspended') {
-      this.sync.requestPull(`denied tap (${decision.reason})`);
-    }
-    const published: DecisionEvent = { door: door.id, slot: door.slot, credentialKey, decision, ...(bits ? { bits } : {}) };
+    if (!decision.granted && PULL_ON_DENIAL.has(decision.reason)) this.runtime?.sync.requestPull(`denied tap (${decision.reason})`);
+    const published: DecisionEvent = { door: door.id, slot: door.slot, credentialKey, decision: decision as AccessDecision, ...(bits ? { bits } : {}) };
     for (const listener of [...this.listeners]) listener(published);
+  }
+
+  // Commands
+
+  private async execute(command: DoorCommand): Promise<CommandOutcome> {
+    const action = command.action;
+    const cache = this.cache;
+    switch (action.type) {
+      case 'unlock': {
+        const door = this.runtime?.doors.find((d) => d.id === action.doorId);
+        if (!door) return { status: 'rejected', reason: 'unknown_door', detail: `door ${action.doorId} is not wired to this agent` };
+        door.relay.pulse(action.seconds * 1000);
+        return { status: 'executed', detail: `unlocked for ${action.seconds} s` };
+      }
+      case 'set_mode': {
+        if (!cache?.door(action.doorId) && !this.runtime?.doors.some((d) => d.id === action.doorId)) {
+          return { status: 'rejected', reason: 'unknown_door', detail: `door ${action.doorId} is not known to this agent` };
+        }
+        this.decider.setMode(action.doorId, action.mode);
+        this.evaluateHolds();
+        return { status: 'executed', detail: `mode ${action.mode} until the next entitlement version` };
+      }
+      case 'lockdown':
+        this.decider.lockdown = true;
+        this.evaluateHolds();
+        return { status: 'executed', detail: 'all doors in lockdown until released or a newer entitlement version' };
+      case 'release':
+        this.decider.release();
+        this.evaluateHolds();
+        return { status: 'executed', detail: 'local overrides cleared' };
+      case 'sync_now': {
+        const sync = this.runtime?.sync;
+        if (!sync) return { status: 'rejected', reason: 'restarting', detail: 'the agent is restarting' };
+        await sync.pull('sync_now command', true);
+        return { status: 'executed', detail: `entitlement version ${sync.cache?.version ?? 'none'}` };
+      }
+      case 'restart':
+        await this.restart();
+        return { status: 'executed', detail: 'restarted in place' };
+    }
+  }
+
+  private heartbeatBody(): Heartbeat {
+    const cache = this.cache;
+    return {
+      agentVersion: AGENT_VERSION.slice(0, 40),
+      entitlementVersion: cache?.version ?? null,
+      entitlementHash: cache?.hashValue ?? null,
+      uptimeSeconds: process.uptime(),
+      clockOffsetMs: this.clock.offsetMs,
+      mqttConnected: this.runtime?.link?.connected ?? false,
+      reconnectsLastHour: this.reconnects.lastHour,
+      outboxPending: this.outbox.pending,
+    };
   }
 
   // ControlTarget
@@ -275,7 +584,7 @@ export class Agent implements ControlTarget {
   }
 
   doors(): readonly Door[] {
-    return this.doorList;
+    return this.runtime?.doors ?? [];
   }
 
   onDecision(listener: DecisionListener): () => void {
@@ -298,25 +607,46 @@ export class Agent implements ControlTarget {
     });
   }
 
-  private doorSummary() {
-    const names = new Map(this.sync.cache?.doors.map((d) => [d.id, d.name]) ?? []);
-    return this.doorList.map((d) => ({ id: d.id, name: names.get(d.id) ?? d.name, slot: d.slot }));
+  private doorSummary(): DoorStatus[] {
+    const cache = this.cache;
+    const at = this.clock.now();
+    const state = this.deciderState();
+    return this.doors().map((d) => {
+      const policy = cache ? this.decider.door(cache, d.id) : undefined;
+      return {
+        id: d.id,
+        name: policy?.name ?? d.name,
+        slot: d.slot,
+        mode: policy?.mode ?? null,
+        heldOpen: cache ? this.decider.heldOpen(cache, d.id, at, state) : false,
+        relayActive: d.relay.active,
+      };
+    });
   }
 
   status(): AgentStatus {
-    const cache = this.sync.cache;
+    const cache = this.cache;
     return {
       deviceId: this.identity.deviceId,
       siteId: this.identity.siteId,
       agentVersion: AGENT_VERSION,
       driver: this.gpio.name,
       entitlementVersion: cache?.version ?? null,
+      entitlementHash: cache?.hashValue ?? null,
       credentials: cache?.size ?? 0,
+      members: cache?.memberCount ?? 0,
       doors: this.doorSummary(),
       outboxPending: this.outbox.pending,
-      lastSyncAt: this.sync.lastSyncAt,
-      lastUploadAt: this.uploader.lastUploadAt,
-      brokerConnected: this.sync.brokerConnected,
+      lastSyncAt: this.runtime?.sync.lastSyncAt ?? null,
+      lastUploadAt: this.runtime?.uploader.lastUploadAt ?? null,
+      lastHeartbeatAt: this.runtime?.heartbeat.lastHeartbeatAt ?? null,
+      brokerConnected: this.runtime?.link?.connected ?? false,
+      reconnectsLastHour: this.reconnects.lastHour,
+      clockSynced: this.clock.synced,
+      clockOffsetMs: this.clock.offsetMs,
+      cacheAgeMs: this.clock.cacheAgeMs(),
+      commandsEnabled: this.commands.enabled,
+      overrides: this.decider.overrides,
       controlUrl: this.control?.url ?? null,
     };
   }
@@ -327,19 +657,32 @@ export class Agent implements ControlTarget {
 
   /** The current entitlement cache, if any. */
   get cache(): EntitlementCache | undefined {
-    return this.sync.cache;
+    return this.runtime?.sync.cache ?? this.parkedCache;
   }
 
-  /** Locks every door, disconnects from the broker, flushes the outbox and releases the pins. */
+  /** The entitlement sync of the running runtime (tests). */
+  get sync(): EntitlementSync | undefined {
+    return this.runtime?.sync;
+  }
+
+  /** Waits for command messages and acknowledgements in flight (tests). */
+  commandsSettled(): Promise<void> {
+    return this.commands.settled();
+  }
+
+  /** Locks every door, disconnects from the broker (offline presence), flushes and releases the pins. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
       this.stopSignal?.();
       await this.startedUp.catch(() => undefined);
+      await this.restarting?.catch(() => undefined);
       await this.control?.close();
-      for (const door of this.doorList) door.close();
-      await this.sync.stop();
-      await this.uploader.stop();
+      await this.commands.stop();
+      await this.stopRuntime();
+      this.clock.stop();
+      await this.clock.flush();
+      await this.builder.close();
       await this.outbox.close();
       this.gpio.close();
       this.log.info('agent stopped', { outboxPending: this.outbox.pending });

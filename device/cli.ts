@@ -33,7 +33,7 @@ Commands:
   provision --api URL --code CODE [--data DIR] [--name NAME] [--force]
       Enroll this door with a one-time code; writes DIR/device.json and DIR/config.json.
   run [--data DIR] [--driver simulated|onoff|auto] [--control-port N] [--mqtt URL]
-      [--pull-interval SECONDS] [--verbose]
+      [--pull-interval SECONDS] [--heartbeat-interval SECONDS] [--verbose]
       Run the door agent (JSON log lines on stdout; SIGINT/SIGTERM stop it).
   tap [--door ID|N] (--card FACILITY:CARD [--format H10301|N10002|C1000|H10304] | --bits 0101… | --raw HEX)
       [--control URL] [--json]
@@ -139,6 +139,7 @@ async function runCommand(argv: string[], io: CliIO): Promise<number> {
     'control-port': { type: 'string' },
     mqtt: { type: 'string' },
     'pull-interval': { type: 'string' },
+    'heartbeat-interval': { type: 'string' },
     verbose: { type: 'boolean' },
   });
   if (v.help) return help(io);
@@ -159,6 +160,13 @@ async function runCommand(argv: string[], io: CliIO): Promise<number> {
       throw new UsageError(`run: --pull-interval must be a number of seconds (at least 0.05), got ${v['pull-interval']}`);
     }
   }
+  let heartbeatSeconds: number | undefined;
+  if (v['heartbeat-interval'] !== undefined) {
+    heartbeatSeconds = Number(v['heartbeat-interval']);
+    if (!Number.isFinite(heartbeatSeconds) || heartbeatSeconds < 0.05 || heartbeatSeconds > 3600) {
+      throw new UsageError(`run: --heartbeat-interval must be a number of seconds from 0.05 to 3600, got ${v['heartbeat-interval']}`);
+    }
+  }
   if (v.mqtt !== undefined && !mqttUrl.safeParse(v.mqtt).success) {
     throw new UsageError(`run: --mqtt must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${v.mqtt}`);
   }
@@ -171,6 +179,7 @@ async function runCommand(argv: string[], io: CliIO): Promise<number> {
       controlPort,
       mqttUrl: v.mqtt,
       pullIntervalSeconds,
+      heartbeatSeconds,
       log,
     });
   } catch (error) {
@@ -278,10 +287,17 @@ async function statusCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const when = (t: number | null) => (t === null ? 'never' : new Date(t).toISOString());
   io.stdout(`Device ${s.deviceId} at site ${s.siteId} (agent ${s.agentVersion}, ${s.driver} driver)`);
-  io.stdout(`Entitlements: version ${s.entitlementVersion ?? 'none'}, ${s.credentials} credential(s), last sync ${when(s.lastSyncAt)}`);
-  io.stdout(`Broker: ${s.brokerConnected ? 'connected' : 'not connected'}`);
+  io.stdout(
+    `Entitlements: version ${s.entitlementVersion ?? 'none'} (hash ${s.entitlementHash ?? 'none'}), ${s.credentials} credential(s), ` +
+      `last sync ${when(s.lastSyncAt)}, cache age ${s.cacheAgeMs === null ? 'unknown' : `${Math.round(s.cacheAgeMs / 1000)} s`}`,
+  );
+  io.stdout(`Clock: ${s.clockSynced ? 'synchronised' : 'NOT synchronised'}, offset ${s.clockOffsetMs === null ? 'unknown' : `${s.clockOffsetMs} ms`}`);
+  io.stdout(`Broker: ${s.brokerConnected ? 'connected' : 'not connected'} (${s.reconnectsLastHour} reconnect(s) in the last hour); last heartbeat ${when(s.lastHeartbeatAt)}`);
   io.stdout(`Outbox: ${s.outboxPending} event(s) waiting, last upload ${when(s.lastUploadAt)}`);
-  for (const d of s.doors) io.stdout(`  door ${d.slot}: ${d.id}  ${d.name}`);
+  io.stdout(`Commands: ${s.commandsEnabled ? 'accepted (signed)' : 'ignored (no command key)'}${s.overrides.lockdown ? '; LOCKDOWN by command' : ''}`);
+  for (const d of s.doors) {
+    io.stdout(`  door ${d.slot}: ${d.id}  ${d.name}  mode ${d.mode ?? 'unknown'}${d.heldOpen ? ', held open' : ''}${d.relayActive ? ', relay active' : ''}`);
+  }
   return 0;
 }
 

@@ -1,13 +1,15 @@
-// HTTP calls from the door to the gymgate Worker: enrollment, the entitlement snapshot and
-// check-in uploads. Refusals arrive as RFC 9457 problem+json and surface as ApiError.
+// HTTP calls from the door to the gymgate Worker: enrollment, entitlement snapshots and updates,
+// heartbeats, command acknowledgements and check-in uploads. Refusals arrive as RFC 9457
+// problem+json and surface as ApiError.
 import {
   CheckinBatchResult,
   EnrollResponse,
+  HeartbeatReply,
   type CheckinUpload,
-  type EntitlementSnapshot,
+  type CommandAck,
+  type Heartbeat,
 } from '../../core/contracts/wire.ts';
 import type { z } from 'zod';
-import { parseSnapshot } from '../cache/entitlement-cache.ts';
 import { USER_AGENT } from '../version.ts';
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -48,18 +50,37 @@ export type BatchResult = z.infer<typeof CheckinBatchResult>;
 export const joinUrl = (api: string, path: string) => `${api.replace(/\/+$/, '')}${path}`;
 
 async function request(fetchFn: FetchLike, url: string, init: RequestInit, timeoutMs: number, signal?: AbortSignal) {
+  const { response, bytes, sentAt, receivedAt } = await requestBytes(fetchFn, url, init, timeoutMs, signal);
+  return { response, body: new TextDecoder().decode(bytes), sentAt, receivedAt };
+}
+
+/** Times are the local wall clock when the request left and when the response headers arrived. */
+export type Timed<T> = T & { sentAt: number; receivedAt: number };
+
+async function requestBytes(
+  fetchFn: FetchLike,
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  wall: () => number = Date.now,
+) {
   let response: Response;
-  let body: string;
+  let bytes: Uint8Array;
   const timeout = AbortSignal.timeout(timeoutMs);
+  const sentAt = wall();
+  let receivedAt = sentAt;
   try {
     response = await fetchFn(url, { ...init, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
-    body = await response.text();
+    receivedAt = wall();
+    bytes = new Uint8Array(await response.arrayBuffer());
   } catch (error) {
     const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
     const reason = cause?.code ?? cause?.message ?? (error as Error).message;
     throw new NetworkError(`cannot reach ${url}: ${reason}`);
   }
   if (!response.ok) {
+    const body = new TextDecoder().decode(bytes);
     let problem: Problem | undefined;
     if (/json/.test(response.headers.get('content-type') ?? '')) {
       try {
@@ -71,7 +92,7 @@ async function request(fetchFn: FetchLike, url: string, init: RequestInit, timeo
     }
     throw new ApiError(response.status, problem, body);
   }
-  return { response, body };
+  return { response, bytes, sentAt, receivedAt };
 }
 
 const parseJson = (body: string, what: string): unknown => {
@@ -112,6 +133,10 @@ export type WorkerClientOptions = {
   entitlementVersion?: () => number | undefined;
   fetch?: FetchLike;
   timeoutMs?: number;
+  /** Large snapshots may take a while on a slow uplink. Default 120 s. */
+  snapshotTimeoutMs?: number;
+  /** The local wall clock, for request timing (clock offset). */
+  wall?: () => number;
 };
 
 export class WorkerClient {
@@ -135,16 +160,41 @@ export class WorkerClient {
     return headers;
   }
 
-  /** The site's snapshot, parsed and validated, plus the body text (saved as is to cache.json). */
-  async fetchSnapshot(signal?: AbortSignal): Promise<{ snapshot: EntitlementSnapshot; text: string }> {
-    const { body } = await request(
+  private get(path: string, timeoutMs: number, signal?: AbortSignal): Promise<Timed<{ bytes: Uint8Array }>> {
+    return requestBytes(this.fetchFn, joinUrl(this.options.api, path), { method: 'GET', headers: this.headers() }, timeoutMs, signal, this.options.wall);
+  }
+
+  private async post(path: string, body: unknown, signal?: AbortSignal): Promise<Timed<{ body: string }>> {
+    const { bytes, sentAt, receivedAt } = await requestBytes(
       this.fetchFn,
-      joinUrl(this.options.api, '/v1/device/snapshot'),
-      { method: 'GET', headers: this.headers() },
+      joinUrl(this.options.api, path),
+      { method: 'POST', headers: this.headers({ 'content-type': 'application/json' }), body: JSON.stringify(body) },
       this.timeoutMs,
       signal,
+      this.options.wall,
     );
-    return { snapshot: parseSnapshot(body), text: body };
+    return { body: new TextDecoder().decode(bytes), sentAt, receivedAt };
+  }
+
+  /** The site's full snapshot, as the body bytes (parsed by the snapshot builder, saved as is). */
+  fetchSnapshot(signal?: AbortSignal): Promise<Timed<{ bytes: Uint8Array }>> {
+    return this.get('/v1/device/snapshot', this.options.snapshotTimeoutMs ?? 120_000, signal);
+  }
+
+  /** `GET /v1/device/entitlements?since=N`: an EntitlementUpdate (delta, current or snapshot), as bytes. */
+  fetchEntitlements(since: number, signal?: AbortSignal): Promise<Timed<{ bytes: Uint8Array }>> {
+    return this.get(`/v1/device/entitlements?since=${since}`, this.options.snapshotTimeoutMs ?? 120_000, signal);
+  }
+
+  async heartbeat(body: Heartbeat, signal?: AbortSignal): Promise<Timed<{ reply: z.infer<typeof HeartbeatReply> }>> {
+    const { body: text, sentAt, receivedAt } = await this.post('/v1/device/heartbeat', body, signal);
+    const parsed = HeartbeatReply.safeParse(parseJson(text, 'heartbeat'));
+    if (!parsed.success) throw new NetworkError(`heartbeat response is malformed: ${parsed.error.issues[0]?.message}`);
+    return { reply: parsed.data, sentAt, receivedAt };
+  }
+
+  async ackCommand(commandId: string, ack: CommandAck, signal?: AbortSignal): Promise<void> {
+    await this.post(`/v1/device/commands/${encodeURIComponent(commandId)}/ack`, ack, signal);
   }
 
   async uploadCheckins(events: readonly CheckinUpload[], signal?: AbortSignal): Promise<BatchResult> {

@@ -1,31 +1,67 @@
-// The door's copy of who may enter, built from the Worker's entitlement snapshot. A site may hold
-// a million cards, so it is kept compact: Wiegand keys as a sorted Float64Array of
-// wiegandKeyNumber values with a parallel Uint32Array of member indexes (binary search), raw keys
-// in a Map, member ids packed (member-ids.ts) and statuses in a Uint8Array. Per Wiegand
-// credential that is 12 bytes plus the member's share.
+// The door's copy of who may enter, built from the Worker's entitlement snapshot (v2) and kept
+// current with deltas. A site may hold a million cards, so it is compact:
+//   - members sorted by id: packed ids (member-ids.ts), one byte of status + suspension, a Uint16
+//     profile index, validUntil as whole seconds in a Uint32Array (0 = none); validFrom,
+//     entriesLeft, bookings and validUntil values that are not whole seconds live in sparse Maps;
+//   - Wiegand keys as a sorted Uint32Array (Float64Array when a key needs more than 32 bits) with
+//     a parallel Uint32Array of member indexes (binary search); raw keys in a Map.
+// With one member per card and 22-character member ids that is 31 bytes per credential.
+//
+// Deltas change the arrays in place where they can (an existing member or key) and keep what
+// does not fit (new members, new Wiegand keys) in small overlay structures, consulted first. When
+// the overlay grows, the sync rebuilds the arrays from scratch (see builder.ts). The content hash
+// follows every change record by record, so it can be compared with the Worker's after a delta.
 import { z } from 'zod';
-import type { DoorEntitlement, MemberEntitlement } from '../../core/access.ts';
-import type { MemberStatus } from '../../core/contracts/common.ts';
-import { EntitlementSnapshot } from '../../core/contracts/wire.ts';
+import { EntitlementSnapshot, type EntitlementDelta } from '../../core/contracts/wire.ts';
 import { credentialKey, parseCredentialKey, wiegandKeyNumber } from '../../core/credential-key.ts';
-import { memberIdTable, type MemberIdTable } from './member-ids.ts';
+import {
+  canonicalCredential,
+  canonicalDoor,
+  canonicalMember,
+  canonicalProfile,
+  canonicalSchedule,
+  canonicalSite,
+  EntitlementHash,
+} from '../../core/entitlement-hash.ts';
+import {
+  Booking,
+  MEMBERSHIP_STATUSES,
+  SUSPENSIONS,
+  type AccessProfile,
+  type DoorPolicy,
+  type MemberAccess,
+  type MembershipStatus,
+  type SitePolicy,
+} from '../../core/entitlement.ts';
+import type { Schedule } from '../../core/schedule.ts';
+import { ContentHash, hashNumber } from './content-hash.ts';
+import { memberIdTable, memberIdTableFromParts, sortIds, type MemberIdParts, type MemberIdTable } from './member-ids.ts';
 
-const STATUS_CODES: readonly MemberStatus[] = ['active', 'suspended'];
-const STATUS_CODE = new Map(STATUS_CODES.map((s, i) => [s, i]));
-
-// The header and doors are checked with the wire schema; the (possibly million) members and
-// credential pairs by plain loops with the same rules, several times faster than a schema walk.
-const SnapshotHeader = EntitlementSnapshot.omit({ credentials: true, members: true }).extend({
-  members: z.array(z.unknown()),
-  credentials: z.array(z.unknown()),
-});
-const MEMBER_ID = /^mem_[0-9a-z]{10,40}$/;
+// status in bits 0-2, suspension in bits 3-4 (0 = none), bit 7 = removed by a delta
+const STATUS_CODE = new Map<string, number>(MEMBERSHIP_STATUSES.map((s, i) => [s, i]));
+const SUSPENSION_CODE = new Map<string | null, number>([[null, 0], ...SUSPENSIONS.map((s, i): [string, number] => [s, i + 1])]);
+const REMOVED = 0x80;
+/** A key slot whose credential was removed by a delta. */
+const NO_MEMBER = 0xffff_ffff;
 
 export class SnapshotError extends Error {
   override name = 'SnapshotError';
 }
 
-/** Parses and validates a snapshot from JSON text (a Worker response body or cache.json). */
+export class DeltaError extends Error {
+  override name = 'DeltaError';
+}
+
+// The header is checked with the wire schema; the (possibly million) members and credential pairs
+// by plain loops with the same rules, several times faster than a schema walk.
+const SnapshotHeader = EntitlementSnapshot.omit({ credentials: true, members: true }).extend({
+  members: z.array(z.unknown()),
+  credentials: z.array(z.unknown()),
+});
+const MEMBER_ID = /^mem_[0-9a-z]{10,40}$/;
+const isTime = (v: unknown) => v === null || Number.isSafeInteger(v);
+
+/** Parses and validates a snapshot from JSON text; also accepts `{kind: 'snapshot', snapshot}`. */
 export function parseSnapshot(text: string): EntitlementSnapshot {
   let value: unknown;
   try {
@@ -33,7 +69,13 @@ export function parseSnapshot(text: string): EntitlementSnapshot {
   } catch (error) {
     throw new SnapshotError(`snapshot is not JSON: ${(error as Error).message}`);
   }
-  return validateSnapshot(value);
+  return validateSnapshot(unwrapSnapshot(value));
+}
+
+/** A snapshot, whether bare or wrapped in an EntitlementUpdate of kind snapshot. */
+export function unwrapSnapshot(value: unknown): unknown {
+  const v = value as { kind?: unknown; snapshot?: unknown } | null;
+  return v && typeof v === 'object' && v.kind === 'snapshot' ? v.snapshot : value;
 }
 
 export function validateSnapshot(value: unknown): EntitlementSnapshot {
@@ -42,17 +84,25 @@ export function validateSnapshot(value: unknown): EntitlementSnapshot {
     const issue = header.error.issues[0];
     throw new SnapshotError(`snapshot is malformed at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
   }
+  const profiles = header.data.profiles.length;
   header.data.members.forEach((member, i) => {
-    const m = member as { id?: unknown; status?: unknown } | null;
-    if (
-      typeof m !== 'object' ||
-      m === null ||
-      typeof m.id !== 'string' ||
-      !MEMBER_ID.test(m.id) ||
-      !STATUS_CODE.has(m.status as MemberStatus)
-    ) {
-      throw new SnapshotError(`snapshot member ${i} is not {id: mem_…, status: active|suspended}`);
-    }
+    const m = member as Partial<Record<keyof MemberAccess, unknown>> | null;
+    const ok =
+      typeof m === 'object' &&
+      m !== null &&
+      typeof m.id === 'string' &&
+      MEMBER_ID.test(m.id) &&
+      STATUS_CODE.has(m.status as string) &&
+      SUSPENSION_CODE.has(m.suspension as string | null) &&
+      Number.isInteger(m.profile) &&
+      (m.profile as number) >= 0 &&
+      (m.profile as number) < profiles &&
+      isTime(m.validFrom) &&
+      isTime(m.validUntil) &&
+      (m.entriesLeft === null || (Number.isInteger(m.entriesLeft) && (m.entriesLeft as number) >= 0)) &&
+      Array.isArray(m.bookings) &&
+      (m.bookings.length === 0 || m.bookings.every((b) => Booking.safeParse(b).success));
+    if (!ok) throw new SnapshotError(`snapshot member ${i} is not a valid MemberAccess (id mem_…, status, suspension, profile within the profile list, times, bookings)`);
   });
   const members = header.data.members.length;
   header.data.credentials.forEach((pair, i) => {
@@ -71,11 +121,11 @@ export function validateSnapshot(value: unknown): EntitlementSnapshot {
 }
 
 /**
- * Sorts keys ascending and applies the same permutation to members: an LSD radix sort over three
- * 12-bit digits, since Wiegand key numbers are below 2^36 (16-bit facility, 20-bit card). Linear
- * time, a few times faster than a comparison sort on a million keys.
+ * Sorts keys ascending and applies the same permutation to members: an LSD radix sort, over two
+ * 16-bit digits for keys below 2^32 and three 12-bit digits for keys below 2^36 (16-bit facility,
+ * 20-bit card). Linear time, a few times faster than a comparison sort on a million keys.
  */
-export function sortParallel(keys: Float64Array, members: Uint32Array): void {
+export function sortParallel<K extends Float64Array | Uint32Array>(keys: K, members: Uint32Array): void {
   const n = keys.length;
   let sorted = true;
   for (let i = 1; i < n; i++) {
@@ -85,27 +135,31 @@ export function sortParallel(keys: Float64Array, members: Uint32Array): void {
     }
   }
   if (sorted) return;
-  let srcK: Float64Array = keys;
+  const narrow = keys instanceof Uint32Array;
+  const bits = narrow ? 16 : 12;
+  const passes = narrow ? 2 : 3;
+  const buckets = 2 ** bits;
+  let srcK = keys as Float64Array | Uint32Array;
   let srcM: Uint32Array = members;
-  let dstK: Float64Array = new Float64Array(n);
+  let dstK: Float64Array | Uint32Array = narrow ? new Uint32Array(n) : new Float64Array(n);
   let dstM: Uint32Array = new Uint32Array(n);
-  const counts = new Uint32Array(4096);
-  for (let pass = 0; pass < 3; pass++) {
-    const div = 2 ** (12 * pass);
+  const counts = new Uint32Array(buckets);
+  for (let pass = 0; pass < passes; pass++) {
+    const div = 2 ** (bits * pass);
     counts.fill(0);
     for (let i = 0; i < n; i++) {
-      const digit = Math.floor((srcK[i] as number) / div) % 4096;
+      const digit = Math.floor((srcK[i] as number) / div) % buckets;
       counts[digit] = (counts[digit] as number) + 1;
     }
     let sum = 0;
-    for (let b = 0; b < 4096; b++) {
+    for (let b = 0; b < buckets; b++) {
       const c = counts[b] as number;
       counts[b] = sum;
       sum += c;
     }
     for (let i = 0; i < n; i++) {
       const key = srcK[i] as number;
-      const digit = Math.floor(key / div) % 4096;
+      const digit = Math.floor(key / div) % buckets;
       const pos = counts[digit] as number;
       counts[digit] = pos + 1;
       dstK[pos] = key;
@@ -120,106 +174,659 @@ export function sortParallel(keys: Float64Array, members: Uint32Array): void {
   }
 }
 
+/** A member added by a delta, kept outside the compact arrays until the next rebuild. */
+export type ExtraMember = { member: MemberAccess; profileId: string; removed: boolean };
+
+/** Everything a cache holds, as plain data (typed arrays, Maps) that can be posted between threads. */
+export type CacheParts = {
+  siteId: string;
+  version: number;
+  serverTime: number;
+  /** The hash the Worker declared for this version. */
+  serverHash: string;
+  /** The content hash of what the cache holds, as a number (content-hash.ts). */
+  hashSum: number;
+  site: SitePolicy;
+  schedules: Record<string, Schedule>;
+  doors: DoorPolicy[];
+  profiles: AccessProfile[];
+  ids: MemberIdParts;
+  flags: Uint8Array;
+  profileIndex: Uint16Array;
+  validUntilSeconds: Uint32Array;
+  validUntilExact: Map<number, number>;
+  validFrom: Map<number, number>;
+  entriesLeft: Map<number, number>;
+  bookings: Map<number, Booking[]>;
+  wiegandKeys: Uint32Array | Float64Array;
+  wiegandRefs: Uint32Array;
+  rawKeys: Map<string, number>;
+  /** Keys this agent cannot read (unknown format, or not in canonical form): kept for the hash only. */
+  unusableKeys: Map<string, number>;
+  extras: ExtraMember[];
+  /** Wiegand keys added by deltas that have no slot in the arrays: key → member id. */
+  newKeys: Map<string, string>;
+};
+
+/** The typed arrays of parts, for a transfer list. */
+export const partsBuffers = (parts: CacheParts): ArrayBuffer[] =>
+  [
+    parts.ids.kind === 'packed' ? parts.ids.words.buffer : undefined,
+    parts.flags.buffer,
+    parts.profileIndex.buffer,
+    parts.validUntilSeconds.buffer,
+    parts.wiegandKeys.buffer,
+    parts.wiegandRefs.buffer,
+  ].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
+
+const secondsOf = (ms: number | null): number => (ms !== null && ms > 0 && ms % 1000 === 0 && ms / 1000 <= 0xffff_ffff ? ms / 1000 : 0);
+
+/** Builds the compact form of a validated snapshot, with its content hash. */
+export function buildParts(snapshot: EntitlementSnapshot): CacheParts {
+  const n = snapshot.members.length;
+  const unsorted = memberIdTable(snapshot.members.map((m) => m.id));
+  const { table, order } = sortIds(unsorted);
+  for (let i = 1; i < n; i++) {
+    if (table.compare(i - 1, i) === 0) throw new SnapshotError(`snapshot lists member ${table.get(i)} twice`);
+  }
+  // sorted position → original index, and back
+  const original = (i: number) => (order ? (order[i] as number) : i);
+  let position: Uint32Array | undefined;
+  if (order) {
+    position = new Uint32Array(n);
+    for (let i = 0; i < n; i++) position[order[i] as number] = i;
+  }
+
+  const flags = new Uint8Array(n);
+  const profileIndex = new Uint16Array(n);
+  const validUntilSeconds = new Uint32Array(n);
+  const validUntilExact = new Map<number, number>();
+  const validFrom = new Map<number, number>();
+  const entriesLeft = new Map<number, number>();
+  const bookings = new Map<number, Booking[]>();
+  for (let i = 0; i < n; i++) {
+    const m = snapshot.members[original(i)] as MemberAccess;
+    flags[i] = (STATUS_CODE.get(m.status) as number) | ((SUSPENSION_CODE.get(m.suspension) as number) << 3);
+    profileIndex[i] = m.profile;
+    const seconds = secondsOf(m.validUntil);
+    validUntilSeconds[i] = seconds;
+    if (seconds === 0 && m.validUntil !== null) validUntilExact.set(i, m.validUntil);
+    if (m.validFrom !== null) validFrom.set(i, m.validFrom);
+    if (m.entriesLeft !== null) entriesLeft.set(i, m.entriesLeft);
+    if (m.bookings.length > 0) bookings.set(i, m.bookings);
+  }
+
+  let wiegandCount = 0;
+  let widest = 0;
+  const parsed = snapshot.credentials.map(([key]) => {
+    const identity = parseCredentialKey(key);
+    if (!identity || credentialKey(identity) !== key) return undefined;
+    if (identity.kind === 'wiegand') {
+      wiegandCount++;
+      widest = Math.max(widest, wiegandKeyNumber(identity.facilityCode, identity.cardNumber));
+    }
+    return identity;
+  });
+  const keys = widest < 2 ** 32 ? new Uint32Array(wiegandCount) : new Float64Array(wiegandCount);
+  const refs = new Uint32Array(wiegandCount);
+  const rawKeys = new Map<string, number>();
+  const unusableKeys = new Map<string, number>();
+  let w = 0;
+  snapshot.credentials.forEach(([key, memberIndex], i) => {
+    const ref = position ? (position[memberIndex] as number) : memberIndex;
+    const identity = parsed[i];
+    if (!identity) unusableKeys.set(key, ref);
+    else if (identity.kind === 'wiegand') {
+      keys[w] = wiegandKeyNumber(identity.facilityCode, identity.cardNumber);
+      refs[w++] = ref;
+    } else rawKeys.set(key, ref);
+  });
+  sortParallel(keys, refs);
+
+  return {
+    siteId: snapshot.siteId,
+    version: snapshot.version,
+    serverTime: snapshot.serverTime,
+    serverHash: snapshot.hash,
+    hashSum: hashNumber(EntitlementHash.of(snapshot).value),
+    site: snapshot.site,
+    schedules: snapshot.schedules,
+    doors: snapshot.doors,
+    profiles: snapshot.profiles,
+    ids: table.parts(),
+    flags,
+    profileIndex,
+    validUntilSeconds,
+    validUntilExact,
+    validFrom,
+    entriesLeft,
+    bookings,
+    wiegandKeys: keys,
+    wiegandRefs: refs,
+    rawKeys,
+    unusableKeys,
+    extras: [],
+    newKeys: new Map(),
+  };
+}
+
+/** A member as the access rule needs it: the record and its profile. */
+export type CachedMember = { member: MemberAccess; profile: AccessProfile };
+
+export type DeltaResult = {
+  /** The content hash after the delta equals the one the Worker declared. */
+  hashMatches: boolean;
+};
+
+const wiegandKeyText = (value: number) => credentialKey({ kind: 'wiegand', facilityCode: Math.floor(value / 2 ** 20), cardNumber: value % 2 ** 20 });
+
 export class EntitlementCache {
-  private constructor(
-    readonly siteId: string,
-    readonly version: number,
-    readonly serverTime: number,
-    readonly doors: ReadonlyArray<{ id: string; name: string }>,
-    private readonly memberIds: MemberIdTable,
-    private readonly statuses: Uint8Array,
-    private readonly wiegandKeys: Float64Array,
-    private readonly wiegandMembers: Uint32Array,
-    private readonly rawKeys: Map<string, number>,
-    /** Credential pairs that were dropped because their key is not a valid credential key. */
-    readonly skipped: number,
-  ) {}
+  readonly siteId: string;
+  version: number;
+  serverTime: number;
+  serverHash: string;
+  site: SitePolicy;
+  schedules: Record<string, Schedule>;
+  doors: DoorPolicy[];
+  private profileList: AccessProfile[];
+  private profileById: Map<string, number>;
+  private readonly ids: MemberIdTable;
+  private readonly flags: Uint8Array;
+  private readonly profileIndex: Uint16Array;
+  private readonly validUntilSeconds: Uint32Array;
+  private readonly validUntilExact: Map<number, number>;
+  private readonly validFromMap: Map<number, number>;
+  private readonly entriesLeftMap: Map<number, number>;
+  private readonly bookingsMap: Map<number, Booking[]>;
+  private readonly wiegandKeys: Uint32Array | Float64Array;
+  private readonly wiegandRefs: Uint32Array;
+  private readonly rawKeys: Map<string, number>;
+  private readonly unusableKeys: Map<string, number>;
+  private readonly extras: ExtraMember[];
+  private readonly extraIndex = new Map<string, number>();
+  private readonly newKeys: Map<string, string>;
+  private readonly hash: ContentHash;
+  private readonly baseCount: number;
+  private members = 0;
+  private wiegandAlive = 0;
+  private removedBase = 0;
+  private removedSlots = 0;
+
+  private constructor(parts: CacheParts) {
+    this.siteId = parts.siteId;
+    this.version = parts.version;
+    this.serverTime = parts.serverTime;
+    this.serverHash = parts.serverHash;
+    this.site = parts.site;
+    this.schedules = parts.schedules;
+    this.doors = parts.doors;
+    this.profileList = parts.profiles;
+    this.profileById = new Map(parts.profiles.map((p, i) => [p.id, i]));
+    this.ids = memberIdTableFromParts(parts.ids);
+    this.flags = parts.flags;
+    this.profileIndex = parts.profileIndex;
+    this.validUntilSeconds = parts.validUntilSeconds;
+    this.validUntilExact = parts.validUntilExact;
+    this.validFromMap = parts.validFrom;
+    this.entriesLeftMap = parts.entriesLeft;
+    this.bookingsMap = parts.bookings;
+    this.wiegandKeys = parts.wiegandKeys;
+    this.wiegandRefs = parts.wiegandRefs;
+    this.rawKeys = parts.rawKeys;
+    this.unusableKeys = parts.unusableKeys;
+    this.extras = parts.extras;
+    this.newKeys = parts.newKeys;
+    this.hash = new ContentHash(parts.hashSum);
+    this.baseCount = this.ids.length;
+    for (let i = 0; i < this.baseCount; i++) {
+      if (((this.flags[i] as number) & REMOVED) === 0) this.members++;
+      else this.removedBase++;
+    }
+    this.extras.forEach((e, i) => {
+      this.extraIndex.set(e.member.id, this.baseCount + i);
+      if (!e.removed) this.members++;
+    });
+    for (let i = 0; i < this.wiegandRefs.length; i++) {
+      if (this.wiegandRefs[i] === NO_MEMBER) this.removedSlots++;
+      else this.wiegandAlive++;
+    }
+  }
 
   /** Builds the cache; pass validated: true when the snapshot came from parseSnapshot. */
   static fromSnapshot(input: EntitlementSnapshot, options: { validated?: boolean } = {}): EntitlementCache {
-    const snapshot = options.validated ? input : validateSnapshot(input);
-    const statuses = new Uint8Array(snapshot.members.length);
-    snapshot.members.forEach((m, i) => {
-      statuses[i] = STATUS_CODE.get(m.status) ?? 1;
-    });
-    const ids = memberIdTable(snapshot.members.map((m) => m.id));
-
-    let wiegandCount = 0;
-    const parsed = snapshot.credentials.map(([key]) => {
-      const identity = parseCredentialKey(key);
-      if (identity?.kind === 'wiegand') wiegandCount++;
-      return identity;
-    });
-    const keys = new Float64Array(wiegandCount);
-    const members = new Uint32Array(wiegandCount);
-    const raw = new Map<string, number>();
-    let w = 0;
-    let skipped = 0;
-    snapshot.credentials.forEach(([, memberIndex], i) => {
-      const identity = parsed[i];
-      if (!identity) skipped++;
-      else if (identity.kind === 'wiegand') {
-        keys[w] = wiegandKeyNumber(identity.facilityCode, identity.cardNumber);
-        members[w++] = memberIndex;
-      } else raw.set(credentialKey(identity), memberIndex);
-    });
-    sortParallel(keys, members);
-    return new EntitlementCache(
-      snapshot.siteId,
-      snapshot.version,
-      snapshot.serverTime,
-      snapshot.doors.map((d) => ({ id: d.id, name: d.name })),
-      ids,
-      statuses,
-      keys,
-      members,
-      raw,
-      skipped,
-    );
+    return new EntitlementCache(buildParts(options.validated ? input : validateSnapshot(input)));
   }
 
-  /** Number of credentials the door recognises. */
+  static fromParts(parts: CacheParts): EntitlementCache {
+    return new EntitlementCache(parts);
+  }
+
+  /** The cache's state as plain data (shares the typed arrays: post it, do not mutate it). */
+  parts(): CacheParts {
+    return {
+      siteId: this.siteId,
+      version: this.version,
+      serverTime: this.serverTime,
+      serverHash: this.serverHash,
+      hashSum: this.hash.sum,
+      site: this.site,
+      schedules: this.schedules,
+      doors: this.doors,
+      profiles: this.profileList,
+      ids: this.ids.parts(),
+      flags: this.flags,
+      profileIndex: this.profileIndex,
+      validUntilSeconds: this.validUntilSeconds,
+      validUntilExact: this.validUntilExact,
+      validFrom: this.validFromMap,
+      entriesLeft: this.entriesLeftMap,
+      bookings: this.bookingsMap,
+      wiegandKeys: this.wiegandKeys,
+      wiegandRefs: this.wiegandRefs,
+      rawKeys: this.rawKeys,
+      unusableKeys: this.unusableKeys,
+      extras: this.extras,
+      newKeys: this.newKeys,
+    };
+  }
+
+  /** The content hash of what the cache holds (compare with the Worker's). */
+  get hashValue(): string {
+    return this.hash.value;
+  }
+
+  get profiles(): readonly AccessProfile[] {
+    return this.profileList;
+  }
+
+  /** Number of credentials the door holds. */
   get size(): number {
-    return this.wiegandKeys.length + this.rawKeys.size;
+    return this.wiegandAlive + this.rawKeys.size + this.newKeys.size;
   }
 
   get memberCount(): number {
-    return this.statuses.length;
+    return this.members;
   }
 
-  /** Bytes held in the typed arrays (raw keys and door names excluded); for diagnostics. */
+  /** Changes kept outside the compact arrays; the sync rebuilds when this grows. */
+  get overlaySize(): number {
+    return this.extras.length + this.newKeys.size + this.removedBase + this.removedSlots;
+  }
+
+  /** Bytes held in the typed arrays (Maps, doors and profiles excluded); for diagnostics. */
   get compactBytes(): number {
-    return this.wiegandKeys.byteLength + this.wiegandMembers.byteLength + this.statuses.byteLength + this.memberIds.byteLength;
+    return (
+      this.wiegandKeys.byteLength +
+      this.wiegandRefs.byteLength +
+      this.flags.byteLength +
+      this.profileIndex.byteLength +
+      this.validUntilSeconds.byteLength +
+      this.ids.byteLength
+    );
   }
 
-  private member(index: number): MemberEntitlement {
-    return { memberId: this.memberIds.get(index), status: STATUS_CODES[this.statuses[index] as number] ?? 'suspended' };
+  door(doorId: string): DoorPolicy | undefined {
+    return this.doors.find((d) => d.id === doorId);
   }
 
-  lookupWiegand(facility: number, card: number): MemberEntitlement | undefined {
-    const target = wiegandKeyNumber(facility, card);
+  // Members by reference: 0..baseCount-1 are the arrays, the rest index extras.
+
+  private idOf(ref: number): string {
+    return ref < this.baseCount ? this.ids.get(ref) : (this.extras[ref - this.baseCount] as ExtraMember).member.id;
+  }
+
+  /** The reference of a member id, removed or not; -1 when the cache never held it. */
+  private refOf(id: string): number {
+    return this.extraIndex.get(id) ?? this.ids.find(id);
+  }
+
+  private alive(ref: number): boolean {
+    if (ref === NO_MEMBER || ref < 0) return false;
+    if (ref < this.baseCount) return ((this.flags[ref] as number) & REMOVED) === 0;
+    const extra = this.extras[ref - this.baseCount];
+    return extra !== undefined && !extra.removed;
+  }
+
+  private baseMember(i: number): MemberAccess {
+    const f = this.flags[i] as number;
+    const seconds = this.validUntilSeconds[i] as number;
+    return {
+      id: this.ids.get(i),
+      status: MEMBERSHIP_STATUSES[f & 0x07] as MembershipStatus,
+      suspension: (f >> 3) & 0x03 ? (SUSPENSIONS[((f >> 3) & 0x03) - 1] as MemberAccess['suspension']) : null,
+      profile: this.profileIndex[i] as number,
+      validFrom: this.validFromMap.get(i) ?? null,
+      validUntil: seconds !== 0 ? seconds * 1000 : (this.validUntilExact.get(i) ?? null),
+      entriesLeft: this.entriesLeftMap.get(i) ?? null,
+      bookings: this.bookingsMap.get(i) ?? [],
+    };
+  }
+
+  private memberAt(ref: number): { member: MemberAccess; profileId: string } | undefined {
+    if (!this.alive(ref)) return undefined;
+    if (ref < this.baseCount) {
+      const member = this.baseMember(ref);
+      return { member, profileId: (this.profileList[member.profile] as AccessProfile).id };
+    }
+    const extra = this.extras[ref - this.baseCount] as ExtraMember;
+    return { member: { ...extra.member, profile: this.profileById.get(extra.profileId) as number }, profileId: extra.profileId };
+  }
+
+  private cached(ref: number): CachedMember | undefined {
+    const found = this.memberAt(ref);
+    if (!found) return undefined;
+    return { member: found.member, profile: this.profileList[found.member.profile] as AccessProfile };
+  }
+
+  private wiegandSlot(value: number): number {
     const keys = this.wiegandKeys;
     let lo = 0;
     let hi = keys.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const key = keys[mid] as number;
-      if (key < target) lo = mid + 1;
-      else if (key > target) hi = mid - 1;
-      else return this.member(this.wiegandMembers[mid] as number);
+      if (key < value) lo = mid + 1;
+      else if (key > value) hi = mid - 1;
+      else return mid;
     }
-    return undefined;
+    return -1;
   }
 
-  lookup(key: string): MemberEntitlement | undefined {
+  lookupWiegand(facility: number, card: number): CachedMember | undefined {
+    return this.lookup(credentialKey({ kind: 'wiegand', facilityCode: facility, cardNumber: card }));
+  }
+
+  /** The member holding a credential key, with its profile; undefined when nobody holds it. */
+  lookup(key: string): CachedMember | undefined {
+    const added = this.newKeys.get(key);
+    if (added !== undefined) return this.cached(this.refOf(added));
     const identity = parseCredentialKey(key);
     if (!identity) return undefined;
-    if (identity.kind === 'wiegand') return this.lookupWiegand(identity.facilityCode, identity.cardNumber);
-    const index = this.rawKeys.get(credentialKey(identity));
-    return index === undefined ? undefined : this.member(index);
+    const canonical = credentialKey(identity);
+    if (identity.kind === 'raw') {
+      const ref = this.rawKeys.get(canonical);
+      return ref === undefined ? undefined : this.cached(ref);
+    }
+    const slot = this.wiegandSlot(wiegandKeyNumber(identity.facilityCode, identity.cardNumber));
+    return slot < 0 ? undefined : this.cached(this.wiegandRefs[slot] as number);
   }
 
-  door(doorId: string): DoorEntitlement | undefined {
-    return this.doors.some((d) => d.id === doorId) ? { doorId, siteId: this.siteId } : undefined;
+  /** A member by id. */
+  member(id: string): CachedMember | undefined {
+    return this.cached(this.refOf(id));
+  }
+
+  // Deltas
+
+  /** The member id a credential key currently maps to (the member may have been removed). */
+  private keyOwner(key: string): string | undefined {
+    const added = this.newKeys.get(key);
+    if (added !== undefined) return added;
+    const identity = parseCredentialKey(key);
+    let ref: number | undefined;
+    if (!identity || credentialKey(identity) !== key) ref = this.unusableKeys.get(key);
+    else if (identity.kind === 'raw') ref = this.rawKeys.get(key);
+    else {
+      const slot = this.wiegandSlot(wiegandKeyNumber(identity.facilityCode, identity.cardNumber));
+      ref = slot < 0 ? undefined : (this.wiegandRefs[slot] as number);
+    }
+    return ref === undefined || ref === NO_MEMBER ? undefined : this.idOf(ref);
+  }
+
+  /** Points a key at a member the cache holds (by reference), or removes it (-1). */
+  private setKey(key: string, ref: number): void {
+    const identity = parseCredentialKey(key);
+    if (!identity || credentialKey(identity) !== key) {
+      if (ref >= 0) this.unusableKeys.set(key, ref);
+      else this.unusableKeys.delete(key);
+      return;
+    }
+    if (identity.kind === 'raw') {
+      if (ref >= 0) this.rawKeys.set(key, ref);
+      else this.rawKeys.delete(key);
+      return;
+    }
+    const slot = this.wiegandSlot(wiegandKeyNumber(identity.facilityCode, identity.cardNumber));
+    if (slot < 0) {
+      if (ref >= 0) this.newKeys.set(key, this.idOf(ref));
+      else this.newKeys.delete(key);
+      return;
+    }
+    this.setSlot(slot, ref >= 0 ? ref : NO_MEMBER);
+  }
+
+  private setSlot(slot: number, ref: number) {
+    const before = this.wiegandRefs[slot] as number;
+    if (before === NO_MEMBER && ref !== NO_MEMBER) {
+      this.removedSlots--;
+      this.wiegandAlive++;
+    } else if (before !== NO_MEMBER && ref === NO_MEMBER) {
+      this.removedSlots++;
+      this.wiegandAlive--;
+    }
+    this.wiegandRefs[slot] = ref;
+  }
+
+  /**
+   * Drops the credentials of members a delta removed: a credential exists only while its member
+   * does (core/entitlement-delta.ts). One pass over the keys per delta.
+   */
+  private dropCredentialsOf(refs: Set<number>) {
+    const drop = (key: string, ref: number) => this.hash.remove('credential', canonicalCredential(key, this.idOf(ref)));
+    for (let slot = 0; slot < this.wiegandRefs.length; slot++) {
+      const ref = this.wiegandRefs[slot] as number;
+      if (ref === NO_MEMBER || !refs.has(ref)) continue;
+      drop(wiegandKeyText(this.wiegandKeys[slot] as number), ref);
+      this.setSlot(slot, NO_MEMBER);
+    }
+    for (const map of [this.rawKeys, this.unusableKeys]) {
+      for (const [key, ref] of map) {
+        if (!refs.has(ref)) continue;
+        drop(key, ref);
+        map.delete(key);
+      }
+    }
+    for (const [key, id] of this.newKeys) {
+      const ref = this.refOf(id);
+      if (!refs.has(ref)) continue;
+      drop(key, ref);
+      this.newKeys.delete(key);
+    }
+  }
+
+  private hashMember(op: 'add' | 'remove', ref: number) {
+    const found = this.memberAt(ref);
+    if (found) this.hash[op]('member', canonicalMember(found.member, found.profileId));
+  }
+
+  /**
+   * Replaces the profile list. Members keep their profile by id; a member whose profile is gone
+   * falls back to the first profile (the Worker's default), as core/entitlement-delta.ts defines.
+   */
+  private replaceProfiles(next: AccessProfile[]) {
+    if (next.length === 0) throw new DeltaError('delta replaces the access profiles with an empty list');
+    const previous = this.profileList;
+    for (const p of previous) this.hash.remove('profile', canonicalProfile(p));
+    for (const p of next) this.hash.add('profile', canonicalProfile(p));
+    const byId = new Map(next.map((p, i) => [p.id, i]));
+    const remap = previous.map((p) => byId.get(p.id) ?? -1);
+    const fallback = (next[0] as AccessProfile).id;
+    // Members whose profile is gone change record: rehash them with the fallback profile.
+    const orphans: number[] = [];
+    for (let i = 0; i < this.baseCount; i++) {
+      const j = remap[this.profileIndex[i] as number] ?? -1;
+      if (j >= 0) this.profileIndex[i] = j;
+      else if (((this.flags[i] as number) & REMOVED) === 0) orphans.push(i);
+      else this.profileIndex[i] = 0;
+    }
+    for (const i of orphans) this.hashMember('remove', i);
+    const orphanExtras = this.extras.filter((e) => !e.removed && !byId.has(e.profileId));
+    for (const e of orphanExtras) this.hash.remove('member', canonicalMember(e.member, e.profileId));
+    this.profileList = [...next];
+    this.profileById = byId;
+    for (const i of orphans) {
+      this.profileIndex[i] = 0;
+      this.hashMember('add', i);
+    }
+    for (const e of orphanExtras) {
+      e.profileId = fallback;
+      this.hash.add('member', canonicalMember(e.member, e.profileId));
+    }
+  }
+
+  private writeBase(i: number, m: MemberAccess, profile: number) {
+    const f = (STATUS_CODE.get(m.status) as number) | ((SUSPENSION_CODE.get(m.suspension) as number) << 3);
+    this.flags[i] = f;
+    this.profileIndex[i] = profile;
+    const seconds = secondsOf(m.validUntil);
+    this.validUntilSeconds[i] = seconds;
+    if (seconds === 0 && m.validUntil !== null) this.validUntilExact.set(i, m.validUntil);
+    else this.validUntilExact.delete(i);
+    const sparse = <T>(map: Map<number, T>, value: T | null, keep: boolean) => (keep ? map.set(i, value as T) : map.delete(i));
+    sparse(this.validFromMap, m.validFrom, m.validFrom !== null);
+    sparse(this.entriesLeftMap, m.entriesLeft, m.entriesLeft !== null);
+    sparse(this.bookingsMap, m.bookings, m.bookings.length > 0);
+  }
+
+  private upsertMember(m: MemberAccess, profileId: string) {
+    const profile = this.profileById.get(profileId) as number;
+    let ref = this.refOf(m.id);
+    if (ref >= 0 && this.alive(ref)) this.hashMember('remove', ref);
+    else this.members++;
+    if (ref >= 0 && ref < this.baseCount) {
+      if (((this.flags[ref] as number) & REMOVED) !== 0) this.removedBase--;
+      this.writeBase(ref, m, profile);
+    } else {
+      const extra: ExtraMember = { member: { ...m, profile: -1 }, profileId, removed: false };
+      if (ref >= 0) this.extras[ref - this.baseCount] = extra;
+      else {
+        ref = this.baseCount + this.extras.length;
+        this.extras.push(extra);
+        this.extraIndex.set(m.id, ref);
+      }
+    }
+    this.hashMember('add', ref);
+  }
+
+  private removeMember(id: string): number {
+    const ref = this.refOf(id);
+    if (ref < 0 || !this.alive(ref)) return -1;
+    this.hashMember('remove', ref);
+    this.members--;
+    if (ref < this.baseCount) {
+      this.flags[ref] = (this.flags[ref] as number) | REMOVED;
+      this.removedBase++;
+      this.validFromMap.delete(ref);
+      this.entriesLeftMap.delete(ref);
+      this.bookingsMap.delete(ref);
+    } else (this.extras[ref - this.baseCount] as ExtraMember).removed = true;
+    return ref;
+  }
+
+  private static checkDelta(delta: EntitlementDelta, profiles: number) {
+    for (const m of delta.members.upsert) {
+      if (m.profile >= profiles) throw new DeltaError(`delta member ${m.id} refers to profile ${m.profile}, beyond the ${profiles} profiles`);
+    }
+  }
+
+  /**
+   * Applies a delta (fromVersion must equal this version; the caller checks) and reports whether
+   * the resulting content hash equals the Worker's. Invalid deltas throw before changing anything.
+   */
+  applyDelta(delta: EntitlementDelta): DeltaResult {
+    if (delta.siteId !== this.siteId) throw new DeltaError(`delta is for site ${delta.siteId}, not ${this.siteId}`);
+    if (delta.fromVersion !== this.version) throw new DeltaError(`delta starts at version ${delta.fromVersion}, the cache holds ${this.version}`);
+    EntitlementCache.checkDelta(delta, delta.profiles?.length ?? this.profileList.length);
+
+    if (delta.site) {
+      this.hash.remove('site', canonicalSite(this.site));
+      this.site = delta.site;
+      this.hash.add('site', canonicalSite(this.site));
+    }
+    if (delta.schedules) {
+      for (const [key, s] of Object.entries(this.schedules)) this.hash.remove('schedule', canonicalSchedule(key, s));
+      this.schedules = delta.schedules;
+      for (const [key, s] of Object.entries(this.schedules)) this.hash.add('schedule', canonicalSchedule(key, s));
+    }
+    if (delta.doors) {
+      for (const d of this.doors) this.hash.remove('door', canonicalDoor(d));
+      this.doors = delta.doors;
+      for (const d of this.doors) this.hash.add('door', canonicalDoor(d));
+    }
+    if (delta.profiles) this.replaceProfiles(delta.profiles);
+    const profiles = this.profileList;
+
+    const removed = new Set<number>();
+    for (const id of delta.members.remove) {
+      const ref = this.removeMember(id);
+      if (ref >= 0) removed.add(ref);
+    }
+    for (const m of delta.members.upsert) this.upsertMember(m, (profiles[m.profile] as AccessProfile).id);
+    for (const ref of removed) if (this.alive(ref)) removed.delete(ref);
+    if (removed.size > 0) this.dropCredentialsOf(removed);
+    for (const key of delta.credentials.remove) {
+      const owner = this.keyOwner(key);
+      if (owner === undefined) continue;
+      this.hash.remove('credential', canonicalCredential(key, owner));
+      this.setKey(key, -1);
+    }
+    for (const [key, memberId] of delta.credentials.upsert) {
+      const owner = this.keyOwner(key);
+      if (owner !== undefined) this.hash.remove('credential', canonicalCredential(key, owner));
+      // A credential of a member the cache does not hold does not exist (core/entitlement-delta.ts).
+      const ref = this.refOf(memberId);
+      const holds = ref >= 0 && this.alive(ref);
+      if (holds) this.hash.add('credential', canonicalCredential(key, memberId));
+      this.setKey(key, holds ? ref : -1);
+    }
+
+    this.version = delta.version;
+    this.serverTime = delta.serverTime;
+    this.serverHash = delta.hash;
+    return { hashMatches: this.hash.value === delta.hash };
+  }
+
+  /**
+   * The cache as a snapshot (the persisted form and the input of a rebuild). Every credential
+   * points at a member the cache holds; `dropped` counts any that did not (a bug if ever non-zero).
+   */
+  toSnapshot(): { snapshot: EntitlementSnapshot; dropped: number } {
+    const members: MemberAccess[] = [];
+    const index = new Int32Array(this.baseCount + this.extras.length).fill(-1);
+    for (let ref = 0; ref < index.length; ref++) {
+      const found = this.memberAt(ref);
+      if (!found) continue;
+      index[ref] = members.length;
+      members.push(found.member);
+    }
+    const credentials: Array<[string, number]> = [];
+    let dropped = 0;
+    const push = (key: string, ref: number) => {
+      const i = ref >= 0 && ref < index.length ? (index[ref] as number) : -1;
+      if (i >= 0) credentials.push([key, i]);
+      else dropped++;
+    };
+    for (let s = 0; s < this.wiegandKeys.length; s++) {
+      const ref = this.wiegandRefs[s] as number;
+      if (ref !== NO_MEMBER) push(wiegandKeyText(this.wiegandKeys[s] as number), ref);
+    }
+    for (const [key, ref] of this.rawKeys) push(key, ref);
+    for (const [key, ref] of this.unusableKeys) push(key, ref);
+    for (const [key, id] of this.newKeys) push(key, this.refOf(id));
+    return {
+      snapshot: {
+        siteId: this.siteId,
+        version: this.version,
+        serverTime: this.serverTime,
+        hash: this.serverHash,
+        site: this.site,
+        schedules: this.schedules,
+        doors: this.doors,
+        profiles: this.profileList,
+        members,
+        credentials,
+      },
+      dropped,
+    };
   }
 }

@@ -26,6 +26,8 @@ export const DeviceIdentity = z.object({
   mqtt: MqttSettings.extend({ url: mqttUrl }).nullable(),
   name: z.string().optional(),
   provisionedAt: z.string().optional(),
+  /** Ed25519 public key (raw, base64url) that signs door commands; null = commands are ignored. */
+  commandPublicKey: z.string().nullable().default(null),
 });
 export type DeviceIdentity = z.infer<typeof DeviceIdentity>;
 
@@ -37,8 +39,8 @@ export const DoorWiring = z.object({
   /** Wiegand data lines: D0 pulses for a 0 bit, D1 for a 1 bit. */
   wiegand: z.object({ d0: gpioLine, d1: gpioLine }),
   relay: z.object({ line: gpioLine, activeLow: z.boolean().default(false) }),
-  /** How long a grant keeps the strike released, ms. */
-  grantMs: z.number().int().min(100).max(60_000).default(5000),
+  /** How long a grant keeps the strike released, ms. Omit to use the door's grantSeconds from the Worker. */
+  grantMs: z.number().int().min(100).max(60_000).optional(),
 });
 export type DoorWiring = z.infer<typeof DoorWiring>;
 
@@ -49,8 +51,10 @@ export const AgentConfig = z
     gpioBase: z.number().int().min(0).default(0),
     /** Silence that ends a Wiegand frame, ms. */
     wiegandGapMs: z.number().int().min(5).max(500).default(25),
-    /** Backstop pull of the entitlement snapshot, seconds. */
+    /** Backstop pull of entitlement changes, seconds. */
     pullIntervalSeconds: z.number().min(0.05).max(86_400).default(30),
+    /** Heartbeat to the Worker, seconds. */
+    heartbeatSeconds: z.number().min(0.05).max(3600).default(30),
     /** Port of the simulated driver's control endpoint on 127.0.0.1 (0 picks a free port). */
     controlPort: z.number().int().min(0).max(65_535).default(7467),
     /** Overrides the broker given at enrollment; omit to use that one. */
@@ -132,7 +136,6 @@ export function configForDoors(
       name: door.name,
       wiegand: { d0: lines.d0, d1: lines.d1 },
       relay: { line: lines.relay, activeLow: false },
-      grantMs: 5000,
     };
   });
   const base = previous ?? AgentConfig.parse({ doors: [] });

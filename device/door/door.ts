@@ -64,8 +64,9 @@ export class Door {
     this.onRead(this, { source: 'raw', rawId, credentialKey: credentialKey({ kind: 'raw', rawId }) });
   }
 
-  unlock(): void {
-    this.relay.pulse(this.wiring.grantMs);
+  /** Releases the strike for ms: config.json's grantMs when set, else the given default. */
+  unlock(defaultMs: number): void {
+    this.relay.pulse(this.wiring.grantMs ?? defaultMs);
   }
 
   close(): void {

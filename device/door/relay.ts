@@ -1,5 +1,6 @@
 // The door strike relay. It is claimed at its inactive level (so the door stays locked while the
-// agent starts), pulsed active for a grant, and forced inactive on stop.
+// agent starts), pulsed active for a grant, held active while the door is held open (unlocked mode
+// or its unlock schedule), and forced inactive on stop. It is written only when its level changes.
 import type { GpioDriver, Level, OutputLine } from '../gpio/driver.ts';
 
 export type RelayOptions = {
@@ -16,6 +17,8 @@ export class Relay {
   private readonly output: OutputLine;
   private timer: NodeJS.Timeout | undefined;
   private releaseAt = 0;
+  private holding = false;
+  private level: Level;
   private readonly clock: () => number;
   private closed = false;
 
@@ -23,7 +26,16 @@ export class Relay {
     this.line = options.line;
     this.activeLow = options.activeLow ?? false;
     this.clock = options.clock ?? Date.now;
+    this.level = this.inactiveLevel;
     this.output = options.driver.openOutput(this.line, this.inactiveLevel);
+  }
+
+  private apply() {
+    if (this.closed) return;
+    const level = this.holding || this.timer !== undefined ? this.activeLevel : this.inactiveLevel;
+    if (level === this.level) return;
+    this.level = level;
+    this.output.write(level);
   }
 
   get activeLevel(): Level {
@@ -40,7 +52,12 @@ export class Relay {
   }
 
   get active(): boolean {
-    return this.timer !== undefined;
+    return this.holding || this.timer !== undefined;
+  }
+
+  /** Whether the relay is held active (door held open). */
+  get held(): boolean {
+    return this.holding;
   }
 
   /** Unlocks for ms; a grant during a pulse extends it to ms from now. */
@@ -48,15 +65,22 @@ export class Relay {
     if (this.closed) throw new Error('relay is closed');
     const until = this.clock() + ms;
     if (this.timer && until <= this.releaseAt) return;
-    if (!this.timer) this.output.write(this.activeLevel);
     clearTimeout(this.timer);
     this.releaseAt = until;
     this.timer = setTimeout(() => this.release(), Math.max(0, ms));
+    this.apply();
+  }
+
+  /** Holds the relay active (true) until released (false); a pulse in progress still runs out. */
+  hold(on: boolean): void {
+    if (this.closed) throw new Error('relay is closed');
+    this.holding = on;
+    this.apply();
   }
 
   private release() {
     this.timer = undefined;
-    if (!this.closed) this.output.write(this.inactiveLevel);
+    this.apply();
   }
 
   /** Locks now, whatever the relay was doing. */
@@ -64,6 +88,9 @@ export class Relay {
     if (this.closed) return;
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.holding = false;
+    // Written even when already inactive: stop is the fail-secure path.
+    this.level = this.inactiveLevel;
     this.output.write(this.inactiveLevel);
   }
 

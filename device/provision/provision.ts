@@ -1,10 +1,13 @@
-// `gymgate-agent provision`: trades a one-time enrollment code for the device's identity and token,
-// writes device.json (mode 0600), then fetches the site's snapshot to write config.json with
-// default wiring for each door and cache.json so the first run can decide offline.
+// `gymgate-agent provision`: trades a one-time enrollment code for the device's identity, token and
+// command key, writes device.json (mode 0600), then fetches the site's snapshot to write
+// config.json with default wiring for each door, and cache.json plus the sync time (clock.json) so
+// the first run can decide offline.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { enroll, WorkerClient, type FetchLike } from '../api/worker-client.ts';
+import { parseSnapshot } from '../cache/entitlement-cache.ts';
 import { saveSnapshot } from '../cache/store.ts';
+import { writeLastSync } from '../clock/door-clock.ts';
 import { devicePath, readAgentConfig, writeAgentConfig, writeDeviceIdentity, configPath } from '../config/files.ts';
 import { configForDoors, type AgentConfig, type DeviceIdentity } from '../config/schema.ts';
 import type { EntitlementSnapshot } from '../../core/contracts/wire.ts';
@@ -55,6 +58,7 @@ export async function provision(options: {
     siteId: enrolled.siteId,
     topicPrefix: enrolled.topicPrefix,
     mqtt: enrolled.mqtt,
+    commandPublicKey: enrolled.commandPublicKey ?? null,
     ...(options.name ? { name: options.name } : {}),
     provisionedAt: new Date().toISOString(),
   };
@@ -62,8 +66,10 @@ export async function provision(options: {
   const result: ProvisionResult = { identity, devicePath: identityPath, configPath: configPath(dataDir) };
   try {
     const client = new WorkerClient({ api: identity.api, deviceToken: identity.deviceToken, fetch: options.fetch });
-    const { snapshot, text } = await client.fetchSnapshot();
-    await saveSnapshot(dataDir, text);
+    const { bytes } = await client.fetchSnapshot();
+    const snapshot = parseSnapshot(new TextDecoder().decode(bytes));
+    await saveSnapshot(dataDir, bytes);
+    await writeLastSync(dataDir, snapshot.serverTime);
     let previous: AgentConfig | undefined;
     try {
       previous = await readAgentConfig(dataDir);

@@ -1,67 +1,83 @@
-// Keeps the door's entitlement cache current. Three triggers pull the snapshot over HTTPS:
-//   - an MQTT EntitlementNotice (retained, QoS 1) announcing a version newer than the cache;
+// Keeps the door's entitlement cache current with `GET /v1/device/entitlements?since=<version>`,
+// which answers with a delta (the change log reaches back to our version), `current`, or a full
+// snapshot. Triggers:
+//   - an MQTT EntitlementNotice (retained, QoS 1) announcing a newer version; a small delta may
+//     ride inline and is applied directly when it starts at the cached version;
 //   - a periodic pull (every 30 s by default), the backstop when the broker is unreachable;
-//   - a denied tap (debounced), so a card added a moment ago works on the second tap even if
-//     the notice was lost.
-// Pulls are single-flight: a trigger during a pull runs one more pull after it.
-import { connect, type MqttClient } from 'mqtt';
-import { EntitlementNotice } from '../../core/contracts/wire.ts';
-import { ApiError } from '../api/worker-client.ts';
-import type { WorkerClient } from '../api/worker-client.ts';
-import { EntitlementCache } from '../cache/entitlement-cache.ts';
-import { saveSnapshot } from '../cache/store.ts';
+//   - a denied tap (debounced), so a card added a moment ago works on the second tap;
+//   - a heartbeat reply announcing a newer version, or the same version with another content hash.
+// After a delta the content hash must equal the Worker's; when it does not (drift), or a delta
+// does not start at our version, the door pulls a full snapshot. Pulls and delta applications run
+// one at a time; a trigger during a pull runs one more pull after it.
+import { EntitlementUpdate, type EntitlementDelta, type EntitlementNotice } from '../../core/contracts/wire.ts';
+import { ApiError, type Timed, type WorkerClient } from '../api/worker-client.ts';
+import type { SnapshotBuilder } from '../cache/builder.ts';
+import { DeltaError, EntitlementCache, type CacheParts } from '../cache/entitlement-cache.ts';
+import type { CacheStore } from '../cache/store.ts';
+import type { DoorClock } from '../clock/door-clock.ts';
 import type { Logger } from '../log/logger.ts';
 
-export type BrokerSettings = {
-  url: string;
-  username?: string;
-  password?: string;
-  topic: string;
-  clientId: string;
+export type UpdateKind = 'snapshot' | 'delta';
+export type UpdateInfo = { kind: UpdateKind; reason: string; from: number | null };
+
+export type CompactionLimits = {
+  /** Fold the journal into cache.json beyond this many deltas or bytes. */
+  journalDeltas: number;
+  journalBytes: number;
+  /** Rebuild the arrays when the overlay holds more than this many changes (or 2% of members). */
+  overlay: number;
 };
 
+export const DEFAULT_COMPACTION: CompactionLimits = { journalDeltas: 500, journalBytes: 4 * 1024 * 1024, overlay: 5000 };
+
 export type EntitlementSyncOptions = {
-  client: Pick<WorkerClient, 'fetchSnapshot'>;
-  dataDir: string;
+  client: Pick<WorkerClient, 'fetchSnapshot' | 'fetchEntitlements'>;
+  store: CacheStore;
+  builder: SnapshotBuilder;
   siteId: string;
   log: Logger;
+  clock: DoorClock;
   pullIntervalMs: number;
   /** Minimum time between a pull and a pull caused by a denied tap. Default 1000 ms. */
   deniedPullDebounceMs?: number;
-  /** The cache loaded from disk, if any. */
+  /** The cache loaded from disk (or kept across a soft restart), if any. */
   initial?: EntitlementCache;
-  onUpdate?: (cache: EntitlementCache) => void;
-  broker?: BrokerSettings;
-  clock?: () => number;
+  /** When entitlements were last confirmed (kept across a soft restart). */
+  lastSyncAt?: number | null;
+  compaction?: Partial<CompactionLimits>;
 };
+
+type PendingPull = { reason: string; full: boolean; promise: Promise<void> };
 
 export class EntitlementSync {
   cache: EntitlementCache | undefined;
-  /** When a snapshot was last fetched successfully (epoch ms), or null. */
+  /** When entitlements were last confirmed current (corrected clock, epoch ms), or null. */
   lastSyncAt: number | null = null;
-  brokerConnected = false;
-  private inflight: Promise<void> | undefined;
-  private again = false;
+  private queue: Promise<void> = Promise.resolve();
+  private pending: PendingPull | undefined;
   private timer: NodeJS.Timeout | undefined;
   private deniedTimer: NodeJS.Timeout | undefined;
   private lastPullStartedAt = 0;
   private failures = 0;
   private stopped = false;
-  private mqtt: MqttClient | undefined;
-  private brokerErrorLogged = false;
+  private started = false;
+  /** `version:hash` for which a full snapshot was already pulled because the hashes differed. */
+  private mismatchPulled: string | undefined;
+  private mismatchLogged: string | undefined;
+  private compacting: Promise<void> | undefined;
   private readyWaiters: Array<(cache: EntitlementCache) => void> = [];
-  private readonly updateListeners = new Set<(cache: EntitlementCache) => void>();
-  private readonly clock: () => number;
+  private readonly updateListeners = new Set<(cache: EntitlementCache, info: UpdateInfo) => void>();
   private readonly abort = new AbortController();
+  private readonly limits: CompactionLimits;
 
   constructor(private readonly options: EntitlementSyncOptions) {
     this.cache = options.initial;
-    this.clock = options.clock ?? Date.now;
-    if (options.onUpdate) this.updateListeners.add(options.onUpdate);
+    this.lastSyncAt = options.lastSyncAt ?? null;
+    this.limits = { ...DEFAULT_COMPACTION, ...options.compaction };
   }
 
-  /** Calls listener with every new cache adopted from a pull. */
-  onUpdate(listener: (cache: EntitlementCache) => void): () => void {
+  /** Calls listener with every change of the cache (new snapshot or applied delta). */
+  onUpdate(listener: (cache: EntitlementCache, info: UpdateInfo) => void): () => void {
     this.updateListeners.add(listener);
     return () => this.updateListeners.delete(listener);
   }
@@ -73,8 +89,8 @@ export class EntitlementSync {
   }
 
   start(): void {
+    this.started = true;
     this.schedule(0, 'startup');
-    if (this.options.broker) this.connectBroker(this.options.broker);
   }
 
   private schedule(delayMs: number, reason = 'periodic') {
@@ -89,147 +105,328 @@ export class EntitlementSync {
     }, delayMs);
   }
 
-  /** Pulls the snapshot now (or right after the pull in progress). Never throws. */
-  pull(reason: string): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.inflight) {
-      this.again = true;
-      return this.inflight;
-    }
-    this.inflight = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.pullOnce(reason);
-          reason = 'requested during a pull';
-        } while (this.again && !this.stopped);
-      } finally {
-        this.inflight = undefined;
-      }
-    })();
-    return this.inflight;
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(task);
+    this.queue = run.catch((error: unknown) => this.options.log.error('entitlement sync task failed', { error }));
+    return this.queue;
   }
 
-  /** A denied tap asks for a fresh snapshot, at most once per debounce interval. */
+  /**
+   * Pulls now (or right after the pull in progress): `since` the cached version, or a full
+   * snapshot with full = true. Never throws.
+   */
+  pull(reason: string, full = false): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.pending) {
+      // A full pull outranks a `since` pull already queued, and names the reason.
+      if (full && !this.pending.full) {
+        this.pending.full = true;
+        this.pending.reason = reason;
+      }
+      return this.pending.promise;
+    }
+    const pending: PendingPull = { reason, full, promise: Promise.resolve() };
+    pending.promise = this.enqueue(async () => {
+      if (this.pending === pending) this.pending = undefined;
+      if (!this.stopped) await this.pullOnce(pending.reason, pending.full);
+    });
+    this.pending = pending;
+    return pending.promise;
+  }
+
+  /** A denied tap asks for fresh entitlements, at most once per debounce interval. */
   requestPull(reason: string): void {
-    if (this.stopped || this.deniedTimer) return;
+    if (this.stopped || this.deniedTimer || !this.started) return;
     const debounce = this.options.deniedPullDebounceMs ?? 1000;
-    const wait = Math.max(0, this.lastPullStartedAt + debounce - this.clock());
+    const wait = Math.max(0, this.lastPullStartedAt + debounce - Date.now());
     this.deniedTimer = setTimeout(() => {
       this.deniedTimer = undefined;
       void this.pull(reason);
     }, wait);
   }
 
-  private async pullOnce(reason: string): Promise<void> {
+  private logFailure(reason: string, error: unknown) {
     const { log } = this.options;
-    this.lastPullStartedAt = this.clock();
-    let fetched;
+    this.failures++;
+    const auth = error instanceof ApiError && (error.status === 401 || error.status === 403);
+    // During an outage, warn on the first failure and every tenth; the rest go to debug.
+    const level = auth ? 'error' : this.failures === 1 || this.failures % 10 === 0 ? 'warn' : 'debug';
+    log[level](auth ? 'the Worker refused the device token (revoked?)' : 'entitlement pull failed', {
+      reason,
+      error: (error as Error).message,
+      failures: this.failures,
+      cachedVersion: this.cache?.version ?? null,
+    });
+  }
+
+  private async pullOnce(reason: string, full: boolean): Promise<void> {
+    const { log, client, clock } = this.options;
+    this.lastPullStartedAt = Date.now();
+    const cache = this.cache;
+    let fetched: Timed<{ bytes: Uint8Array }>;
     try {
-      fetched = await this.options.client.fetchSnapshot(this.abort.signal);
+      fetched = !cache || full ? await client.fetchSnapshot(this.abort.signal) : await client.fetchEntitlements(cache.version, this.abort.signal);
     } catch (error) {
-      if (this.stopped) return;
-      this.failures++;
-      const auth = error instanceof ApiError && (error.status === 401 || error.status === 403);
-      // During an outage, warn on the first failure and every tenth; the rest go to debug.
-      const level = auth ? 'error' : this.failures === 1 || this.failures % 10 === 0 ? 'warn' : 'debug';
-      log[level](auth ? 'the Worker refused the device token (revoked?)' : 'entitlement pull failed', {
-        reason,
-        error: (error as Error).message,
-        failures: this.failures,
-        cachedVersion: this.cache?.version ?? null,
-      });
+      if (!this.stopped) this.logFailure(reason, error);
       return;
     }
     if (this.stopped) return;
-    const { snapshot, text } = fetched;
-    if (snapshot.siteId !== this.options.siteId) {
+    let result;
+    try {
+      result = await this.options.builder.process(fetched.bytes);
+    } catch (error) {
+      if (this.stopped) return;
       this.failures++;
-      log.error('the Worker sent a snapshot for another site; ignoring it', { siteId: snapshot.siteId });
+      log.error('the Worker sent an entitlement response this agent cannot use', { reason, error });
       return;
     }
+    if (this.stopped) return;
     if (this.failures > 0) log.info('entitlement pulls work again', { after: this.failures });
     this.failures = 0;
-    this.lastSyncAt = this.clock();
-    const previous = this.cache;
-    if (previous && previous.version === snapshot.version) {
-      log.debug('entitlements unchanged', { reason, version: snapshot.version });
+
+    if (result.kind === 'snapshot') {
+      clock.learn(result.parts.serverTime, fetched.sentAt, fetched.receivedAt);
+      await this.adoptSnapshot(result.parts, result.bytes, full && cache ? `${reason} (full)` : reason);
       return;
     }
-    const cache = EntitlementCache.fromSnapshot(snapshot, { validated: true });
-    if (cache.skipped > 0) log.warn('snapshot holds credential keys this agent cannot read; skipped them', { skipped: cache.skipped });
-    if (previous && snapshot.version < previous.version) {
-      log.warn('the Worker sent an older entitlement version than the cached one; using it', {
-        from: previous.version,
-        to: snapshot.version,
+    const update = EntitlementUpdate.safeParse(result.value);
+    if (!update.success) {
+      const issue = update.error.issues[0];
+      log.error('the Worker sent a malformed entitlement update', { reason, error: `${issue?.path.join('.')}: ${issue?.message}` });
+      return;
+    }
+    const u = update.data;
+    if (u.kind === 'snapshot') return; // handled above; the builder routes every snapshot there
+    if (u.kind === 'current') {
+      clock.learn(u.serverTime, fetched.sentAt, fetched.receivedAt);
+      this.compare({ version: u.version, hash: u.hash, serverTime: u.serverTime }, reason);
+      return;
+    }
+    clock.learn(u.delta.serverTime, fetched.sentAt, fetched.receivedAt);
+    await this.applyDelta(u.delta, reason);
+  }
+
+  private emit(cache: EntitlementCache, info: UpdateInfo) {
+    for (const listener of [...this.updateListeners]) listener(cache, info);
+    for (const resolve of this.readyWaiters.splice(0)) resolve(cache);
+  }
+
+  private confirmed(serverTime: number) {
+    this.options.clock.confirmSync(serverTime);
+    this.lastSyncAt = this.options.clock.now();
+  }
+
+  private async adoptSnapshot(parts: CacheParts, bytes: Uint8Array, reason: string): Promise<void> {
+    const { log } = this.options;
+    if (parts.siteId !== this.options.siteId) {
+      this.failures++;
+      log.error('the Worker sent a snapshot for another site; ignoring it', { siteId: parts.siteId });
+      return;
+    }
+    const previous = this.cache;
+    const cache = EntitlementCache.fromParts(parts);
+    this.confirmed(parts.serverTime);
+    if (cache.hashValue !== parts.serverHash) {
+      log.error('the snapshot content does not match the hash the Worker declared for it', {
+        version: parts.version,
+        declared: parts.serverHash,
+        computed: cache.hashValue,
       });
+    }
+    if (previous && previous.version === cache.version && previous.hashValue === cache.hashValue) {
+      log.debug('entitlements unchanged', { reason, version: cache.version });
+      return;
+    }
+    const skipped = parts.unusableKeys.size;
+    if (skipped > 0) log.warn('snapshot holds credential keys this agent cannot read; skipped them', { skipped });
+    if (previous && cache.version < previous.version) {
+      log.warn('the Worker sent an older entitlement version than the cached one; using it', { from: previous.version, to: cache.version });
     }
     // Swap first so a card added a moment ago works at once; then persist for the next start.
     this.cache = cache;
     log.info('entitlements updated', {
       reason,
+      kind: 'snapshot',
       from: previous?.version ?? null,
       version: cache.version,
       credentials: cache.size,
       members: cache.memberCount,
       doors: cache.doors.length,
     });
-    for (const listener of this.updateListeners) listener(cache);
-    for (const resolve of this.readyWaiters.splice(0)) resolve(cache);
+    this.emit(cache, { kind: 'snapshot', reason, from: previous?.version ?? null });
     try {
-      await saveSnapshot(this.options.dataDir, text);
+      await this.options.store.saveSnapshot(bytes);
     } catch (error) {
       log.error('cannot save the entitlement cache to disk; using it from memory', { error });
     }
   }
 
-  private connectBroker(settings: BrokerSettings) {
+  /** Applies a delta (from a pull or a notice); pulls a full snapshot when it does not fit. */
+  private async applyDelta(delta: EntitlementDelta, reason: string): Promise<void> {
     const { log } = this.options;
-    const client = connect(settings.url, {
-      clientId: settings.clientId,
-      username: settings.username,
-      password: settings.password,
-      clean: true,
-      resubscribe: false,
-      reconnectPeriod: 2000,
-      connectTimeout: 5000,
-      keepalive: 30,
-    });
-    this.mqtt = client;
-    client.on('connect', () => {
-      this.brokerConnected = true;
-      this.brokerErrorLogged = false;
-      log.info('broker connected', { url: redact(settings.url), topic: settings.topic });
-      client.subscribe(settings.topic, { qos: 1 }, (error) => {
-        if (error) log.error('cannot subscribe to entitlement notices', { topic: settings.topic, error });
-      });
-    });
-    client.on('close', () => {
-      if (this.brokerConnected) log.warn('broker disconnected; periodic pulls continue', { url: redact(settings.url) });
-      this.brokerConnected = false;
-    });
-    client.on('error', (error) => {
-      // Reconnection failures repeat every couple of seconds: log the first of a run at warn.
-      log[this.brokerErrorLogged ? 'debug' : 'warn']('broker error', { url: redact(settings.url), error });
-      this.brokerErrorLogged = true;
-    });
-    client.on('message', (topic, payload) => {
-      let notice: EntitlementNotice;
-      try {
-        notice = EntitlementNotice.parse(JSON.parse(payload.toString('utf8')));
-      } catch {
-        log.warn('ignoring a malformed entitlement notice', { topic });
+    const cache = this.cache;
+    if (delta.siteId !== this.options.siteId) {
+      log.error('the Worker sent a delta for another site; ignoring it', { siteId: delta.siteId });
+      return;
+    }
+    if (!cache || delta.fromVersion !== cache.version) {
+      if (cache && delta.version <= cache.version) {
+        log.debug('ignoring a delta the cache already holds', { version: delta.version, cachedVersion: cache.version });
         return;
       }
-      if (notice.siteId !== this.options.siteId) return;
-      const cached = this.cache?.version;
-      if (cached === undefined || notice.version > cached) {
-        log.info('entitlement notice received', { version: notice.version, cachedVersion: cached ?? null });
-        void this.pull('notice');
-      } else {
-        log.debug('entitlement notice is not newer than the cache', { version: notice.version, cachedVersion: cached });
-      }
+      log.info('the delta does not start at the cached version; pulling a full snapshot', {
+        fromVersion: delta.fromVersion,
+        cachedVersion: cache?.version ?? null,
+      });
+      void this.pull(reason, true);
+      return;
+    }
+    let result;
+    try {
+      result = cache.applyDelta(delta);
+    } catch (error) {
+      if (!(error instanceof DeltaError)) throw error;
+      log.error('cannot apply an entitlement delta; pulling a full snapshot', { error, version: delta.version });
+      void this.pull('unusable delta', true);
+      return;
+    }
+    const from = delta.fromVersion;
+    log.info('entitlements updated', {
+      reason,
+      kind: 'delta',
+      from,
+      version: cache.version,
+      credentials: cache.size,
+      members: cache.memberCount,
+      doors: cache.doors.length,
+      changes: delta.members.upsert.length + delta.members.remove.length + delta.credentials.upsert.length + delta.credentials.remove.length,
     });
+    if (result.hashMatches) this.confirmed(delta.serverTime);
+    else {
+      log.warn('entitlement hash mismatch after a delta; pulling a full snapshot', {
+        version: cache.version,
+        expected: delta.hash,
+        computed: cache.hashValue,
+      });
+      void this.pull('hash mismatch', true);
+    }
+    this.emit(cache, { kind: 'delta', reason, from });
+    try {
+      await this.options.store.appendDelta(delta);
+    } catch (error) {
+      log.error('cannot journal the entitlement delta; using it from memory', { error });
+    }
+    this.maybeCompact(cache);
+  }
+
+  /**
+   * The Worker's version and hash (from `current` or a heartbeat). Same version and hash confirms
+   * the cache; same version and another hash pulls a full snapshot (once per version and hash:
+   * if they still differ after that, the door keeps the Worker's snapshot and says so); a newer
+   * version pulls.
+   */
+  compare(remote: { version: number; hash: string; serverTime: number }, source: string): void {
+    const cache = this.cache;
+    const { log } = this.options;
+    if (!cache || this.stopped) return;
+    if (remote.version > cache.version) {
+      log.info('the Worker has newer entitlements', { source, version: remote.version, cachedVersion: cache.version });
+      void this.pull(source);
+      return;
+    }
+    if (remote.version < cache.version) {
+      log.debug('the Worker reports an older entitlement version', { source, version: remote.version, cachedVersion: cache.version });
+      return;
+    }
+    if (remote.hash === cache.hashValue) {
+      this.confirmed(remote.serverTime);
+      return;
+    }
+    const key = `${remote.version}:${remote.hash}`;
+    if (this.mismatchPulled === key) {
+      // We hold the Worker's own snapshot of this version; the hashes disagree in how they are computed.
+      this.confirmed(remote.serverTime);
+      if (this.mismatchLogged !== key) {
+        this.mismatchLogged = key;
+        log.error('the content hash still differs from the Worker after a full snapshot; keeping the snapshot', {
+          version: remote.version,
+          remote: remote.hash,
+          local: cache.hashValue,
+        });
+      }
+      return;
+    }
+    this.mismatchPulled = key;
+    log.warn('entitlement hash differs from the Worker at the same version; pulling a full snapshot', {
+      source,
+      version: remote.version,
+      remote: remote.hash,
+      local: cache.hashValue,
+    });
+    void this.pull('hash mismatch', true);
+  }
+
+  /** An MQTT notice: apply its inline delta when it starts at our version, else pull if newer. */
+  handleNotice(notice: EntitlementNotice): void {
+    const { log } = this.options;
+    if (notice.siteId !== this.options.siteId || this.stopped) return;
+    const cached = this.cache?.version;
+    const delta = notice.delta;
+    if (delta && cached !== undefined && delta.fromVersion === cached) {
+      log.info('entitlement notice received', { version: notice.version, cachedVersion: cached, inlineDelta: true });
+      void this.enqueue(async () => {
+        if (this.stopped) return;
+        if (this.cache && delta.fromVersion === this.cache.version) await this.applyDelta(delta, 'notice');
+        else if (!this.cache || notice.version > this.cache.version) void this.pull('notice');
+      });
+      return;
+    }
+    if (cached === undefined || notice.version > cached) {
+      log.info('entitlement notice received', { version: notice.version, cachedVersion: cached ?? null });
+      void this.pull('notice');
+    } else {
+      log.debug('entitlement notice is not newer than the cache', { version: notice.version, cachedVersion: cached });
+    }
+  }
+
+  /** Folds deltas into the arrays and cache.json when the overlay or the journal has grown. */
+  private maybeCompact(cache: EntitlementCache) {
+    const { store, log } = this.options;
+    const overlayLimit = Math.max(this.limits.overlay, Math.floor(cache.memberCount / 50));
+    const due =
+      cache.overlaySize > overlayLimit || store.journalDeltas >= this.limits.journalDeltas || store.journalBytes >= this.limits.journalBytes;
+    if (!due || this.compacting) return;
+    const version = cache.version;
+    this.compacting = (async () => {
+      const started = Date.now();
+      try {
+        const result = await this.options.builder.rewrite(cache.parts());
+        if (this.stopped) return;
+        // Deltas that arrived meanwhile are not in the result: try again after the next one.
+        if (this.cache !== cache || cache.version !== version) return;
+        const rebuilt = EntitlementCache.fromParts(result.parts);
+        if (rebuilt.hashValue !== cache.hashValue) {
+          log.warn('the rebuilt cache hashes differently from the running one', {
+            running: cache.hashValue,
+            rebuilt: rebuilt.hashValue,
+            droppedCredentials: result.dropped,
+          });
+        }
+        this.cache = rebuilt;
+        await store.saveSnapshot(result.text);
+        log.info('entitlement cache compacted', { version, members: rebuilt.memberCount, credentials: rebuilt.size, ms: Date.now() - started });
+      } catch (error) {
+        log.error('cannot compact the entitlement cache', { error });
+      } finally {
+        this.compacting = undefined;
+      }
+    })();
+  }
+
+  /** Waits for a compaction in progress (tests, stop). */
+  async settled(): Promise<void> {
+    await this.queue;
+    await this.compacting;
   }
 
   async stop(): Promise<void> {
@@ -237,26 +434,7 @@ export class EntitlementSync {
     this.abort.abort();
     clearTimeout(this.timer);
     clearTimeout(this.deniedTimer);
-    const client = this.mqtt;
-    this.mqtt = undefined;
-    if (client) {
-      await Promise.race([
-        client.endAsync(true).catch(() => undefined),
-        new Promise((resolve) => setTimeout(resolve, 2000).unref()),
-      ]);
-      this.brokerConnected = false;
-    }
-    await this.inflight?.catch(() => undefined);
-  }
-}
-
-/** Hides credentials embedded in a broker URL before it is logged. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
+    await this.queue.catch(() => undefined);
+    await this.compacting;
   }
 }

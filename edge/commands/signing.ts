@@ -7,7 +7,7 @@ const b64url = (bytes: ArrayBuffer | Uint8Array) => {
   return btoa(s).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
 };
 
-type Jwk = { kty: string; crv: string; d?: string; x: string };
+type Jwk = { kty: string; crv: string; d?: string; x: string; alg?: string };
 
 export class SigningKeyError extends Error {}
 
@@ -31,7 +31,9 @@ export const commandPublicKey = (secret: string | undefined): string | null => p
 export async function signCommand(secret: string | undefined, commandText: string): Promise<string> {
   const jwk = parseKey(secret);
   if (!jwk) throw new SigningKeyError('door commands need the COMMAND_SIGNING_KEY secret');
-  const key = await crypto.subtle.importKey('jwk', jwk as never, { name: 'Ed25519' }, false, ['sign']);
+  // Node exports `alg: "Ed25519"`, which workerd refuses for this curve; the key itself is what counts.
+  const { kty, crv, d, x } = jwk;
+  const key = await crypto.subtle.importKey('jwk', { kty, crv, d, x } as never, { name: 'Ed25519' }, false, ['sign']);
   return b64url(await crypto.subtle.sign('Ed25519', key, new TextEncoder().encode(commandText)));
 }
 

@@ -47,8 +47,12 @@ describe('provision', () => {
     expect(config?.doors.map((d) => d.id)).toEqual(worker.doors.map((d) => d.id));
     const lines = config?.doors.flatMap((d) => [d.wiegand.d0, d.wiegand.d1, d.relay.line]) ?? [];
     expect(new Set(lines).size).toBe(6);
-    expect(config?.doors.every((d) => d.relay.activeLow === false && d.grantMs === 5000)).toBe(true);
+    expect(config?.doors.every((d) => d.relay.activeLow === false && d.grantMs === undefined)).toBe(true);
     expect(JSON.parse(await readFile(join(dataDir, 'cache.json'), 'utf8')).version).toBe(worker.snapshot.version);
+    expect(identity.commandPublicKey).toBe(worker.commandPublicKey);
+    // The snapshot's server time counts as the last sync, so a first run can decide offline.
+    const clock = JSON.parse(await readFile(join(dataDir, 'clock.json'), 'utf8'));
+    expect(clock.lastSyncServerTime).toBeGreaterThan(Date.now() - 10_000);
   });
 
   it('refuses to overwrite device.json without --force, before spending the code', async () => {
@@ -231,7 +235,7 @@ describe('run', () => {
     expect((await r.tap({ facility: 7, card: 7000 })).decision).toMatchObject({ granted: true, memberId: member });
   });
 
-  it('pulls a new snapshot when the MQTT notice announces a newer version', async () => {
+  it('pulls the changes when the MQTT notice announces a newer version', async () => {
     broker = await startBroker();
     worker.mqtt = { url: broker.url };
     const member = worker.addMember('wiegand:9:9001', 'suspended');
@@ -242,7 +246,7 @@ describe('run', () => {
     await waitFor(async () => (await r.status()).lastSyncAt !== null, 'the startup pull');
     await sleep(100); // let the subscription settle
 
-    const pulls = () => worker.count('/v1/device/snapshot');
+    const pulls = () => worker.count('/v1/device/entitlements');
     const before = pulls();
     // A notice that is not newer than the cache changes nothing.
     await broker.publishRetained(topic, { siteId: worker.siteId, version: worker.snapshot.version });
@@ -270,12 +274,13 @@ describe('run', () => {
       'a periodic pull',
       3000,
     );
-    expect(update.reason).toBe('periodic');
-    expect(r.agent.cache?.lookup('wiegand:3:33')?.status).toBe('active');
-    await waitFor(
-      async () => JSON.parse(await readFile(join(dataDir, 'cache.json'), 'utf8')).version === worker.snapshot.version,
-      'cache.json to be rewritten',
-    );
+    expect(update).toMatchObject({ reason: 'periodic', kind: 'delta' });
+    expect(r.agent.cache?.lookup('wiegand:3:33')?.member.status).toBe('active');
+    // The delta is journalled next to cache.json, so a restart starts from it.
+    await waitFor(async () => {
+      const journal = await readFile(join(dataDir, 'cache-deltas.jsonl'), 'utf8').catch(() => '');
+      return journal.includes(`"version":${worker.snapshot.version}`);
+    }, 'the delta journal');
   });
 
   it('ignores a corrupt cache.json at start and becomes ready after the first pull', async () => {

@@ -22,6 +22,7 @@ const event = (overrides: Partial<CheckinUpload> = {}): CheckinUpload => ({
   reason: 'unknown_credential',
   explanation: 'test',
   occurredAt: 1_700_000_000_000 + seq,
+  usesPass: false,
   ...overrides,
 });
 

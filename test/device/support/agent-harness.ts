@@ -43,7 +43,9 @@ export async function runAgent(dataDir: string, overrides: Partial<AgentOptions>
     controlPort: 0,
     log,
     pullIntervalSeconds: 60,
+    heartbeatSeconds: 60,
     deniedPullDebounceMs: 100,
+    commandAckRetryMs: [50, 100],
     uploadBackoffMs: { min: 50, max: 200 },
     ...overrides,
   });

@@ -14,6 +14,7 @@ for (let i = 0; i < Number(count); i++) {
     reason: 'unknown_credential',
     explanation: `event ${i}`,
     occurredAt: Date.now(),
+    usesPass: false,
   });
 }
 process.stdout.write('appended\n', () => process.kill(process.pid, 'SIGKILL'));

@@ -1,16 +1,50 @@
-// A loopback test double of the gymgate Worker's device endpoints (enroll, snapshot, check-ins),
-// answering with the shapes in core/contracts/wire.ts. The real Worker is covered by the e2e suite.
-import { randomBytes } from 'node:crypto';
+// A loopback test double of the gymgate Worker's device endpoints (enroll, snapshot, entitlements
+// since a version, heartbeat, command acknowledgements, check-ins), answering with the shapes in
+// core/contracts/wire.ts. It keeps a site's entitlement state with a change log, so it can answer
+// with deltas, and signs door commands with its own Ed25519 key. The real Worker is covered by
+// the e2e suite.
+import { randomBytes, randomUUID, webcrypto } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CheckinBatch, type CheckinUpload, type EntitlementSnapshot } from '../../../core/contracts/wire.ts';
+import type { CommandAction, DoorCommand, SignedCommand } from '../../../core/commands.ts';
+import {
+  CheckinBatch,
+  type CheckinUpload,
+  type CommandAck,
+  type EntitlementDelta,
+  type EntitlementSnapshot,
+  type EntitlementUpdate,
+  type Heartbeat,
+} from '../../../core/contracts/wire.ts';
+import { EntitlementHash } from '../../../core/entitlement-hash.ts';
+import { DEFAULT_PROFILE, type AccessProfile, type DoorPolicy, type MemberAccess, type SitePolicy } from '../../../core/entitlement.ts';
+import type { Schedule } from '../../../core/schedule.ts';
 
-export const newId = (prefix: string) =>
-  `${prefix}_${[...randomBytes(16)].map((b) => '0123456789abcdefghijklmnopqrstuvwxyz'[b % 36]).join('')}`;
+export const newId = (prefix: string, length = 16) =>
+  `${prefix}_${[...randomBytes(length)].map((b) => '0123456789abcdefghijklmnopqrstuvwxyz'[b % 36]).join('')}`;
 
 type CodeState = 'fresh' | 'used' | 'expired';
 
-export type RecordedRequest = { method: string; path: string; headers: IncomingMessage['headers'] };
+export type RecordedRequest = { method: string; path: string; query: string; headers: IncomingMessage['headers']; at: number };
+
+/** A member as the fake keeps it: MemberAccess with its profile by id. */
+export type FakeMember = Omit<MemberAccess, 'profile'> & { profileId: string };
+
+type Change = { version: number; members: Set<string>; keys: Set<string>; site: boolean; schedules: boolean; doors: boolean; profiles: boolean };
+
+export const door = (name: string, over: Partial<DoorPolicy> = {}): DoorPolicy => ({
+  id: newId('door'),
+  name,
+  group: 'general',
+  mode: 'normal',
+  unlockSchedule: null,
+  antiPassbackSeconds: 0,
+  maxOfflineSeconds: 72 * 3600,
+  grantSeconds: 5,
+  ...over,
+});
+
+const b64url = (bytes: ArrayBuffer | Uint8Array) => Buffer.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)).toString('base64url');
 
 export class FakeWorker {
   readonly organisationId = newId('org');
@@ -20,32 +54,48 @@ export class FakeWorker {
   readonly tokens = new Map<string, string>();
   readonly checkins: CheckinUpload[] = [];
   readonly requests: RecordedRequest[] = [];
+  readonly heartbeats: Array<Heartbeat & { deviceId: string }> = [];
+  readonly acks: Array<CommandAck & { id: string; deviceId: string }> = [];
   duplicates = 0;
   /** The broker handed out at enrollment, or null. */
   mqtt: { url: string } | null = null;
   /** Answer this many check-in uploads with 503 before accepting. */
   failCheckins = 0;
-  snapshot: EntitlementSnapshot;
+  /** Answer `entitlements?since` with deltas when the log reaches back (else snapshots). */
+  deltas = true;
+  /** Leave the member changes out of the next delta (a lost change: the door drifts). */
+  loseNextDeltaMembers = false;
+  /** When set, heartbeats report this hash instead of the real one. */
+  heartbeatHash: string | undefined;
+  /** Hand out the command key at enrollment. */
+  commandsEnabled = true;
+  /** The server clock (tests move it to simulate a door with a wrong clock). */
+  now: () => number = Date.now;
+
+  site: SitePolicy;
+  schedules: Record<string, Schedule> = {};
+  doorList: DoorPolicy[];
+  profiles: AccessProfile[] = [DEFAULT_PROFILE];
+  readonly members = new Map<string, FakeMember>();
+  readonly credentials = new Map<string, string>();
+  version = 1;
+  private readonly log: Change[] = [];
+  private keys: webcrypto.CryptoKeyPair | undefined;
+  commandPublicKey: string | null = null;
   private server: Server | undefined;
   port = 0;
 
-  constructor(doors: string[] = ['Front door', 'Studio']) {
-    this.snapshot = {
-      siteId: this.siteId,
-      version: 1,
-      serverTime: Date.now(),
-      doors: doors.map((name) => ({ id: newId('door'), name })),
-      members: [],
-      credentials: [],
-    };
+  constructor(doors: Array<string | DoorPolicy> = ['Front door', 'Studio']) {
+    this.site = { id: this.siteId, timezone: 'UTC', closures: [] };
+    this.doorList = doors.map((d) => (typeof d === 'string' ? door(d) : d));
   }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  get doors() {
-    return this.snapshot.doors;
+  get doors(): DoorPolicy[] {
+    return this.doorList;
   }
 
   issueCode(state: CodeState = 'fresh'): string {
@@ -54,32 +104,193 @@ export class FakeWorker {
     return code;
   }
 
+  // State changes; each bumps the version and records what changed.
+
+  change(what: Partial<Omit<Change, 'version'>> & { memberIds?: string[]; keyList?: string[] }): number {
+    this.version++;
+    this.log.push({
+      version: this.version,
+      members: new Set(what.memberIds ?? []),
+      keys: new Set(what.keyList ?? []),
+      site: what.site ?? false,
+      schedules: what.schedules ?? false,
+      doors: what.doors ?? false,
+      profiles: what.profiles ?? false,
+    });
+    return this.version;
+  }
+
+  /** Forgets the change log, so the next `since` pull gets a snapshot. */
+  truncateLog(): void {
+    this.log.length = 0;
+  }
+
   /** Adds a member holding the credential key; bumps the version. */
-  addMember(key: string, status: 'active' | 'suspended' = 'active'): string {
-    const id = newId('mem');
-    const members = [...this.snapshot.members, { id, status }];
-    this.snapshot = {
-      ...this.snapshot,
-      version: this.snapshot.version + 1,
-      members,
-      credentials: [...this.snapshot.credentials, [key, members.length - 1]],
-    };
+  addMember(key: string, status: MemberAccess['status'] = 'active', over: Partial<FakeMember> = {}): string {
+    const id = over.id ?? newId('mem', 22);
+    this.members.set(id, {
+      id,
+      status,
+      suspension: status === 'suspended' ? 'staff' : null,
+      profileId: DEFAULT_PROFILE.id,
+      validFrom: null,
+      validUntil: null,
+      entriesLeft: null,
+      bookings: [],
+      ...over,
+    });
+    this.credentials.set(key, id);
+    this.change({ memberIds: [id], keyList: [key] });
     return id;
   }
 
-  setStatus(memberId: string, status: 'active' | 'suspended'): void {
-    this.snapshot = {
-      ...this.snapshot,
-      version: this.snapshot.version + 1,
-      members: this.snapshot.members.map((m) => (m.id === memberId ? { ...m, status } : m)),
+  updateMember(memberId: string, over: Partial<FakeMember>): void {
+    const m = this.members.get(memberId);
+    if (!m) throw new Error(`no member ${memberId}`);
+    this.members.set(memberId, { ...m, ...over });
+    this.change({ memberIds: [memberId] });
+  }
+
+  setStatus(memberId: string, status: MemberAccess['status'], suspension: MemberAccess['suspension'] = status === 'suspended' ? 'staff' : null): void {
+    this.updateMember(memberId, { status, suspension });
+  }
+
+  removeCredential(key: string): void {
+    this.credentials.delete(key);
+    this.change({ keyList: [key] });
+  }
+
+  removeMember(memberId: string): void {
+    this.members.delete(memberId);
+    const keys = [...this.credentials].filter(([, id]) => id === memberId).map(([k]) => k);
+    for (const k of keys) this.credentials.delete(k);
+    this.change({ memberIds: [memberId], keyList: keys });
+  }
+
+  setProfiles(profiles: AccessProfile[]): void {
+    this.profiles = profiles;
+    this.change({ profiles: true, schedules: true });
+  }
+
+  setSchedules(schedules: Record<string, Schedule>): void {
+    this.schedules = schedules;
+    this.change({ schedules: true });
+  }
+
+  setDoor(doorId: string, over: Partial<DoorPolicy>): void {
+    this.doorList = this.doorList.map((d) => (d.id === doorId ? { ...d, ...over } : d));
+    this.change({ doors: true });
+  }
+
+  setDoors(over: Partial<DoorPolicy>): void {
+    this.doorList = this.doorList.map((d) => ({ ...d, ...over }));
+    this.change({ doors: true });
+  }
+
+  private profileIndex(): Map<string, number> {
+    return new Map(this.profiles.map((p, i) => [p.id, i]));
+  }
+
+  private access(m: FakeMember, index: Map<string, number>): MemberAccess {
+    const { profileId, ...rest } = m;
+    return { ...rest, profile: index.get(profileId) ?? 0 };
+  }
+
+  get snapshot(): EntitlementSnapshot {
+    const index = this.profileIndex();
+    const members = [...this.members.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((m) => this.access(m, index));
+    const position = new Map(members.map((m, i) => [m.id, i]));
+    const credentials = [...this.credentials]
+      .filter(([, id]) => position.has(id))
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+      .map(([key, id]): [string, number] => [key, position.get(id) as number]);
+    const state: Omit<EntitlementSnapshot, 'hash'> = {
+      siteId: this.siteId,
+      version: this.version,
+      serverTime: this.now(),
+      site: this.site,
+      schedules: this.schedules,
+      doors: this.doorList,
+      profiles: this.profiles,
+      members,
+      credentials,
     };
+    return { ...state, hash: EntitlementHash.of(state).value };
+  }
+
+  get hash(): string {
+    return this.snapshot.hash;
+  }
+
+  update(since: number): EntitlementUpdate {
+    if (since === this.version) return { kind: 'current', version: this.version, hash: this.hash, serverTime: this.now() };
+    const oldest = this.log[0]?.version;
+    if (!this.deltas || since > this.version || oldest === undefined || oldest > since + 1) return { kind: 'snapshot', snapshot: this.snapshot };
+    const changes = this.log.filter((c) => c.version > since);
+    const any = (f: keyof Omit<Change, 'version' | 'members' | 'keys'>) => changes.some((c) => c[f]);
+    const memberIds = new Set(changes.flatMap((c) => [...c.members]));
+    const keys = new Set(changes.flatMap((c) => [...c.keys]));
+    const index = this.profileIndex();
+    const snapshot = this.snapshot;
+    const hash = snapshot.hash;
+    const lose = this.loseNextDeltaMembers;
+    this.loseNextDeltaMembers = false;
+    const delta: EntitlementDelta = {
+      siteId: this.siteId,
+      fromVersion: since,
+      version: this.version,
+      serverTime: this.now(),
+      hash,
+      ...(any('site') ? { site: this.site } : {}),
+      ...(any('schedules') ? { schedules: this.schedules } : {}),
+      ...(any('doors') ? { doors: this.doorList } : {}),
+      ...(any('profiles') ? { profiles: this.profiles } : {}),
+      members: lose
+        ? { upsert: [], remove: [] }
+        : {
+            upsert: [...memberIds].filter((id) => this.members.has(id)).map((id) => this.access(this.members.get(id) as FakeMember, index)),
+            remove: [...memberIds].filter((id) => !this.members.has(id)),
+          },
+      credentials: {
+        upsert: [...keys].filter((k) => this.credentials.has(k)).map((k): [string, string] => [k, this.credentials.get(k) as string]),
+        remove: [...keys].filter((k) => !this.credentials.has(k)),
+      },
+    };
+    return { kind: 'delta', delta };
+  }
+
+  /** The delta from `since` to now (for inline notices). */
+  deltaSince(since: number): EntitlementDelta {
+    const u = this.update(since);
+    if (u.kind !== 'delta') throw new Error(`no delta from ${since} (got ${u.kind})`);
+    return u.delta;
   }
 
   count(path: string): number {
     return this.requests.filter((r) => r.path === path).length;
   }
 
+  // Commands
+
+  /** A command for a device, valid for a minute from the server's now. */
+  command(deviceId: string, action: CommandAction, over: Partial<DoorCommand> = {}): DoorCommand {
+    const now = this.now();
+    return { id: randomUUID(), deviceId, issuedAt: now, expiresAt: now + 60_000, nonce: randomBytes(18).toString('base64url'), action, ...over };
+  }
+
+  /** Signs the command's JSON text with the Worker's key (or another key pair, to test refusal). */
+  async sign(command: DoorCommand, keys: webcrypto.CryptoKeyPair | undefined = this.keys): Promise<SignedCommand> {
+    if (!keys) throw new Error('start the fake Worker first');
+    const text = JSON.stringify(command);
+    const signature = await webcrypto.subtle.sign({ name: 'Ed25519' }, keys.privateKey, new TextEncoder().encode(text));
+    return { command: text, signature: b64url(signature) };
+  }
+
   async start(port = this.port): Promise<string> {
+    if (!this.keys) {
+      this.keys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+      this.commandPublicKey = b64url(await webcrypto.subtle.exportKey('raw', this.keys.publicKey));
+    }
     const server = createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -101,8 +312,9 @@ export class FakeWorker {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    this.requests.push({ method: req.method ?? '', path, headers: req.headers });
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname;
+    this.requests.push({ method: req.method ?? '', path, query: url.search, headers: req.headers, at: Date.now() });
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
@@ -130,12 +342,26 @@ export class FakeWorker {
         siteId: this.siteId,
         topicPrefix: this.topicPrefix,
         mqtt: this.mqtt,
+        commandPublicKey: this.commandsEnabled ? this.commandPublicKey : null,
       });
     }
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    if (!token || !this.tokens.has(token)) return problem(401, 'Unauthorized', 'Unknown or revoked device token.');
-    if (req.method === 'GET' && path === '/v1/device/snapshot') {
-      return json(200, { ...this.snapshot, serverTime: Date.now() });
+    const deviceId = token ? this.tokens.get(token) : undefined;
+    if (!deviceId) return problem(401, 'Unauthorized', 'Unknown or revoked device token.');
+    if (req.method === 'GET' && path === '/v1/device/snapshot') return json(200, this.snapshot);
+    if (req.method === 'GET' && path === '/v1/device/entitlements') {
+      const since = url.searchParams.get('since');
+      return json(200, since === null ? { kind: 'snapshot', snapshot: this.snapshot } : this.update(Number(since)));
+    }
+    if (req.method === 'POST' && path === '/v1/device/heartbeat') {
+      this.heartbeats.push({ ...(JSON.parse(text) as Heartbeat), deviceId });
+      return json(200, { serverTime: this.now(), entitlementVersion: this.version, entitlementHash: this.heartbeatHash ?? this.hash });
+    }
+    const ack = /^\/v1\/device\/commands\/([^/]+)\/ack$/.exec(path);
+    if (req.method === 'POST' && ack) {
+      const body = JSON.parse(text) as CommandAck;
+      this.acks.push({ ...body, id: decodeURIComponent(ack[1] as string), deviceId });
+      return json(200, { id: ack[1], status: body.status });
     }
     if (req.method === 'POST' && path === '/v1/device/checkins') {
       if (this.failCheckins > 0) {
