@@ -1,13 +1,16 @@
 // Runs in its own process (node --expose-gc): loads the agent's modules, measures memory, builds
 // n credentials in the chosen layout, measures again and times door decisions.
-//   compact  the agent's cache (device/cache)
+//   agent    the agent's path: snapshot bytes → parse and build in the snapshot thread → cache
+//   compact  the agent's cache built in this thread from a snapshot object
 //   map      a Map from credential key to member object (the obvious layout)
 //   sqlite   a SQLite lookup per tap (better-sqlite3, in memory, prepared statement)
 // Prints one JSON object.
 import { decideAccess, NO_HISTORY, type AccessInput } from '../../core/access.ts';
 import type { AccessProfile, MemberAccess } from '../../core/entitlement.ts';
 import { decodeWiegand, encodeWiegand } from '../../core/wiegand.ts';
+import { SnapshotBuilder } from '../../device/cache/builder.ts';
 import { EntitlementCache } from '../../device/cache/entitlement-cache.ts';
+import { silentLogger } from '../../device/log/logger.ts';
 import { BENCH_NOW, cardOf, prng, syntheticSnapshot } from './synthetic-site.ts';
 
 // The agent's heavier dependencies, so the baseline is the agent's own, not bare Node's.
@@ -15,7 +18,7 @@ await import('mqtt');
 await import('zod');
 
 const n = Number(process.argv[2]);
-const layout = process.argv[3] as 'compact' | 'map' | 'sqlite';
+const layout = process.argv[3] as 'agent' | 'compact' | 'map' | 'sqlite';
 const taps = Number(process.argv[4] ?? 200_000);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
@@ -28,17 +31,31 @@ const memory = () => {
 
 type Found = { member: MemberAccess; profile: AccessProfile } | undefined;
 const before = memory();
-let snapshot: ReturnType<typeof syntheticSnapshot> | null = syntheticSnapshot(n);
-const { site, schedules, profiles } = snapshot;
-const door = snapshot.doors[0]!;
+// The small parts of the site, for the decision inputs (the agent gets them from its cache).
+const { site, schedules, profiles, doors } = syntheticSnapshot(1);
+const door = doors[0]!;
+let snapshot: ReturnType<typeof syntheticSnapshot> | null = layout === 'agent' ? null : syntheticSnapshot(n);
 
 let lookup: (facility: number, card: number) => Found;
-if (layout === 'compact') {
-  const cache = EntitlementCache.fromSnapshot(snapshot, { validated: true });
+if (layout === 'agent') {
+  // The body as it arrives from the network: bytes, built here and the objects dropped at once.
+  // The agent writes the returned bytes to cache.json and lets them go; so does this.
+  const build = async () => {
+    const builder = new SnapshotBuilder({ log: silentLogger });
+    const result = await builder.process(new TextEncoder().encode(JSON.stringify(syntheticSnapshot(n))));
+    await builder.close();
+    if (result.kind !== 'snapshot') throw new Error('expected a snapshot');
+    return EntitlementCache.fromParts(result.parts);
+  };
+  const cache = await build();
+  lookup = (f, c) => cache.lookupWiegand(f, c);
+} else if (layout === 'compact') {
+  const cache = EntitlementCache.fromSnapshot(snapshot!, { validated: true });
   lookup = (f, c) => cache.lookupWiegand(f, c);
 } else if (layout === 'map') {
   const map = new Map<string, MemberAccess>();
-  for (const [key, index] of snapshot.credentials) map.set(key, { ...snapshot.members[index]! });
+  const snap = snapshot!;
+  for (const [key, index] of snap.credentials) map.set(key, { ...snap.members[index]! });
   lookup = (f, c) => {
     const member = map.get(`wiegand:${f}:${c}`);
     return member ? { member, profile: profiles[member.profile]! } : undefined;
@@ -50,7 +67,7 @@ if (layout === 'compact') {
   db.exec('create table credentials (key text primary key, member integer) without rowid');
   const insertMember = db.prepare('insert into members values (?, ?, ?, ?, ?, ?)');
   const insertCredential = db.prepare('insert into credentials values (?, ?)');
-  const snap = snapshot;
+  const snap = snapshot!;
   db.transaction(() => {
     snap.members.forEach((m, i) => insertMember.run(i, m.id, m.status, m.suspension, m.profile, m.validUntil));
     for (const [key, index] of snap.credentials) insertCredential.run(key, index);
@@ -66,6 +83,12 @@ if (layout === 'compact') {
   };
 }
 snapshot = null;
+// Give V8's memory reducer and the allocator a moment to hand freed pages back, as they would
+// in a running agent, before reading RSS.
+for (let i = 0; i < 3; i++) {
+  await new Promise((r) => setTimeout(r, 500));
+  memory();
+}
 const after = memory();
 
 // Time the whole door path after the frame arrives: decode, look up, decide.
