@@ -91,7 +91,7 @@ export async function startAgent(options: {
       ...(options.pullIntervalSeconds ? ['--pull-interval', String(options.pullIntervalSeconds)] : []),
       ...(options.heartbeatSeconds ? ['--heartbeat-interval', String(options.heartbeatSeconds)] : []),
     ],
-    { ...(options.echo ? { echo: options.echo } : {}) },
+    { env: { MALLOC_ARENA_MAX: '1' }, ...(options.echo ? { echo: options.echo } : {}) },
   );
   const ready = await proc.waitForLine(/"agent ready"/, 30_000);
   const controlUrl = (JSON.parse(ready) as { controlUrl?: string }).controlUrl ?? `http://127.0.0.1:${options.controlPort}`;

@@ -22,7 +22,8 @@ const probe = (n: number, layout: 'agent' | 'compact' | 'map' | 'sqlite'): Probe
   const out = execFileSync(
     process.execPath,
     ['--expose-gc', '--import', 'tsx', path.join(root, 'test/bench/cache-probe.ts'), String(n), layout, String(quick ? 50_000 : 200_000)],
-    { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 },
+    // The agent runs with one malloc arena (device/systemd/gymgate-agent.service); so does its probe.
+    { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, ...(layout === 'agent' ? { MALLOC_ARENA_MAX: '1' } : {}) } },
   );
   return JSON.parse(out.trim().split('\n').pop()!);
 };
