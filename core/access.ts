@@ -102,7 +102,7 @@ export function decideAccess(input: AccessInput): AccessDecision {
   // Fail-secure: a door that has not heard from the server for too long stops trusting its cache.
   if (state.cacheAgeMs === null || state.cacheAgeMs > door.maxOfflineSeconds * 1000) {
     return deny(
-      'cache_expired',
+      'offline_expired',
       state.cacheAgeMs === null
         ? 'This door has never synchronised its member list.'
         : `This door has been offline for ${Math.round(state.cacheAgeMs / 3_600_000)} h, longer than its ${Math.round(door.maxOfflineSeconds / 3600)} h limit.`,

@@ -6,7 +6,7 @@ export const ACCESS_REASONS = [
   'unknown_credential',
   'door_locked',
   'lockdown',
-  'cache_expired',
+  'offline_expired',
   'clock_not_synced',
   'member_suspended',
   'payment_overdue',

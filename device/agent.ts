@@ -132,7 +132,7 @@ const PULL_ON_DENIAL = new Set<AccessReason>([
   'pass_used_up',
   'door_not_included',
   'wrong_site',
-  'cache_expired',
+  'offline_expired',
   'clock_not_synced',
 ]);
 
@@ -161,6 +161,11 @@ type Shared = {
   cache: EntitlementCache | undefined;
   log: Logger;
 };
+
+/** How far simulated time travel has moved the door's clocks, ms. */
+export class TimeShift {
+  ms = 0;
+}
 
 export class Agent implements ControlTarget {
   readonly dataDir: string;
@@ -227,7 +232,18 @@ export class Agent implements ControlTarget {
     const identity = await readDeviceIdentity(dataDir);
     if (!identity) throw new ConfigError(`${join(dataDir, 'device.json')} not found: run \`gymgate-agent provision\` first`);
     let config = await readAgentConfig(dataDir);
-    const clock = await DoorClock.open({ dataDir, log, wall: options.clock, monotonic: options.monotonic, checkIntervalMs: options.clockCheckMs });
+    // Both clocks move together under simulated time travel (control endpoint, simulated driver
+    // only), as if that much time had really passed at the door.
+    const shift = new TimeShift();
+    const wall = options.clock ?? Date.now;
+    const monotonic = options.monotonic ?? (() => performance.now());
+    const clock = await DoorClock.open({
+      dataDir,
+      log,
+      wall: () => wall() + shift.ms,
+      monotonic: () => monotonic() + shift.ms,
+      checkIntervalMs: options.clockCheckMs,
+    });
     const builder = new SnapshotBuilder({ log, thread: options.snapshotThread });
     const store = new CacheStore(dataDir);
     const cache = await loadCache(dataDir, { log, siteId: identity.siteId, builder, store });
@@ -252,6 +268,7 @@ export class Agent implements ControlTarget {
     });
     if (identity.commandPublicKey === null) log.info('no command key in device.json; signed door commands will be ignored');
     agent = new Agent(options, { dataDir, identity, config, gpio, outbox, client, clock, store, builder, nonces, cache, log });
+    agent.timeShift = shift;
     return agent;
   }
 
@@ -577,6 +594,16 @@ export class Agent implements ControlTarget {
   }
 
   // ControlTarget
+
+  timeShift = new TimeShift();
+
+  /** Simulated time travel: the door's clocks jump ahead as if `ms` had passed (e.g. offline for days). */
+  advanceTime(ms: number): { shiftedMs: number; now: number } {
+    if (!isSimulated(this.gpio)) throw new Error('time travel needs the simulated driver');
+    this.timeShift.ms += ms;
+    this.log.warn('simulated time moved ahead', { advancedMs: ms, shiftedMs: this.timeShift.ms });
+    return { shiftedMs: this.timeShift.ms, now: this.clock.now() };
+  }
 
   get driver(): SimulatedGpio {
     if (!isSimulated(this.gpio)) throw new Error('the control endpoint needs the simulated driver');

@@ -71,7 +71,7 @@ export class Decider {
     if (!cache) {
       return {
         granted: false,
-        reason: 'cache_expired',
+        reason: 'offline_expired',
         explanation: 'This door has never synchronised its member list.',
         memberId: null,
         usesPass: false,

@@ -31,9 +31,15 @@ export interface ControlTarget {
   /** Resolves with the next decision taken at doorId. */
   nextDecision(doorId: string, timeoutMs: number): Promise<DecisionEvent>;
   status(): unknown;
+  /** Moves the simulated door's clocks ahead. */
+  advanceTime(ms: number): unknown;
 }
 
 const FORMATS = ['H10301', 'N10002', 'C1000', 'H10304'] as const;
+
+export const TimeBody = z.object({
+  advanceSeconds: z.number().int('must be a whole number of seconds').min(1).max(366 * 86_400),
+});
 
 export const TapBody = z
   .object({
@@ -181,6 +187,12 @@ export async function startControlServer(options: {
     return { door: event.door, credentialKey: event.credentialKey, decision: event.decision };
   };
 
+  const advanceTime = async (req: IncomingMessage) => {
+    const parsed = TimeBody.safeParse(await readJson(req));
+    if (!parsed.success) throw badRequest(parsed.error.issues[0]?.path.join('.') || '(body)', parsed.error.issues[0]?.message ?? 'invalid');
+    return target.advanceTime(parsed.data.advanceSeconds * 1000);
+  };
+
   const relay = (url: URL) => {
     const door = findDoor(target.doors(), url.searchParams.get('door') ?? undefined);
     const history = target.driver.writes(door.relay.line).map((w) => ({
@@ -195,6 +207,7 @@ export async function startControlServer(options: {
     '/tap': { POST: tap },
     '/relay': { GET: (_req, url) => relay(url) },
     '/status': { GET: () => target.status() },
+    '/time': { POST: advanceTime },
   };
 
   const server = createServer((req, res) => {

@@ -141,9 +141,9 @@ describe('decideAccess: door modes and the door’s own state', () => {
   });
 
   it('fails secure when the cache is older than the door allows', () => {
-    expect(decide({ state: { clockSynced: true, cacheAgeMs: 73 * HOUR } }).reason).toBe('cache_expired');
+    expect(decide({ state: { clockSynced: true, cacheAgeMs: 73 * HOUR } }).reason).toBe('offline_expired');
     expect(decide({ state: { clockSynced: true, cacheAgeMs: 71 * HOUR } }).granted).toBe(true);
-    expect(decide({ state: { clockSynced: true, cacheAgeMs: null } }).reason).toBe('cache_expired');
+    expect(decide({ state: { clockSynced: true, cacheAgeMs: null } }).reason).toBe('offline_expired');
   });
 
   it('refuses time-dependent grants on a clock that was never synced, but not open-ended ones', () => {

@@ -82,7 +82,7 @@ describe('door modes and offline policy', () => {
     expect((await r.tap({ facility: 1, card: 2 })).decision.granted).toBe(true);
   });
 
-  it('denies with cache_expired once the cache is older than the door allows, and recovers on sync', async () => {
+  it('denies with offline_expired once the cache is older than the door allows, and recovers on sync', async () => {
     const { worker } = ctx;
     worker.setDoors({ maxOfflineSeconds: 60 });
     const member = worker.addMember('wiegand:2:2');
@@ -95,7 +95,7 @@ describe('door modes and offline policy', () => {
     expect(status.clockSynced).toBe(true);
     expect(status.cacheAgeMs).toBeGreaterThanOrEqual(119_000);
     const denied = await r.tap({ facility: 2, card: 2 });
-    expect(denied.decision).toMatchObject({ granted: false, reason: 'cache_expired', memberId: member });
+    expect(denied.decision).toMatchObject({ granted: false, reason: 'offline_expired', memberId: member });
 
     worker.now = Date.now;
     await worker.start();

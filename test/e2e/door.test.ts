@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { commandTopic } from '../../core/commands.ts';
 import { bitString, encodeWiegand } from '../../core/wiegand.ts';
+import { signCommand } from '../../edge/commands/signing.ts';
 import { waitUntil } from '../../edge/dev/processes.ts';
 import { mosquittoAvailable, TestGym, type BrokerKind } from './gym.ts';
 
@@ -15,6 +18,8 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
   let frontDoor = '';
   let member = { id: '' };
   let other = { id: '' };
+  let deviceId = '';
+  let capturedCommand = '';
 
   const frame = (facility: number, card: number) => bitString(encodeWiegand('H10301', facility, card));
   const tap = (bits: string) => gym.control<{ decision: Decision; credentialKey: string | null }>('POST', '/tap', { door: frontDoor, bits });
@@ -32,8 +37,8 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     siteId = (await gym.call('POST', '/v1/sites', { name: 'Sukhumvit', timezone: 'Asia/Bangkok' })).id;
     frontDoor = (await gym.call('POST', '/v1/doors', { siteId, name: 'Front door' })).id;
     await gym.call('POST', '/v1/doors', { siteId, name: 'Studio' });
-    // A long periodic pull, so the tests see MQTT-driven updates rather than the backstop.
-    await gym.provisionAndRunAgent(siteId, 300);
+    // A 3 s backstop pull: MQTT notices arrive long before it, and the broker-down test relies on it.
+    await gym.provisionAndRunAgent(siteId, 3);
   });
 
   afterAll(async () => {
@@ -79,6 +84,22 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     expect((await relay()).history.length).toBe(before);
   });
 
+  it('denies a withdrawn card within a second', async () => {
+    const extra = await gym.call<{ id: string }>('POST', '/v1/credentials', { kind: 'wiegand', memberId: other.id, facilityCode: 12, cardNumber: 347 });
+    await waitUntil(async () => (await agentVersion()) >= (await siteVersion()), 'the agent to learn the new card', 2_000, 10);
+    await settledRelay();
+    expect((await tap(frame(12, 347))).decision.granted).toBe(true);
+    const before = await settledRelay();
+    const revokedAt = Date.now();
+    await gym.call('DELETE', `/v1/credentials/${extra.id}`);
+    const version = await siteVersion();
+    await waitUntil(async () => (await agentVersion()) >= version, 'the agent to learn of the withdrawn card', 1_000, 10);
+    expect(Date.now() - revokedAt).toBeLessThan(1_000);
+    expect((await tap(frame(12, 347))).decision.reason).toBe('unknown_credential');
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await relay()).history.length).toBe(before);
+  });
+
   it('denies a bad read without moving the relay', async () => {
     const before = await settledRelay();
     const good = frame(12, 346);
@@ -93,6 +114,12 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
 
   it('runs a signed unlock command sent through the API, and records the acknowledgement', async () => {
     const [device] = (await gym.call<{ data: Array<{ id: string }> }>('GET', `/v1/devices?siteId=${siteId}`)).data;
+    deviceId = device!.id;
+    // Listen like an attacker on the broker would, to replay the command later.
+    const spy = await mqtt.connectAsync(gym.broker.url, { reconnectPeriod: 0 });
+    const topic = commandTopic(`gymgate/${gym.organisationId}`, deviceId);
+    await spy.subscribeAsync(topic, { qos: 1 });
+    const seen = new Promise<string>((resolve) => spy.on('message', (_t, payload) => resolve(payload.toString())));
     const before = await settledRelay();
     const sent = await gym.call<{ id: string; status: string }>('POST', `/v1/devices/${device!.id}/commands`, {
       action: { type: 'unlock', doorId: frontDoor, seconds: 1 },
@@ -105,6 +132,43 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
       'the command to be acknowledged',
       5_000,
     );
+    capturedCommand = await seen;
+    await spy.endAsync();
+  });
+
+  it('opens no door for 1,000 forged, replayed, expired or misdirected commands published straight to the broker', async () => {
+    const attacker = await mqtt.connectAsync(gym.broker.url, { reconnectPeriod: 0 });
+    const topic = commandTopic(`gymgate/${gym.organisationId}`, deviceId);
+    const before = await settledRelay();
+    const now = Date.now();
+    const command = (over: Record<string, unknown>) =>
+      JSON.stringify({
+        id: crypto.randomUUID(),
+        deviceId,
+        issuedAt: now,
+        expiresAt: now + 60_000,
+        nonce: crypto.randomUUID().replaceAll('-', ''),
+        action: { type: 'unlock', doorId: frontDoor, seconds: 30 },
+        ...over,
+      });
+    const messages: string[] = [];
+    for (let i = 0; i < 250; i++) {
+      // Forged: a well-formed command with someone else's signature.
+      messages.push(JSON.stringify({ command: command({}), signature: Buffer.from(crypto.getRandomValues(new Uint8Array(64))).toString('base64url') }));
+      // Replayed: the genuine command the door already executed.
+      messages.push(capturedCommand);
+      // Expired and misdirected: genuinely signed, but too old or for another door device.
+      const expired = command({ issuedAt: now - 600_000, expiresAt: now - 300_000 });
+      messages.push(JSON.stringify({ command: expired, signature: await signCommand(gym.signingKey, expired) }));
+      const misdirected = command({ deviceId: 'dev_0000000000someoneelse' });
+      messages.push(JSON.stringify({ command: misdirected, signature: await signCommand(gym.signingKey, misdirected) }));
+    }
+    for (const m of messages) attacker.publish(topic, m, { qos: 1 });
+    await attacker.endAsync();
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect((await relay()).history.length).toBe(before);
+    // The agent is still up and deciding.
+    expect((await tap(frame(12, 346))).decision.granted).toBe(true);
   });
 
   it('locks the site down and releases it', async () => {
@@ -146,5 +210,25 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     }, 'the offline taps to upload after the Worker returned', 30_000, 200);
     const denied = await gym.call<{ data: Array<{ reason: string }> }>('GET', `/v1/checkins?memberId=${member.id}&granted=false`);
     expect(denied.data.map((e) => e.reason)).toContain('member_suspended');
+  });
+
+  it('denies with offline_expired once offline longer than the door allows, and grants again after a sync', async () => {
+    await gym.stopWorker();
+    await settledRelay();
+    // The simulated door's clocks move 73 hours ahead: longer than the default 72 h offline age.
+    await gym.control('POST', '/time', { advanceSeconds: 73 * 3600 });
+    expect((await tap(frame(12, 346))).decision).toMatchObject({ granted: false, reason: 'offline_expired' });
+    await gym.startWorker();
+    await waitUntil(async () => ((await gym.control<{ cacheAgeMs: number | null }>('GET', '/status')).cacheAgeMs ?? Infinity) < 60_000, 'the agent to sync again', 20_000, 200);
+    expect((await tap(frame(12, 346))).decision.granted).toBe(true);
+  });
+
+  it('still learns of a change through the backstop pull when the broker is down', async () => {
+    await gym.broker.stop();
+    await gym.call('PATCH', `/v1/members/${member.id}`, { status: 'active' });
+    const version = await siteVersion();
+    await waitUntil(async () => (await agentVersion()) >= version, 'the periodic pull to bring the change', 10_000, 50);
+    await settledRelay();
+    expect((await tap(frame(12, 345))).decision.granted).toBe(true);
   });
 });
