@@ -11,7 +11,7 @@
 import type { webcrypto } from 'node:crypto';
 import { checkCommand, COMMAND_CLOCK_SKEW_MS, SignedCommand, type DoorCommand } from '../../core/commands.ts';
 import type { CommandAck } from '../../core/contracts/wire.ts';
-import type { WorkerClient } from '../api/worker-client.ts';
+import { ApiError, type WorkerClient } from '../api/worker-client.ts';
 import type { Logger } from '../log/logger.ts';
 import type { NonceStore } from './nonce-store.ts';
 
@@ -36,6 +36,7 @@ export class CommandReceiver {
   private chain: Promise<void> = Promise.resolve();
   private key: Promise<webcrypto.CryptoKey> | undefined;
   private readonly acks = new Set<Promise<void>>();
+  private readonly acked = new Set<string>();
   private readonly abort = new AbortController();
   private stopped = false;
   private warnedNoKey = false;
@@ -133,6 +134,11 @@ export class CommandReceiver {
   }
 
   private acknowledge(id: string, outcome: CommandOutcome) {
+    // Each command id is acknowledged once: replaying a captured command must not turn the door
+    // into a source of HTTPS traffic.
+    if (this.acked.has(id)) return;
+    this.acked.add(id);
+    if (this.acked.size > 4096) this.acked.delete(this.acked.values().next().value as string);
     const ack: CommandAck =
       outcome.status === 'executed'
         ? { status: 'executed', ...(outcome.detail ? { detail: outcome.detail.slice(0, 500) } : {}) }
@@ -145,6 +151,12 @@ export class CommandReceiver {
           return;
         } catch (error) {
           if (this.stopped) return;
+          // A 4xx is the Worker's final word (e.g. a command id it never issued); only network
+          // failures and 5xx are worth another try.
+          if (error instanceof ApiError && error.status < 500) {
+            this.options.log.warn('door command acknowledgement refused', { commandId: id, status: error.status, error: error.message });
+            return;
+          }
           const delay = delays[attempt];
           if (delay === undefined) {
             this.options.log.warn('cannot acknowledge a door command; giving up', { commandId: id, error: (error as Error).message });
