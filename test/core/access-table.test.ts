@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { decideAccess, SERVER_CLOCK, type AccessInput } from '../../core/access.ts';
 import { DEFAULT_PROFILE, STAFFED_SCHEDULE, type AccessProfile, type DoorPolicy, type MemberAccess } from '../../core/entitlement.ts';
 import { ACCESS_REASONS } from '../../core/reasons.ts';
-import { localTime } from '../../core/schedule.ts';
+import { localTime, type Schedule } from '../../core/schedule.ts';
 import { ACCESS_CASES, AT, TIMEZONE, type AccessCase } from '../shared/access-cases.ts';
 
 const SITE = 'site_0123456789';
 
 function inputOf(c: AccessCase): AccessInput {
   const at = Date.parse(c.at ?? AT);
-  const schedules: AccessInput['schedules'] = {};
+  const schedules: Record<string, Schedule> = {};
   if (c.site?.staffedHours) schedules[STAFFED_SCHEDULE] = { windows: c.site.staffedHours, closures: [] };
   let scheduleKey: string | null = null;
   if (c.profile?.schedule === 'staffed_hours') scheduleKey = STAFFED_SCHEDULE;
