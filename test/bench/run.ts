@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { measurePropagation } from './propagation.ts';
+import { measureWireSize } from './wire-size.ts';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
@@ -49,6 +50,11 @@ for (const n of sizes) {
 const propagation = await measurePropagation(quick ? 40 : 200, quick ? 10 : 40);
 emit({ figure: 'propagation_p50', value: propagation.mqtt.p50, unit: 'ms', baseline: propagation.poll.p50, baselineName: '1 s periodic pull, no broker' });
 emit({ figure: 'propagation_p99', value: propagation.mqtt.p99, unit: 'ms', baseline: propagation.poll.p99, baselineName: '1 s periodic pull, no broker' });
+
+const wire = await measureWireSize(quick ? 10_000 : 100_000);
+const wireLabel = wire.members >= 1000 ? `${wire.members / 1000}k` : String(wire.members);
+emit({ figure: `wire_bytes_one_change_notice_${wireLabel}`, value: wire.noticeBytes, unit: 'B', baseline: wire.snapshotBytes, baselineName: 'full snapshot' });
+emit({ figure: `wire_bytes_one_change_delta_${wireLabel}`, value: wire.deltaBytes, unit: 'B', baseline: wire.snapshotBytes, baselineName: 'full snapshot' });
 
 if (!json) {
   const rows = figures.map((f) => [f.figure, `${round(f.value)} ${f.unit}`, f.baseline === null ? '' : `${round(f.baseline)} ${f.unit} (${f.baselineName})`]);
