@@ -6,6 +6,9 @@ import { connect, type IClientPublishOptions, type IPublishPacket, type MqttClie
 import { presenceTopic } from '../../core/contracts/wire.ts';
 import type { Logger } from '../log/logger.ts';
 
+/** Largest MQTT message the agent will look at (an inline delta is at most a few KiB). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
 export type BrokerSettings = {
   url: string;
   username?: string;
@@ -121,6 +124,11 @@ export class BrokerLink {
     client.on('message', (topic, payload, packet) => {
       const handler = this.handlers.get(topic);
       if (!handler) return;
+      // Notices and commands are small; anything this big is not ours to parse.
+      if (payload.byteLength > MAX_MESSAGE_BYTES) {
+        log.warn('dropping an oversized broker message', { topic, bytes: payload.byteLength, limit: MAX_MESSAGE_BYTES });
+        return;
+      }
       try {
         handler(payload, packet);
       } catch (error) {

@@ -109,6 +109,25 @@ describe('versioned sync', () => {
     expect(r.agent.cache?.lookup('wiegand:4:6')).toBeDefined();
   });
 
+  it('drops malformed and oversized notices with a log line and keeps deciding', async () => {
+    const { worker } = ctx;
+    const broker = await ctx.withBroker();
+    worker.addMember('wiegand:6:6');
+    const { dataDir } = await provisionCli(worker);
+    const r = await ctx.start(dataDir, { pullIntervalSeconds: 600 });
+    await waitFor(async () => (await r.status()).brokerConnected, 'the broker connection');
+    await sleep(100);
+    const version = r.agent.cache?.version;
+    const topic = entitlementTopic(worker.topicPrefix, worker.siteId);
+    await broker.publish(topic, 'not json {');
+    await broker.publish(topic, { siteId: worker.siteId, version: 'seven' });
+    await broker.publish(topic, { siteId: worker.siteId, version: (version ?? 0) + 1, padding: 'x'.repeat(100_000) });
+    await waitFor(() => r.log.records.find((x) => x.msg === 'dropping an oversized broker message'), 'the oversized message to be dropped');
+    expect(r.log.records.filter((x) => x.msg === 'ignoring a malformed entitlement notice')).toHaveLength(2);
+    expect(r.agent.cache?.version).toBe(version);
+    expect((await r.tap({ facility: 6, card: 6 })).decision.granted).toBe(true);
+  });
+
   it('sends heartbeats at start and on its interval, and pulls a full snapshot when the hashes differ at the same version', async () => {
     const { worker } = ctx;
     worker.addMember('wiegand:5:5');
