@@ -7,6 +7,7 @@ import { fieldErrors } from '../core/contracts/common.ts';
 import { requireDeviceToken, requireOwnerKey } from './auth/middleware.ts';
 import { accessProfilesRouter } from './access-profiles/router.ts';
 import { accessRouter } from './access/router.ts';
+import { billingRouter } from './billing/router.ts';
 import { checkinsRouter } from './checkins/router.ts';
 import { commandsRouter } from './commands/router.ts';
 import { credentialsRouter } from './credentials/router.ts';
@@ -28,7 +29,7 @@ const withDb = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const PUBLIC_PATHS = new Set(['/v1/enroll']);
+const PUBLIC_PATHS = new Set(['/v1/enroll', '/v1/webhooks/stripe']);
 const ownerOnly = createMiddleware<AppEnv>(async (c, next) => {
   if (PUBLIC_PATHS.has(c.req.path) || c.req.path.startsWith('/v1/device/')) return next();
   return requireOwnerKey(c, next);
@@ -62,6 +63,7 @@ export function createApp() {
     commandsRouter,
     accessRouter,
     deviceSyncRouter,
+    billingRouter,
   ];
   for (const router of routers) app.route('/', router);
 

@@ -1,4 +1,5 @@
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
+import type { BillingMessage } from './billing/queue.ts';
 import type * as schema from './db/schema.ts';
 
 /** Worker bindings: D1, plain vars from wrangler.toml and secrets (`wrangler secret put`). */
@@ -15,6 +16,33 @@ export type Env = {
   DEVICE_MQTT_PASSWORD?: string;
   /** Ed25519 private key (JWK JSON) that signs door commands. */
   COMMAND_SIGNING_KEY?: string;
+  /** Billing work, one message per subscription due (produced by the daily run, consumed by this Worker). */
+  BILLING_QUEUE?: Queue<BillingMessage>;
+  /** "stripe" (deployed) or "simulated" (local runs and tests: no money moves). */
+  PAYMENT_PROVIDER?: string;
+  STRIPE_SECRET_KEY?: string;
+  /** Signing secret of the Stripe webhook endpoint (whsec_…). */
+  STRIPE_WEBHOOK_SECRET?: string;
+  /** Test only: origin of a fake Stripe API, e.g. http://127.0.0.1:12111. */
+  STRIPE_API_BASE?: string;
+  /** Member notices by email: "resend", "sendgrid" or "dev" (default: the local dev mailbox, nothing leaves the Worker). */
+  EMAIL_PROVIDER?: string;
+  /** Sender of member email, e.g. "Sukhumvit Gym <billing@gym.example>". */
+  EMAIL_FROM?: string;
+  RESEND_API_KEY?: string;
+  SENDGRID_API_KEY?: string;
+  /** Member notices by SMS: "twilio" or "dev" (default: the local dev mailbox). */
+  SMS_PROVIDER?: string;
+  TWILIO_ACCOUNT_SID?: string;
+  TWILIO_AUTH_TOKEN?: string;
+  /** Sender number (E.164), alphanumeric sender id, or a Messaging Service SID (MG…). */
+  TWILIO_FROM?: string;
+  /** Test only: origins of fake provider APIs, e.g. http://127.0.0.1:12112. */
+  RESEND_API_BASE?: string;
+  SENDGRID_API_BASE?: string;
+  TWILIO_API_BASE?: string;
+  /** "on" serves GET /dev/mailbox, the page listing what the dev transports stored (local runs only). */
+  DEV_MAILBOX?: string;
 };
 
 export type Db = DrizzleD1Database<typeof schema>;

@@ -1,5 +1,6 @@
 import { drizzle } from 'drizzle-orm/d1';
 import { createApp } from './app.ts';
+import { consumeBillingMessages, enqueueBillingRun, runBilling, type BillingMessage } from './billing/queue.ts';
 import * as schema from './db/schema.ts';
 import type { Env } from './env.ts';
 import { pruneChangeLog } from './maintenance/prune.ts';
@@ -9,10 +10,20 @@ const app = createApp();
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
   // Daily housekeeping (cron in wrangler.toml, UTC).
-  scheduled: async (_controller, env, ctx) => {
+  scheduled: async (controller, env, ctx) => {
     const db = drizzle(env.DB, { schema });
     ctx.waitUntil(
       pruneChangeLog(db).then((removed) => console.log(JSON.stringify({ msg: 'change log pruned', removed }))),
     );
+    // Billing run: one queue message per subscription due by now (without the queue binding, in line).
+    const now = controller.scheduledTime;
+    ctx.waitUntil(
+      (env.BILLING_QUEUE ? enqueueBillingRun(db, env.BILLING_QUEUE, now) : runBilling({ db, env, ctx }, now).then((r) => r.length)).then((due) =>
+        console.log(JSON.stringify({ msg: 'billing run', due })),
+      ),
+    );
   },
-} satisfies ExportedHandler<Env>;
+  queue: async (batch, env, ctx) => {
+    await consumeBillingMessages({ db: drizzle(env.DB, { schema }), env, ctx }, batch as MessageBatch<BillingMessage>);
+  },
+} satisfies ExportedHandler<Env, BillingMessage>;

@@ -94,7 +94,7 @@ async function main() {
   worker = await startWorker({
     port: apiPort,
     persistDir,
-    vars: { MQTT_URL: mqttUrl, COMMAND_SIGNING_KEY: readFileSync(keyFile, 'utf8') },
+    vars: { MQTT_URL: mqttUrl, COMMAND_SIGNING_KEY: readFileSync(keyFile, 'utf8'), PAYMENT_PROVIDER: 'simulated' },
     echo: prefixed('worker'),
   });
 

@@ -1,0 +1,70 @@
+// The member's customer at the payment processor and the card billing charges off-session.
+import { and, eq } from 'drizzle-orm';
+import { billingCustomers, members } from '../db/schema.ts';
+import { SIMULATED_TEST_CARDS, type CardSetup } from '../payments/index.ts';
+import { isSimulated, paymentProvider, type BillingDeps } from './deps.ts';
+import { noteDunning } from './dunning.ts';
+import { refused } from './problems.ts';
+
+export type BillingCustomerRow = typeof billingCustomers.$inferSelect;
+type MemberRow = typeof members.$inferSelect;
+
+/** Creates (or finds) the member's customer and starts a card setup (SetupIntent or Checkout in setup mode). */
+export async function startCardSetup(
+  deps: BillingDeps,
+  member: MemberRow,
+  body: { returnUrl: string; flow: 'setup_intent' | 'checkout' },
+  now: number,
+): Promise<{ provider: 'stripe' | 'simulated'; providerDescription: string; customerId: string; setup: CardSetup }> {
+  const { db } = deps;
+  const provider = paymentProvider(deps);
+  const [current] = await db.select().from(billingCustomers).where(eq(billingCustomers.memberId, member.id));
+  const existing = current && current.provider === provider.name ? current.customerId : null;
+  const ref = await provider.ensureCustomer({ memberId: member.id, email: member.email, name: member.name, existingCustomerId: existing, organisationId: member.organisationId });
+  const sameCustomer = current?.provider === provider.name && current.customerId === ref.customerId;
+  await db
+    .insert(billingCustomers)
+    .values({ memberId: member.id, organisationId: member.organisationId, provider: provider.name, customerId: ref.customerId, createdAt: now, updatedAt: now })
+    .onConflictDoUpdate({
+      target: billingCustomers.memberId,
+      set: sameCustomer
+        ? { updatedAt: now }
+        : { provider: provider.name, customerId: ref.customerId, defaultPaymentMethodId: null, cardBrand: null, cardLast4: null, cardExpMonth: null, cardExpYear: null, updatedAt: now },
+    });
+  const setup = await provider.startCardSetup({ customerId: ref.customerId, returnUrl: body.returnUrl, flow: body.flow, memberId: member.id, organisationId: member.organisationId });
+  return { provider: provider.name, providerDescription: provider.description, customerId: ref.customerId, setup };
+}
+
+export type CardDetails = { brand: string | null; last4: string | null; expMonth: number | null; expYear: number | null };
+
+/** Makes a payment method the customer's card for off-session charges. */
+export async function saveCard(
+  deps: BillingDeps,
+  provider: 'stripe' | 'simulated',
+  customerId: string,
+  paymentMethodId: string,
+  card: CardDetails,
+  now: number,
+): Promise<BillingCustomerRow | undefined> {
+  const [row] = await deps.db
+    .update(billingCustomers)
+    .set({ defaultPaymentMethodId: paymentMethodId, cardBrand: card.brand, cardLast4: card.last4, cardExpMonth: card.expMonth, cardExpYear: card.expYear, updatedAt: now })
+    .where(and(eq(billingCustomers.provider, provider), eq(billingCustomers.customerId, customerId)))
+    .returning();
+  if (row) await noteDunning(deps, row.organisationId, row.memberId, { type: 'card_updated' }, now);
+  return row;
+}
+
+/** Local runs: stands in for the member entering a test card on the setup page (simulated processor only). */
+export async function completeSimulatedSetup(deps: BillingDeps, member: MemberRow, body: { setupId: string; paymentMethodId: string }, now: number) {
+  const provider = paymentProvider(deps);
+  if (!isSimulated(provider)) throw refused('setupId', 'not_simulated', 'the payment processor is Stripe: the card is saved when Stripe reports the setup succeeded (webhook)');
+  const [customer] = await deps.db.select().from(billingCustomers).where(eq(billingCustomers.memberId, member.id));
+  const test = SIMULATED_TEST_CARDS[body.paymentMethodId];
+  if (!test) throw refused('paymentMethodId', 'unknown_test_card', `${body.paymentMethodId} is not one of the simulated test cards (${Object.keys(SIMULATED_TEST_CARDS).join(', ')})`);
+  const done = await provider.completeCardSetup(body.setupId, body.paymentMethodId).catch((error: unknown) => {
+    throw refused('setupId', 'unknown_setup', error instanceof Error ? error.message : String(error));
+  });
+  if (!customer || customer.customerId !== done.customerId) throw refused('setupId', 'other_customer', 'this setup belongs to another member');
+  return saveCard(deps, 'simulated', done.customerId, done.paymentMethodId, { brand: test.brand, last4: test.last4, expMonth: null, expYear: null }, now);
+}

@@ -1,0 +1,45 @@
+// What billing work needs, whether it runs in a request, the queue consumer or a test: the
+// database, the bindings, somewhere to leave work for after the response, and the payment provider.
+import { sql } from 'drizzle-orm';
+import { simulatedProcessorRecords } from '../db/schema.ts';
+import type { Db, Env } from '../env.ts';
+import { createPaymentProvider, type PaymentProvider, type SimulatedProvider, type SimulatedStore } from '../payments/index.ts';
+
+export type BillingDeps = {
+  db: Db;
+  env: Env;
+  ctx: { waitUntil(promise: Promise<unknown>): void };
+};
+
+/** The shape writeWithChanges (edge/entitlements/changes.ts) expects. */
+export const changeContext = (deps: BillingDeps) => ({ var: { db: deps.db }, env: deps.env, executionCtx: deps.ctx });
+
+/** The simulated processor keeps its state in D1, so it survives between requests like Stripe's does. */
+export function d1SimulatedStore(db: Db): SimulatedStore {
+  return {
+    async get(key) {
+      const [row] = await db.select({ value: simulatedProcessorRecords.value }).from(simulatedProcessorRecords).where(sql`${simulatedProcessorRecords.key} = ${key}`);
+      return row?.value ?? null;
+    },
+    async put(key, value) {
+      await db
+        .insert(simulatedProcessorRecords)
+        .values({ key, value })
+        .onConflictDoUpdate({ target: simulatedProcessorRecords.key, set: { value } });
+    },
+  };
+}
+
+/**
+ * PAYMENT_PROVIDER picks the processor: "stripe" (STRIPE_SECRET_KEY, and STRIPE_API_BASE in tests)
+ * or "simulated". Unset: Stripe when a key is configured, else the simulation.
+ */
+export function paymentProvider(deps: Pick<BillingDeps, 'db' | 'env'>): PaymentProvider | SimulatedProvider {
+  const { env } = deps;
+  return createPaymentProvider(
+    { PAYMENTS_PROVIDER: env.PAYMENT_PROVIDER, STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY, STRIPE_API_BASE: env.STRIPE_API_BASE },
+    { simulatedStore: d1SimulatedStore(deps.db) },
+  );
+}
+
+export const isSimulated = (p: PaymentProvider | SimulatedProvider): p is SimulatedProvider => p.name === 'simulated';

@@ -1,0 +1,208 @@
+import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { IdParam, page } from '../../core/contracts/api.ts';
+import { json, jsonBody, ownerAuth, problems } from '../lib/openapi.ts';
+import {
+  BillingBalance,
+  BillingCreditNote,
+  BillingInvoice,
+  BillingPayment,
+  BillingRefund,
+  CancelRequest,
+  ChangePlan,
+  CreditNoteCreate,
+  CreditNoteListQuery,
+  FreezeRequest,
+  InvoiceListQuery,
+  ManualPayment,
+  PaymentListQuery,
+  PaymentMethod,
+  PaymentMethodSetup,
+  PaymentMethodSetupRequest,
+  PendingItemCreate,
+  PendingItemCreated,
+  PendingItemOut,
+  Plan,
+  PlanCreate,
+  PlanListQuery,
+  PlanUpdate,
+  RefundCreate,
+  SimulatedSetupCompletion,
+  Statement,
+  Subscription,
+  SubscriptionCreate,
+  SubscriptionListQuery,
+} from './contracts.ts';
+
+const plansTags = ['Billing: plans'];
+const subsTags = ['Billing: subscriptions'];
+const invTags = ['Billing: invoices and payments'];
+const memberTags = ['Billing: members'];
+
+// Plans
+export const listPlans = createRoute({
+  method: 'get', path: '/v1/plans', tags: plansTags, security: ownerAuth, summary: 'List membership plans',
+  request: { query: PlanListQuery },
+  responses: { 200: json(page(Plan), 'Plans'), ...problems(400, 401) },
+});
+export const createPlan = createRoute({
+  method: 'post', path: '/v1/plans', tags: plansTags, security: ownerAuth, summary: 'Create a membership plan',
+  request: { body: jsonBody(PlanCreate) },
+  responses: { 201: json(Plan, 'The new plan'), ...problems(400, 401) },
+});
+export const getPlan = createRoute({
+  method: 'get', path: '/v1/plans/{id}', tags: plansTags, security: ownerAuth, summary: 'Get a plan',
+  request: { params: IdParam },
+  responses: { 200: json(Plan, 'The plan'), ...problems(401, 404) },
+});
+export const updatePlan = createRoute({
+  method: 'patch', path: '/v1/plans/{id}', tags: plansTags, security: ownerAuth,
+  summary: 'Update a plan (running subscriptions keep their price; new ones and plan changes take the new terms)',
+  request: { params: IdParam, body: jsonBody(PlanUpdate) },
+  responses: { 200: json(Plan, 'The updated plan'), ...problems(400, 401, 404) },
+});
+export const archivePlan = createRoute({
+  method: 'delete', path: '/v1/plans/{id}', tags: plansTags, security: ownerAuth, summary: 'Archive a plan: no new subscriptions, running ones continue',
+  request: { params: IdParam },
+  responses: { 200: json(Plan, 'The archived plan'), ...problems(401, 404) },
+});
+
+// Subscriptions
+export const listSubscriptions = createRoute({
+  method: 'get', path: '/v1/subscriptions', tags: subsTags, security: ownerAuth, summary: 'List subscriptions',
+  request: { query: SubscriptionListQuery },
+  responses: { 200: json(page(Subscription), 'Subscriptions'), ...problems(400, 401) },
+});
+export const createSubscription = createRoute({
+  method: 'post', path: '/v1/subscriptions', tags: subsTags, security: ownerAuth,
+  summary:
+    "Start a subscription for a payer and the members it covers. Each period is invoiced on its first day and charged to the payer's saved card: the first one at once when it starts today or earlier, else by the daily run",
+  request: { body: jsonBody(SubscriptionCreate) },
+  responses: { 201: json(Subscription, 'The new subscription'), ...problems(400, 401, 409) },
+});
+export const getSubscription = createRoute({
+  method: 'get', path: '/v1/subscriptions/{id}', tags: subsTags, security: ownerAuth, summary: 'Get a subscription',
+  request: { params: IdParam },
+  responses: { 200: json(Subscription, 'The subscription'), ...problems(401, 404) },
+});
+export const changeSubscriptionPlan = createRoute({
+  method: 'post', path: '/v1/subscriptions/{id}/change-plan', tags: subsTags, security: ownerAuth,
+  summary: 'Move to another plan now (prorated) or from the next period',
+  request: { params: IdParam, body: jsonBody(ChangePlan) },
+  responses: { 200: json(Subscription, 'The subscription'), ...problems(400, 401, 404, 409) },
+});
+export const freezeSubscription = createRoute({
+  method: 'post', path: '/v1/subscriptions/{id}/freeze', tags: subsTags, security: ownerAuth,
+  summary: "Freeze from one date to another (exclusive): no access and no plan billing; the plan's freeze fee is charged instead, and the paid days left are kept",
+  request: { params: IdParam, body: jsonBody(FreezeRequest) },
+  responses: { 200: json(Subscription, 'The subscription'), ...problems(400, 401, 404, 409) },
+});
+export const unfreezeSubscription = createRoute({
+  method: 'post', path: '/v1/subscriptions/{id}/unfreeze', tags: subsTags, security: ownerAuth, summary: 'End a freeze today (or drop one not started)',
+  request: { params: IdParam },
+  responses: { 200: json(Subscription, 'The subscription'), ...problems(401, 404, 409) },
+});
+export const cancelSubscription = createRoute({
+  method: 'post', path: '/v1/subscriptions/{id}/cancel', tags: subsTags, security: ownerAuth,
+  summary: 'Cancel: ends on the later of today + notice and start + minimum term, unless endsOn is given',
+  request: { params: IdParam, body: jsonBody(CancelRequest) },
+  responses: { 200: json(Subscription, 'The subscription'), ...problems(400, 401, 404, 409) },
+});
+export const withdrawCancellation = createRoute({
+  method: 'post', path: '/v1/subscriptions/{id}/withdraw-cancellation', tags: subsTags, security: ownerAuth, summary: 'Withdraw a cancellation before it takes effect',
+  request: { params: IdParam },
+  responses: { 200: json(Subscription, 'The subscription'), ...problems(401, 404, 409) },
+});
+
+// Invoices, credit notes, payments
+export const listInvoices = createRoute({
+  method: 'get', path: '/v1/invoices', tags: invTags, security: ownerAuth, summary: 'List invoices, newest first',
+  request: { query: InvoiceListQuery },
+  responses: { 200: json(page(BillingInvoice), 'Invoices'), ...problems(400, 401) },
+});
+export const getInvoice = createRoute({
+  method: 'get', path: '/v1/invoices/{id}', tags: invTags, security: ownerAuth, summary: 'Get an invoice with its lines',
+  request: { params: IdParam },
+  responses: { 200: json(BillingInvoice, 'The invoice'), ...problems(401, 404) },
+});
+export const voidInvoiceRoute = createRoute({
+  method: 'post', path: '/v1/invoices/{id}/void', tags: invTags, security: ownerAuth, summary: 'Void an open invoice that has no payment or credit',
+  request: { params: IdParam },
+  responses: { 200: json(BillingInvoice, 'The void invoice'), ...problems(401, 404, 409) },
+});
+export const markUncollectibleRoute = createRoute({
+  method: 'post', path: '/v1/invoices/{id}/mark-uncollectible', tags: invTags, security: ownerAuth, summary: 'Write an open invoice off (it may still be paid)',
+  request: { params: IdParam },
+  responses: { 200: json(BillingInvoice, 'The invoice'), ...problems(401, 404, 409) },
+});
+export const recordPayment = createRoute({
+  method: 'post', path: '/v1/invoices/{id}/payments', tags: invTags, security: ownerAuth, summary: 'Record money received by staff (cash, bank transfer, card terminal, PromptPay)',
+  request: { params: IdParam, body: jsonBody(ManualPayment) },
+  responses: { 201: json(BillingPayment, 'The payment'), ...problems(400, 401, 404, 409) },
+});
+export const chargeInvoiceRoute = createRoute({
+  method: 'post', path: '/v1/invoices/{id}/charge', tags: invTags, security: ownerAuth, summary: "Charge the payer's saved card for what the invoice still asks (next attempt)",
+  request: { params: IdParam },
+  responses: { 201: json(BillingPayment, 'The payment attempt'), ...problems(401, 404, 409) },
+});
+export const createCreditNoteRoute = createRoute({
+  method: 'post', path: '/v1/invoices/{id}/credit-notes', tags: invTags, security: ownerAuth,
+  summary: 'Correct a finalised invoice: refund to the card, credit the balance, or reduce what it still asks',
+  request: { params: IdParam, body: jsonBody(CreditNoteCreate) },
+  responses: { 201: json(BillingCreditNote, 'The credit note'), ...problems(400, 401, 404, 409) },
+});
+export const listCreditNotes = createRoute({
+  method: 'get', path: '/v1/credit-notes', tags: invTags, security: ownerAuth, summary: 'List credit notes',
+  request: { query: CreditNoteListQuery },
+  responses: { 200: json(page(BillingCreditNote), 'Credit notes'), ...problems(400, 401) },
+});
+export const listPayments = createRoute({
+  method: 'get', path: '/v1/payments', tags: invTags, security: ownerAuth, summary: 'List payments and collection attempts, newest first',
+  request: { query: PaymentListQuery },
+  responses: { 200: json(page(BillingPayment), 'Payments'), ...problems(400, 401) },
+});
+export const refundPayment = createRoute({
+  method: 'post', path: '/v1/payments/{id}/refunds', tags: invTags, security: ownerAuth, summary: "Pay back part of the member's credit balance through a payment",
+  request: { params: IdParam, body: jsonBody(RefundCreate) },
+  responses: { 201: json(BillingRefund, 'The refund'), ...problems(400, 401, 404, 409) },
+});
+
+// Per member
+export const addPendingItem = createRoute({
+  method: 'post', path: '/v1/members/{id}/pending-items', tags: memberTags, security: ownerAuth,
+  summary: 'Add a one-off charge (PT session, shop sale, late-cancel fee) to the next invoice, or charge it at once',
+  request: { params: IdParam, body: jsonBody(PendingItemCreate) },
+  responses: { 201: json(PendingItemCreated, 'The item (and its invoice when charged at once)'), ...problems(400, 401, 404) },
+});
+export const listPendingItems = createRoute({
+  method: 'get', path: '/v1/members/{id}/pending-items', tags: memberTags, security: ownerAuth, summary: 'One-off charges not invoiced yet',
+  request: { params: IdParam },
+  responses: { 200: json(page(PendingItemOut), 'Pending items'), ...problems(401, 404) },
+});
+export const deletePendingItemRoute = createRoute({
+  method: 'delete', path: '/v1/pending-items/{id}', tags: memberTags, security: ownerAuth, summary: 'Remove a one-off charge not invoiced yet',
+  request: { params: IdParam },
+  responses: { 200: json(z.object({ id: z.string(), deleted: z.literal(true) }), 'Deleted'), ...problems(401, 404, 409) },
+});
+export const memberBalance = createRoute({
+  method: 'get', path: '/v1/members/{id}/billing', tags: memberTags, security: ownerAuth, summary: "A payer's balance, open invoices, saved card and dunning state",
+  request: { params: IdParam },
+  responses: { 200: json(BillingBalance, 'Balance'), ...problems(401, 404) },
+});
+export const memberStatement = createRoute({
+  method: 'get', path: '/v1/members/{id}/statement', tags: memberTags, security: ownerAuth, summary: "A payer's statement: invoices, credit notes, payments and refunds with a running balance",
+  request: { params: IdParam },
+  responses: { 200: json(Statement, 'Statement'), ...problems(401, 404) },
+});
+export const setupPaymentMethod = createRoute({
+  method: 'post', path: '/v1/members/{id}/payment-method/setup', tags: memberTags, security: ownerAuth,
+  summary: 'Start saving a card for off-session charges (a SetupIntent, or Checkout in setup mode)',
+  request: { params: IdParam, body: jsonBody(PaymentMethodSetupRequest) },
+  responses: { 201: json(PaymentMethodSetup, 'The setup to hand to the member'), ...problems(400, 401, 404) },
+});
+export const completeSimulatedSetupRoute = createRoute({
+  method: 'post', path: '/v1/members/{id}/payment-method/simulated-completion', tags: memberTags, security: ownerAuth,
+  summary: 'Simulated processor only (local runs): stand in for the member entering a test card',
+  request: { params: IdParam, body: jsonBody(SimulatedSetupCompletion) },
+  responses: { 200: json(PaymentMethod, 'The saved card'), ...problems(400, 401, 404, 409) },
+});

@@ -1,0 +1,416 @@
+// Subscriptions in D1: the core state machine's state per subscription, changed only by
+// compare-and-swap on its version. The same write updates the members the subscription covers
+// (status, suspension, validFrom, validUntil, access profile) through writeWithChanges, so the
+// doors learn of it at once, and those member updates only take effect if the swap won.
+//
+// processSubscription is the whole of the billing run for one subscription at an instant:
+// advance the state to the day, invoice the current period if it is not yet (finalise, charge the
+// saved card), take what the invoices and payments say (paid, failed) into the state, and write
+// the entitlement and the next day to look again. Running it twice, or twice at once, is the same
+// as running it once.
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { computeDraftInvoice, type PendingItem } from '../../core/billing/invoice.ts';
+import { maxDate, minDate, type CalendarDate } from '../../core/billing/periods.ts';
+import type { ProrationLine } from '../../core/billing/proration.ts';
+import {
+  applySubscriptionEvent,
+  billingDue,
+  entitlementOf,
+  type SubscriptionEntitlement,
+  type SubscriptionEvent,
+  type SubscriptionRefusal,
+  type SubscriptionState,
+} from '../../core/billing/subscription.ts';
+import { invoices, members, pendingItems, plans, subscriptions } from '../db/schema.ts';
+import { isPaymentProviderError } from '../payments/index.ts';
+import { writeWithChanges } from '../entitlements/changes.ts';
+import { newId } from '../lib/ids.ts';
+import { changeContext, type BillingDeps } from './deps.ts';
+import { batch, raw, chargeInvoice, draftInvoiceStatements, finaliseInvoice, insertDraftInvoice, isConstraintError, randomToken, type ChargeAttempt, type DraftToStore } from './invoices.ts';
+import { joiningFeeOf, loadSubscription, memberLedger, stateOf, subscriptionFacts, taxRateOf, type InvoiceFact, type InvoiceRow, type SubscriptionRow } from './records.ts';
+import { localDate, startOfDay } from './time.ts';
+
+const MAX_ROUNDS = 10;
+
+export class SubscriptionRefused extends Error {
+  constructor(
+    readonly reason: SubscriptionRefusal | 'invoice_refused',
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/** The day billing acts on: today in the subscription's zone, never before the state's own date. */
+export const billingDate = (row: SubscriptionRow, now: number): CalendarDate => maxDate(localDate(now, row.timezone), stateOf(row).asOf);
+
+// ---------------------------------------------------------------------------------------------
+// Reconciling invoices and payments into the state
+
+/**
+ * The events that bring the state in line with the subscription's invoices: a paid period moves
+ * paid-through; an open invoice whose last collection attempt failed makes it past due; nothing
+ * overdue any more ends past due (and a payment_overdue suspension).
+ */
+export function reconcileEvents(s: SubscriptionState, facts: InvoiceFact[], date: CalendarDate): SubscriptionEvent[] {
+  const live = facts.filter((f) => f.status !== 'void' && f.status !== 'draft');
+  const overdue = live.filter((f) => f.status === 'open' && f.amountRemaining > 0 && (f.lastPaymentStatus === 'failed' || f.lastPaymentStatus === 'requires_action'));
+  const paidEnds = live.filter((f) => f.reason === 'plan' && f.status === 'paid' && f.periodEnd !== null).map((f) => f.periodEnd as string);
+  const maxPaid = paidEnds.length ? paidEnds.reduce(maxDate) : null;
+  const events: SubscriptionEvent[] = [];
+  const settled = overdue.length === 0;
+  if (maxPaid !== null && (s.paidThrough === null || maxPaid > s.paidThrough)) {
+    events.push({ type: 'paid', date, periodEnd: maxPaid, settled });
+  } else if (settled && (s.pastDueSince !== null || s.suspension === 'payment_overdue')) {
+    events.push({ type: 'paid', date, periodEnd: null, settled: true });
+  }
+  if (!settled && s.pastDueSince === null) events.push({ type: 'payment_failed', date });
+  return events;
+}
+
+/** The next date anything can happen to the subscription by itself: billing, trial end, freeze, cancellation, validUntil. */
+export function nextReviewDate(s: SubscriptionState, facts: InvoiceFact[], date: CalendarDate): CalendarDate | null {
+  const ent = entitlementOf(s);
+  if (ent.status === 'ended') return null;
+  let next = ent.reviewOn;
+  // A charge whose answer never came (network trouble, a concurrent request): look again next run.
+  if (facts.some((f) => f.status === 'open' && f.lastPaymentStatus === 'pending')) return date;
+  const due = billingDue(s, date);
+  if (due.kind !== 'none') {
+    const invoiced =
+      facts.some((f) => f.reason === due.kind && f.periodStart === due.period.start) ||
+      (due.kind === 'plan' && s.paidThrough !== null && s.paidThrough >= due.period.end);
+    const at = invoiced ? due.period.end : date;
+    next = next === null ? at : minDate(next, at);
+  }
+  return next;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+export type Commit = {
+  state: SubscriptionState;
+  /** Events to log (not the passing of time). */
+  events: SubscriptionEvent[];
+  nextReviewOn: CalendarDate | null;
+  pendingProrations?: ProrationLine[];
+  /** Statements that must take effect only if this write wins; given the write's token. */
+  extra?: (token: string) => BatchItem<'sqlite'>[];
+};
+
+const tokenHolds = (subscriptionId: string, token: string): SQL =>
+  sql`EXISTS (SELECT 1 FROM subscriptions WHERE id = ${subscriptionId} AND write_token = ${token})`;
+
+/** Member updates that make the doors follow the entitlement (only those that change something). */
+async function entitlementWrites(deps: BillingDeps, row: SubscriptionRow, s: SubscriptionState, ent: SubscriptionEntitlement, token: string, now: number) {
+  const { db } = deps;
+  const ids = ent.memberIds;
+  if (ids.length === 0) return { statements: [] as BatchItem<'sqlite'>[], changed: [] as string[] };
+  const [[plan], rows] = await db.batch([
+    db.select({ accessProfileId: plans.accessProfileId }).from(plans).where(eq(plans.id, s.plan.planId)),
+    db.select().from(members).where(and(eq(members.organisationId, row.organisationId), inArray(members.id, ids))),
+  ]);
+  const desired = {
+    status: ent.status,
+    suspension: ent.status === 'suspended' ? ent.suspension : null,
+    validFrom: startOfDay(s.startDate, row.timezone),
+    validUntil: startOfDay(ent.validUntil, row.timezone),
+  };
+  const statements: BatchItem<'sqlite'>[] = [];
+  const changed: string[] = [];
+  for (const m of rows) {
+    // The plan's access profile is the access it grants (null: general doors at every site, 24/7).
+    const accessProfileId = plan ? plan.accessProfileId : m.accessProfileId;
+    if (
+      m.status === desired.status &&
+      m.suspension === desired.suspension &&
+      m.validFrom === desired.validFrom &&
+      m.validUntil === desired.validUntil &&
+      m.accessProfileId === accessProfileId
+    ) {
+      continue;
+    }
+    changed.push(m.id);
+    statements.push(
+      db
+        .update(members)
+        .set({ ...desired, accessProfileId, updatedAt: now })
+        .where(and(eq(members.id, m.id), eq(members.organisationId, row.organisationId), tokenHolds(row.id, token))),
+    );
+  }
+  return { statements, changed };
+}
+
+/** Compare-and-swap of the subscription; false when another write got there first (nothing was written). */
+export async function commitSubscription(deps: BillingDeps, row: SubscriptionRow, c: Commit, now: number): Promise<boolean> {
+  const { db } = deps;
+  const token = randomToken();
+  const ent = entitlementOf(c.state);
+  const nextReviewAt = c.nextReviewOn === null ? null : startOfDay(c.nextReviewOn, row.timezone);
+  const cas = db
+    .update(subscriptions)
+    .set({
+      state: c.state,
+      status: ent.status,
+      planId: c.state.plan.planId,
+      nextReviewOn: c.nextReviewOn,
+      nextReviewAt,
+      ...(c.pendingProrations ? { pendingProrations: c.pendingProrations } : {}),
+      version: row.version + 1,
+      writeToken: token,
+      updatedAt: now,
+    })
+    .where(and(eq(subscriptions.id, row.id), eq(subscriptions.version, row.version)))
+    .returning({ id: subscriptions.id });
+  const log = c.events.map((e, i) =>
+    raw(db, sql`INSERT INTO subscription_events (id, subscription_id, organisation_id, version, type, date, event, created_at)
+      SELECT ${newId('sev', now)}, ${row.id}, ${row.organisationId}, ${row.version + 1}, ${e.type}, ${e.date}, ${JSON.stringify(e)}, ${now + i}
+      WHERE ${tokenHolds(row.id, token)}`),
+  );
+  const { statements: memberUpdates, changed } = await entitlementWrites(deps, row, c.state, ent, token, now);
+  const statements = [cas, ...log, ...memberUpdates, ...(c.extra?.(token) ?? [])];
+  try {
+    const results =
+      changed.length > 0
+        ? await writeWithChanges(changeContext(deps), statements, { organisationId: row.organisationId }, changed.map((entityId) => ({ kind: 'member' as const, entityId })))
+        : await batch(db, statements);
+    return ((results[0] as unknown[]) ?? []).length > 0;
+  } catch (error) {
+    if (isConstraintError(error)) return false;
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The billing run for one subscription
+
+export type ProcessResult = {
+  subscriptionId: string;
+  status: SubscriptionEntitlement['status'];
+  validUntil: CalendarDate;
+  nextReviewOn: CalendarDate | null;
+  /** The period invoice this run looked at, if any. */
+  invoice: InvoiceRow | null;
+  charge: ChargeAttempt['kind'] | null;
+};
+
+type Billed = { kind: 'none' } | { kind: 'reload' } | { kind: 'billed'; invoice: InvoiceRow; charge: ChargeAttempt['kind'] | null };
+
+async function pendingFor(deps: BillingDeps, row: SubscriptionRow, currency: string): Promise<{ items: PendingItem[]; ids: string[] }> {
+  const rows = await deps.db
+    .select()
+    .from(pendingItems)
+    .where(and(eq(pendingItems.organisationId, row.organisationId), eq(pendingItems.memberId, row.payerId), sql`${pendingItems.invoiceId} IS NULL`, eq(pendingItems.currency, currency)))
+    .orderBy(pendingItems.createdAt, pendingItems.id)
+    .limit(80);
+  return {
+    ids: rows.map((r) => r.id),
+    items: rows.map((r) => ({ id: r.id, kind: r.kind, description: r.description, quantity: r.quantity, unitAmount: r.unitAmount, taxRate: taxRateOf(r) })),
+  };
+}
+
+/** Invoices (once), finalises and charges (attempt 1) the period the subscription is in on `date`. */
+async function billPeriod(deps: BillingDeps, row: SubscriptionRow, s: SubscriptionState, date: CalendarDate, now: number): Promise<Billed> {
+  const { db } = deps;
+  const due = billingDue(s, date);
+  if (due.kind === 'none') return { kind: 'none' };
+  // Periods are billed in advance on their first day, not before (a subscription starting next week).
+  if (localDate(now, row.timezone) < due.period.start) return { kind: 'none' };
+  if (due.kind === 'plan' && s.paidThrough !== null && s.paidThrough >= due.period.end) return { kind: 'none' };
+  const [existing] = await db
+    .select()
+    .from(invoices)
+    .where(and(eq(invoices.subscriptionId, row.id), eq(invoices.periodStart, due.period.start), eq(invoices.reason, due.kind)));
+  let invoice = existing;
+  if (!invoice) {
+    const [plan] = await db.select().from(plans).where(eq(plans.id, row.planId));
+    if (!plan) throw new Error(`plan ${row.planId} of subscription ${row.id} is missing`);
+    const currency = plan.currency;
+    const pending = await pendingFor(deps, row, currency);
+    const ledger = await memberLedger(db, row.organisationId, row.payerId);
+    const draft = computeDraftInvoice({
+      currency: currency as never,
+      period: due.period,
+      plan: due.kind === 'plan' ? due.plan : null,
+      planFraction: due.kind === 'plan' ? due.planFraction : null,
+      freezeFee: due.kind === 'freeze_fee' ? due.fee : null,
+      joiningFee: row.joiningFeeDue ? joiningFeeOf(plan) : null,
+      pendingItems: pending.items,
+      prorations: row.pendingProrations as ProrationLine[],
+      creditBalance: ledger.creditBalance,
+    });
+    if (!draft.ok) throw new Error(`draft invoice for ${row.id} refused: ${draft.detail}`);
+    const store: DraftToStore = {
+      id: newId('inv', now),
+      organisationId: row.organisationId,
+      payerId: row.payerId,
+      subscriptionId: row.id,
+      reason: due.kind,
+      sourceKey: null,
+      invoice: draft.invoice,
+      pendingItemIds: pending.ids,
+      // The joining fee and the downgrade credits are the subscription's; they are spent with the
+      // insert, so the draft must have been computed from the version that held them.
+      guard: sql`(SELECT version FROM subscriptions WHERE id = ${row.id}) = ${row.version}`,
+      after: [
+        db
+          .update(subscriptions)
+          .set({ version: row.version + 1, joiningFeeDue: false, pendingProrations: [], updatedAt: now })
+          .where(and(eq(subscriptions.id, row.id), eq(subscriptions.version, row.version))),
+      ],
+      now,
+    };
+    await insertDraftInvoice(db, store);
+    return { kind: 'reload' };
+  }
+  if (invoice.status === 'draft') invoice = await finaliseInvoice(db, row.organisationId, invoice.id, now);
+  let charge: ChargeAttempt['kind'] | null = null;
+  if (invoice.status === 'open' && invoice.amountRemaining > 0) {
+    const attempt = await chargeInvoice(deps, invoice, 1, now);
+    charge = attempt.kind;
+    if (attempt.kind === 'charged') invoice = (await db.select().from(invoices).where(eq(invoices.id, invoice.id)))[0] ?? invoice;
+  }
+  return { kind: 'billed', invoice, charge };
+}
+
+/**
+ * Brings one subscription up to `now` (epoch ms): see the top of this file. `bill: false` only
+ * takes payments into account and writes the entitlement (webhooks).
+ */
+export async function processSubscription(deps: BillingDeps, subscriptionId: string, now: number, options: { bill?: boolean } = {}): Promise<ProcessResult | null> {
+  const bill = options.bill ?? true;
+  let invoice: InvoiceRow | null = null;
+  let charge: ChargeAttempt['kind'] | null = null;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const row = await loadSubscription(deps.db, subscriptionId);
+    if (!row) return null;
+    const date = billingDate(row, now);
+    let s = stateOf(row);
+    if (date > s.asOf) {
+      const advanced = applySubscriptionEvent(s, { type: 'advance', date });
+      if (advanced.ok) s = advanced.state;
+    }
+    if (bill) {
+      const billed = await billPeriod(deps, row, s, date, now);
+      if (billed.kind === 'reload') continue;
+      if (billed.kind === 'billed') {
+        invoice = billed.invoice;
+        charge = billed.charge ?? charge;
+      }
+    }
+    const facts = await subscriptionFacts(deps.db, subscriptionId);
+    const events: SubscriptionEvent[] = [];
+    for (const e of reconcileEvents(s, facts, date)) {
+      const r = applySubscriptionEvent(s, e);
+      if (r.ok) {
+        s = r.state;
+        events.push(e);
+      }
+    }
+    const nextReviewOn = nextReviewDate(s, facts, date);
+    const ent = entitlementOf(s);
+    const result: ProcessResult = { subscriptionId, status: ent.status, validUntil: ent.validUntil, nextReviewOn, invoice, charge };
+    const unchanged = JSON.stringify(s) === JSON.stringify(row.state) && nextReviewOn === row.nextReviewOn && ent.status === row.status;
+    if (unchanged && !(await membersDiffer(deps, row, s, ent))) return result;
+    if (await commitSubscription(deps, row, { state: s, events, nextReviewOn }, now)) return result;
+  }
+  throw new Error(`subscription ${subscriptionId} kept changing under the billing run; try again`);
+}
+
+async function membersDiffer(deps: BillingDeps, row: SubscriptionRow, s: SubscriptionState, ent: SubscriptionEntitlement): Promise<boolean> {
+  const { changed } = await entitlementWrites(deps, row, s, ent, 'probe', 0);
+  return changed.length > 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staff actions (API)
+
+export type ActionContext = { row: SubscriptionRow; state: SubscriptionState; date: CalendarDate };
+export type ActionPlan = { events: SubscriptionEvent[] };
+
+/**
+ * Applies staff events to a subscription on today's date (never before its state's date), with
+ * the proration they cause: an upgrade's lines become an invoice in the same write, a
+ * downgrade's wait for the next invoice. Then runs processSubscription. Refusals of the rules
+ * throw SubscriptionRefused.
+ */
+export async function actOnSubscription(
+  deps: BillingDeps,
+  subscriptionId: string,
+  now: number,
+  plan: (ctx: ActionContext) => ActionPlan | Promise<ActionPlan>,
+): Promise<{ row: SubscriptionRow; prorationInvoiceId: string | null }> {
+  const { db } = deps;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const row = await loadSubscription(db, subscriptionId);
+    if (!row) throw new Error(`subscription ${subscriptionId} is missing`);
+    const date = billingDate(row, now);
+    let s = stateOf(row);
+    if (date > s.asOf) {
+      const advanced = applySubscriptionEvent(s, { type: 'advance', date });
+      if (advanced.ok) s = advanced.state;
+    }
+    const { events } = await plan({ row, state: s, date });
+    const prorations: ProrationLine[] = [];
+    let upgrade: ProrationLine[] | null = null;
+    for (const e of events) {
+      const r = applySubscriptionEvent(s, e);
+      if (!r.ok) throw new SubscriptionRefused(r.reason, r.detail);
+      s = r.state;
+      if (r.proration && r.proration.lines.length > 0) {
+        if (r.proration.settlement === 'invoice_now') upgrade = r.proration.lines;
+        else prorations.push(...r.proration.lines);
+      }
+    }
+    const facts = await subscriptionFacts(db, subscriptionId);
+    const commit: Commit = { state: s, events, nextReviewOn: nextReviewDate(s, facts, date) };
+    if (prorations.length > 0) commit.pendingProrations = [...(row.pendingProrations as ProrationLine[]), ...prorations];
+    let prorationInvoiceId: string | null = null;
+    if (upgrade) {
+      const [planRow] = await db.select().from(plans).where(eq(plans.id, row.planId));
+      const ledger = await memberLedger(db, row.organisationId, row.payerId);
+      const draft = computeDraftInvoice({ currency: (planRow?.currency ?? 'THB') as never, period: null, plan: null, prorations: upgrade, creditBalance: ledger.creditBalance });
+      if (!draft.ok) throw new SubscriptionRefused('invoice_refused', draft.detail);
+      const id = newId('inv', now);
+      prorationInvoiceId = id;
+      commit.extra = (token) =>
+        draftInvoiceStatements(db, {
+          id,
+          organisationId: row.organisationId,
+          payerId: row.payerId,
+          subscriptionId: row.id,
+          reason: 'proration',
+          sourceKey: `${row.id}:proration:${row.version + 1}`,
+          invoice: draft.invoice,
+          pendingItemIds: [],
+          guard: tokenHolds(row.id, token),
+          after: [],
+          now,
+        });
+    }
+    if (!(await commitSubscription(deps, row, commit, now))) continue;
+    await settleAfterChange(deps, subscriptionId, row.organisationId, prorationInvoiceId, now);
+    return { row: (await loadSubscription(db, subscriptionId)) ?? row, prorationInvoiceId };
+  }
+  throw new Error(`subscription ${subscriptionId} kept changing; try again`);
+}
+
+/**
+ * After a committed change: finalise and charge its proration invoice, then bill and reconcile.
+ * The change stands even when the processor cannot be reached: the charge stays pending and the
+ * next run (or a queue retry) repeats it with the same idempotency key.
+ */
+export async function settleAfterChange(deps: BillingDeps, subscriptionId: string, organisationId: string, prorationInvoiceId: string | null, now: number): Promise<void> {
+  try {
+    if (prorationInvoiceId) {
+      const invoice = await finaliseInvoice(deps.db, organisationId, prorationInvoiceId, now);
+      await chargeInvoice(deps, invoice, 1, now);
+    }
+    await processSubscription(deps, subscriptionId, now);
+  } catch (error) {
+    if (!isPaymentProviderError(error) || !error.retryable) throw error;
+    console.warn(JSON.stringify({ msg: 'payment processor unavailable; the billing run will retry', subscriptionId, error: error.message }));
+  }
+}
