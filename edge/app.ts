@@ -18,6 +18,7 @@ import { doorsRouter } from './doors/router.ts';
 import { enrollExchangeRouter, enrollmentRouter } from './enrollment/router.ts';
 import type { AppEnv } from './env.ts';
 import { membersRouter } from './members/router.ts';
+import { notificationsRouter } from './notifications/router.ts';
 import { organisationRouter } from './organisation/router.ts';
 import { ApiProblem, invalid, renderProblem, toProblem } from './lib/problem.ts';
 import { sitesRouter } from './sites/router.ts';
@@ -64,6 +65,7 @@ export function createApp() {
     accessRouter,
     deviceSyncRouter,
     billingRouter,
+    notificationsRouter,
   ];
   for (const router of routers) app.route('/', router);
 

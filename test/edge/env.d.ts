@@ -16,6 +16,10 @@ declare module 'vitest' {
     brokerLogUrl: string;
     /** Base URL of the fake Stripe API (test/edge/stripe-fake). */
     stripeFakeUrl: string;
+    /** Base URLs of the fake Resend, SendGrid and Twilio APIs (test/edge/notify-fakes). */
+    resendFakeUrl: string;
+    sendgridFakeUrl: string;
+    twilioFakeUrl: string;
   }
 }
 

@@ -20,7 +20,7 @@ export default defineConfig(async () => {
       root,
       include: ['test/edge/**/*.test.ts'],
       setupFiles: ['test/edge/apply-migrations.ts'],
-      globalSetup: ['test/edge/broker-setup.ts', 'test/edge/stripe-fake/global-setup.ts'],
+      globalSetup: ['test/edge/broker-setup.ts', 'test/edge/stripe-fake/global-setup.ts', 'test/edge/notify-fakes/global-setup.ts'],
     },
   };
 });

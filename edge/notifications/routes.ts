@@ -1,0 +1,43 @@
+import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { MemberId, listQuery, page } from '../../core/contracts/api.ts';
+import { Timestamp } from '../../core/contracts/common.ts';
+import { json, ownerAuth, problems } from '../lib/openapi.ts';
+import { LOCALES, NOTICE_TEMPLATES } from './templates.ts';
+
+const tags = ['Notifications'];
+
+const CHANNELS = ['email', 'sms'] as const;
+const STATUSES = ['queued', 'sending', 'sent', 'failed'] as const;
+
+export const NotificationStatus = z
+  .enum(STATUSES)
+  .meta({ id: 'NotificationStatus', description: 'queued: waiting for its next attempt; sending: claimed by a deliverer; sent: the provider accepted it; failed: given up' });
+
+export const Notification = z
+  .object({
+    id: z.string(),
+    memberId: MemberId.nullable(),
+    channel: z.enum(CHANNELS),
+    to: z.string().meta({ description: 'Email address, or phone number in E.164' }),
+    template: z.enum(NOTICE_TEMPLATES),
+    locale: z.enum(LOCALES),
+    status: NotificationStatus,
+    attempts: z.number().int(),
+    nextAttemptAt: Timestamp.nullable().meta({ description: 'When a queued message is tried next' }),
+    lastError: z.string().nullable(),
+    provider: z.string().nullable(),
+    providerMessageId: z.string().nullable(),
+    createdAt: Timestamp,
+    sentAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'Notification' });
+
+export const NotificationListQuery = listQuery.extend({ memberId: MemberId.optional(), status: NotificationStatus.optional() });
+
+export const listNotifications = createRoute({
+  method: 'get', path: '/v1/notifications', tags, security: ownerAuth,
+  summary: 'Member notices (email and SMS), newest first, with delivery status and the last error',
+  request: { query: NotificationListQuery },
+  responses: { 200: json(page(Notification), 'Notifications'), ...problems(400, 401) },
+});
