@@ -10,7 +10,7 @@
 // every relay locked while it is down.
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import type { AccessDecision, DeciderState } from '../core/access.ts';
+import type { AccessDecision, CardRead, DeciderState } from '../core/access.ts';
 import { commandTopic, type DoorCommand } from '../core/commands.ts';
 import { EntitlementNotice, entitlementTopic, type CheckinUpload, type Heartbeat } from '../core/contracts/wire.ts';
 import type { AccessReason } from '../core/reasons.ts';
@@ -25,6 +25,8 @@ import { NonceStore } from './commands/nonce-store.ts';
 import { ConfigError, readAgentConfig, readDeviceIdentity, writeAgentConfig } from './config/files.ts';
 import { configForDoors, type AgentConfig, type DeviceIdentity } from './config/schema.ts';
 import { cardRead, Door, type DoorRead } from './door/door.ts';
+import type { DoorAlarm } from './door/monitor.ts';
+import type { PinVerifier } from './door/pin.ts';
 import type { DriverName, GpioDriver } from './gpio/driver.ts';
 import { selectDriver } from './gpio/select.ts';
 import { isSimulated, type SimulatedGpio } from './gpio/simulated.ts';
@@ -32,6 +34,7 @@ import { createLogger, type Logger } from './log/logger.ts';
 import { BrokerLink, ReconnectCounter, redact, type BrokerSettings } from './mqtt/broker-link.ts';
 import { Outbox, OUTBOX_DIR } from './outbox/outbox.ts';
 import { Uploader } from './outbox/uploader.ts';
+import { startHealthServer, type HealthReport, type HealthServer } from './health/health-server.ts';
 import { startControlServer, type ControlServer, type ControlTarget, type DecisionEvent } from './sim/control-server.ts';
 import { EntitlementSync, type CompactionLimits, type UpdateInfo } from './sync/entitlement-sync.ts';
 import { HeartbeatLoop } from './sync/heartbeat.ts';
@@ -45,6 +48,8 @@ export type AgentOptions = {
   gpio?: GpioDriver;
   /** Overrides config.json's controlPort; 0 picks a free port. */
   controlPort?: number;
+  /** Overrides config.json's healthPort; 0 picks a free port, null turns it off. */
+  healthPort?: number | null;
   /** Overrides the broker from enrollment and config.json. */
   mqttUrl?: string;
   /** Overrides config.json's pullIntervalSeconds. */
@@ -68,6 +73,8 @@ export type AgentOptions = {
   snapshotThread?: boolean;
   compaction?: Partial<CompactionLimits>;
   commandAckRetryMs?: number[];
+  /** Checks PINs at card + PIN doors (extension point for PIN hashes in the cache); default: each door's configured codes. */
+  pinVerifier?: PinVerifier;
 };
 
 export type DoorStatus = {
@@ -78,6 +85,9 @@ export type DoorStatus = {
   mode: string | null;
   heldOpen: boolean;
   relayActive: boolean;
+  /** Debounced door position; null without a door sensor. */
+  doorOpen: boolean | null;
+  alarms: { doorForced: number; doorHeldOpen: number; last: DoorAlarm | null };
 };
 
 export type AgentStatus = {
@@ -187,6 +197,7 @@ export class Agent implements ControlTarget {
   private parkedCache: EntitlementCache | undefined;
   private parkedLastSyncAt: number | null = null;
   private control: ControlServer | undefined;
+  private health: HealthServer | undefined;
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private restarting: Promise<void> | undefined;
@@ -254,8 +265,8 @@ export class Agent implements ControlTarget {
       log.info('config.json was missing; wrote default wiring for the cached doors', { doors: config.doors.length });
     }
     const driverName = options.driver ?? config?.driver ?? 'auto';
-    const gpio = options.gpio ?? (await selectDriver(driverName, { gpioBase: config?.gpioBase, log }));
-    const outbox = await Outbox.open(join(dataDir, OUTBOX_DIR), { log });
+    const gpio = options.gpio ?? (await selectDriver(driverName, { gpioBase: config?.gpioBase, gpioChip: config?.gpioChip, log }));
+    const outbox = await Outbox.open(join(dataDir, OUTBOX_DIR), { log, maxEvents: config?.outboxMaxEvents });
     const nonces = await NonceStore.open(dataDir, { log, now: () => clock.now() });
 
     let agent: Agent | undefined;
@@ -280,6 +291,15 @@ export class Agent implements ControlTarget {
       this.control = await startControlServer({ target: this, log, port: this.options.controlPort ?? this.config?.controlPort });
       log.info('simulated driver control endpoint listening', { controlUrl: this.control.url });
     }
+    const healthPort = this.options.healthPort !== undefined ? this.options.healthPort : (this.config?.healthPort ?? 7468);
+    if (healthPort !== null && !this.stopping) {
+      try {
+        this.health = await startHealthServer({ port: healthPort, report: () => this.healthReport(), log });
+      } catch (error) {
+        // The doors matter more than the health endpoint: carry on without it.
+        log.error('health endpoint cannot listen; running without it', { port: healthPort, error });
+      }
+    }
     const sync = this.runtime?.sync;
     const cache = sync ? await Promise.race([sync.ready(), this.whenStopping()]) : undefined;
     if (!cache || this.stopping) return;
@@ -298,6 +318,7 @@ export class Agent implements ControlTarget {
       agentVersion: AGENT_VERSION,
       driver: this.gpio.name,
       controlUrl: this.control?.url ?? null,
+      healthUrl: this.health ? `${this.health.url}/health` : null,
       entitlementVersion: cache.version,
       credentials: cache.size,
       doors: this.doorSummary(),
@@ -447,6 +468,11 @@ export class Agent implements ControlTarget {
           driver: this.gpio,
           gapMs: config.wiegandGapMs,
           onRead: (door, read) => this.handleRead(door, read),
+          log: this.log.child({ door: wiring.id }),
+          pinVerifier: this.options.pinVerifier,
+          defaultGrantMs: () => (this.cache?.door(wiring.id)?.grantSeconds ?? 5) * 1000,
+          onAlarm: (door, alarm) => this.doorAlarm(door, alarm),
+          onExitRequest: (door) => this.log.info('request to exit: door unlocked', { door: door.id, event: 'request_to_exit' }),
         }),
     );
   }
@@ -469,6 +495,19 @@ export class Agent implements ControlTarget {
     for (const door of cache.doors) {
       if (!wired.has(door.id)) this.log.warn('a site door has no wiring in config.json', { door: door.id, name: door.name });
     }
+  }
+
+  /** Door alarms are logged (one JSON line with `event`) and counted in status; the check-in upload has no alarm kind yet. */
+  private readonly alarmCounts = new Map<string, { door_forced: number; door_held_open: number; last: DoorAlarm | null }>();
+
+  private doorAlarm(door: Door, alarm: DoorAlarm): void {
+    let counts = this.alarmCounts.get(door.id);
+    if (!counts) this.alarmCounts.set(door.id, (counts = { door_forced: 0, door_held_open: 0, last: null }));
+    if (alarm.type !== 'door_held_open_cleared') counts[alarm.type]++;
+    counts.last = alarm;
+    const fields = { door: door.id, slot: door.slot, event: alarm.type, at: new Date(alarm.at).toISOString(), ...(alarm.openForMs !== undefined ? { openForMs: alarm.openForMs } : {}) };
+    if (alarm.type === 'door_held_open_cleared') this.log.info('door closed after being held open', fields);
+    else this.log.warn(alarm.type === 'door_forced' ? 'door forced open' : 'door held open too long', fields);
   }
 
   private deciderState(): DeciderState {
@@ -499,9 +538,31 @@ export class Agent implements ControlTarget {
     const at = this.clock.now();
     const cache = this.cache;
     const card = cardRead(read);
-    const { heldOpen, ...decision } = this.decider.decide({ cache, doorId: door.id, read: card, at, state: this.deciderState() });
+    const pin = door.pin;
+    const { heldOpen, commit, ...decision } = this.decider.decide({ cache, doorId: door.id, read: card, at, state: this.deciderState(), defer: pin !== undefined });
+    if (pin && decision.granted && !heldOpen && card.ok) {
+      // Card + PIN: the strike waits for the PIN; the decision is recorded once it is known.
+      this.log.info('card accepted; waiting for the PIN', { door: door.id, credentialKey: card.credentialKey, memberId: decision.memberId });
+      void pin.await(card.credentialKey, decision.memberId).then((outcome) => {
+        if (this.stopping && !outcome.ok && outcome.why === 'closed') return;
+        if (outcome.ok) {
+          commit?.();
+          this.finishRead(door, read, card, decision, heldOpen, at);
+          return;
+        }
+        const why = { timeout: 'no PIN was entered in time', wrong_pin: 'the PIN was wrong', superseded: 'another card was presented before the PIN', closed: 'the door stopped' }[outcome.why];
+        // core has no PIN reason yet: a refused PIN is recorded as a bad read with the explanation.
+        this.finishRead(door, read, card, { ...decision, granted: false, reason: 'bad_read', usesPass: false, explanation: `The card was accepted but ${why}.` }, heldOpen, at);
+      });
+      return;
+    }
+    this.finishRead(door, read, card, decision, heldOpen, at);
+  }
+
+  private finishRead(door: Door, read: DoorRead, card: CardRead, decision: AccessDecision, heldOpen: boolean, at: number): void {
+    const cache = this.cache;
     // A door held open is already unlocked; a pulse would only outlast the hold.
-    if (decision.granted && !heldOpen) door.unlock((cache?.door(door.id)?.grantSeconds ?? 5) * 1000);
+    if (decision.granted && !heldOpen && !this.stopping) door.unlock((cache?.door(door.id)?.grantSeconds ?? 5) * 1000);
     const credentialKey = card.ok ? card.credentialKey : null;
     const event: CheckinUpload = {
       id: randomUUID(),
@@ -515,6 +576,7 @@ export class Agent implements ControlTarget {
       usesPass: decision.usesPass,
     };
     const bits = read.source === 'wiegand' ? read.read.bits : undefined;
+    const typed = read.source === 'keyboard' ? read.text : undefined;
     this.log.info('access decision', {
       door: door.id,
       slot: door.slot,
@@ -526,7 +588,8 @@ export class Agent implements ControlTarget {
       usesPass: decision.usesPass,
       eventId: event.id,
       entitlementVersion: cache?.version ?? null,
-      ...(card.ok ? {} : { bits }),
+      ...(card.ok ? {} : { bits, typed }),
+      ...(read.source === 'wiegand' && read.read.ok ? { format: read.read.format, endedBy: read.read.endedBy } : {}),
     });
     if (!this.stopping) {
       this.outbox.append(event).then(
@@ -647,6 +710,12 @@ export class Agent implements ControlTarget {
         mode: policy?.mode ?? null,
         heldOpen: cache ? this.decider.heldOpen(cache, d.id, at, state) : false,
         relayActive: d.relay.active,
+        doorOpen: d.monitor?.doorOpen ?? null,
+        alarms: {
+          doorForced: this.alarmCounts.get(d.id)?.door_forced ?? 0,
+          doorHeldOpen: this.alarmCounts.get(d.id)?.door_held_open ?? 0,
+          last: this.alarmCounts.get(d.id)?.last ?? null,
+        },
       };
     });
   }
@@ -678,6 +747,35 @@ export class Agent implements ControlTarget {
     };
   }
 
+  /** What GET /health answers: ok while the agent can decide at its doors. */
+  healthReport(): HealthReport {
+    const s = this.status();
+    const problems: string[] = [];
+    if (this.stopping) problems.push('stopping');
+    if (!this.runtime) problems.push('restarting');
+    if (s.entitlementVersion === null) problems.push('no entitlement cache');
+    if (s.doors.length === 0) problems.push('no doors wired');
+    return {
+      ok: problems.length === 0,
+      problems,
+      deviceId: s.deviceId,
+      agentVersion: s.agentVersion,
+      driver: s.driver,
+      uptimeSeconds: Math.round(process.uptime()),
+      entitlementVersion: s.entitlementVersion,
+      cacheAgeMs: s.cacheAgeMs,
+      lastSyncAt: s.lastSyncAt,
+      clockSynced: s.clockSynced,
+      brokerConnected: s.brokerConnected,
+      outboxPending: s.outboxPending,
+      doors: s.doors.map((d) => ({ id: d.id, slot: d.slot, relayActive: d.relayActive, doorOpen: d.doorOpen, alarms: d.alarms })),
+    };
+  }
+
+  get healthUrl(): string | null {
+    return this.health?.url ?? null;
+  }
+
   get controlUrl(): string | null {
     return this.control?.url ?? null;
   }
@@ -705,6 +803,7 @@ export class Agent implements ControlTarget {
       await this.startedUp.catch(() => undefined);
       await this.restarting?.catch(() => undefined);
       await this.control?.close();
+      await this.health?.close();
       await this.commands.stop();
       await this.stopRuntime();
       this.clock.stop();
@@ -712,6 +811,7 @@ export class Agent implements ControlTarget {
       await this.builder.close();
       await this.outbox.close();
       this.gpio.close();
+      await this.gpio.settled?.();
       this.log.info('agent stopped', { outboxPending: this.outbox.pending });
     })();
     return this.stopped;

@@ -17,6 +17,13 @@ import { createLogger } from './log/logger.ts';
 import { AlreadyProvisionedError, provision } from './provision/provision.ts';
 import { ControlRequestError, ControlUnreachableError, controlRequest, DEFAULT_CONTROL_URL } from './sim/control-client.ts';
 import type { TapBody } from './sim/control-server.ts';
+import { SystemdNotifier } from './systemd/notify.ts';
+import { readAgentConfig } from './config/files.ts';
+import { Relay } from './door/relay.ts';
+import { selectDriver } from './gpio/select.ts';
+import { runDoctor } from './tools/doctor.ts';
+import { showLogs } from './tools/logs.ts';
+import { readOneFrame } from './tools/read-card.ts';
 import { AGENT_VERSION } from './version.ts';
 
 export type CliIO = {
@@ -32,7 +39,7 @@ const USAGE = `Usage: gymgate-agent <command> [options]
 Commands:
   provision --api URL --code CODE [--data DIR] [--name NAME] [--force]
       Enroll this door with a one-time code; writes DIR/device.json and DIR/config.json.
-  run [--data DIR] [--driver simulated|onoff|auto] [--control-port N] [--mqtt URL]
+  run [--data DIR] [--driver simulated|onoff|gpiod|auto] [--control-port N] [--mqtt URL]
       [--pull-interval SECONDS] [--heartbeat-interval SECONDS] [--verbose]
       Run the door agent (JSON log lines on stdout; SIGINT/SIGTERM stop it).
   tap [--door ID|N] (--card FACILITY:CARD [--format H10301|N10002|C1000|H10304] | --bits 0101… | --raw HEX)
@@ -42,6 +49,17 @@ Commands:
       Show a door's relay history (simulated driver).
   status [--control URL] [--json]
       Show the running agent's status.
+
+Technician toolkit:
+  doctor [--data DIR] [--json]
+      Check GPIO access and chip base, reader wiring, clock sync, API and broker reachability,
+      cache age, disk space and the running agent; each check ok / warn / fail with a reason.
+  read-card [--data DIR] [--door ID|N] [--timeout SECONDS] [--driver NAME] [--json]
+      Stop the agent first. Waits for one card and shows raw bits, format, facility, card, parity.
+  test-relay [--data DIR] [--door ID|N] [--seconds S] [--driver NAME]
+      Stop the agent first. Unlocks the door's relay for S seconds (default 3), then locks it.
+  logs [-f] [-n LINES]
+      The agent's log from the journal, one readable line per entry.
   version
 
 DIR defaults to $GYMGATE_AGENT_DATA or ./.gymgate/agent.
@@ -200,8 +218,15 @@ async function runCommand(argv: string[], io: CliIO): Promise<number> {
       return 'start failure';
     },
   );
+  // Under systemd (Type=notify): READY=1 once deciding, then the watchdog keepalive.
+  const notifier = new SystemdNotifier({ log, env: io.env });
+  void agent.ready.then(
+    () => notifier.ready(`deciding at ${agent.status().doors.length} door(s)`),
+    () => undefined,
+  );
   const why = await Promise.race([stop, startFailure]);
   log.info('agent stopping', { why });
+  await notifier.stopping();
   await agent.stop();
   return failed ? 1 : 0;
 }
@@ -301,6 +326,106 @@ async function statusCommand(argv: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
+async function doctorCommand(argv: string[], io: CliIO): Promise<number> {
+  const v = parse('doctor', argv, { data: { type: 'string' }, json: { type: 'boolean' } });
+  if (v.help) return help(io);
+  const results = await runDoctor({
+    dataDir: dataDirOf(v.data, io.env),
+    env: io.env,
+    sysfsRoot: io.env.GYMGATE_SYSFS_GPIO,
+    devDir: io.env.GYMGATE_DEV_DIR,
+  });
+  if (v.json) io.stdout(JSON.stringify(results));
+  else for (const r of results) io.stdout(`${r.status.toUpperCase().padEnd(4)}  ${r.check.padEnd(12)}  ${r.reason}`);
+  return results.some((r) => r.status === 'fail') ? 1 : 0;
+}
+
+/** Opens real GPIO for the technician commands (config.json's driver and base, or --driver). */
+async function technicianDriver(command: string, v: { data?: string; door?: string; driver?: string }, io: CliIO) {
+  const dataDir = dataDirOf(v.data, io.env);
+  const config = await readAgentConfig(dataDir);
+  if (!config || config.doors.length === 0) throw new UsageError(`${command}: no doors in ${dataDir}/config.json`);
+  const ref = doorRef(v.door) ?? 1;
+  const door = typeof ref === 'number' ? config.doors[ref - 1] : config.doors.find((d) => d.id === ref);
+  if (!door) throw new UsageError(`${command}: no door ${String(ref)} in config.json`);
+  if (v.driver !== undefined && !(DRIVER_NAMES as readonly string[]).includes(v.driver)) {
+    throw new UsageError(`${command}: --driver must be one of ${DRIVER_NAMES.join(', ')}, got ${v.driver}`);
+  }
+  const log = createLogger({ write: () => undefined });
+  const driver = await selectDriver((v.driver as DriverName | undefined) ?? config.driver, {
+    log,
+    gpioBase: config.gpioBase,
+    gpioChip: config.gpioChip,
+    sysfsRoot: io.env.GYMGATE_SYSFS_GPIO,
+    devDir: io.env.GYMGATE_DEV_DIR,
+  });
+  return { door, driver };
+}
+
+async function readCardCommand(argv: string[], io: CliIO): Promise<number> {
+  const v = parse('read-card', argv, {
+    data: { type: 'string' },
+    door: { type: 'string' },
+    timeout: { type: 'string' },
+    driver: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (v.help) return help(io);
+  const seconds = Number(v.timeout ?? 30);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`read-card: --timeout must be a number of seconds, got ${v.timeout}`);
+  const { door, driver } = await technicianDriver('read-card', v, io);
+  try {
+    if (!v.json) io.stdout(`Present a card at ${door.name} (D0=GPIO${door.wiegand.d0}, D1=GPIO${door.wiegand.d1}, driver ${driver.name}); waiting ${seconds} s…`);
+    const read = await readOneFrame({ driver, d0: door.wiegand.d0, d1: door.wiegand.d1, timeoutMs: seconds * 1000 });
+    if (!read) {
+      io.stderr(`No frame within ${seconds} s: check reader power, D0/D1 on GPIO${door.wiegand.d0}/${door.wiegand.d1}, common ground, and that the agent is stopped.`);
+      return 1;
+    }
+    if (v.json) io.stdout(JSON.stringify(read));
+    else {
+      io.stdout(`bits      ${read.bits} (${read.length} bits, ${read.durationMs.toFixed(1)} ms, hex ${read.hex})`);
+      io.stdout(`format    ${read.format ?? 'unknown'}`);
+      if (read.facility !== null) io.stdout(`facility  ${read.facility}\ncard      ${read.card}`);
+      io.stdout(`parity    ${read.parity}`);
+      io.stdout(`key       ${read.credentialKey ?? '-'}`);
+      io.stdout(read.detail);
+    }
+    return read.parity === 'bad' ? 1 : 0;
+  } finally {
+    driver.close();
+  }
+}
+
+async function testRelayCommand(argv: string[], io: CliIO): Promise<number> {
+  const v = parse('test-relay', argv, { data: { type: 'string' }, door: { type: 'string' }, seconds: { type: 'string' }, driver: { type: 'string' } });
+  if (v.help) return help(io);
+  const seconds = Number(v.seconds ?? 3);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 60) throw new UsageError(`test-relay: --seconds must be from 0 to 60, got ${v.seconds}`);
+  const { door, driver } = await technicianDriver('test-relay', v, io);
+  const relay = new Relay({ driver, line: door.relay.line, activeLow: door.relay.activeLow, lock: door.relay.lock });
+  try {
+    io.stdout(`${door.name}: relay on GPIO${door.relay.line} (${door.relay.activeLow ? 'active-low' : 'active-high'}, ${door.relay.lock}) locked at level ${relay.inactiveLevel}.`);
+    relay.pulse(seconds * 1000);
+    io.stdout(`UNLOCKED (level ${relay.activeLevel}) for ${seconds} s…`);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000 + 20));
+    io.stdout(`Locked again (level ${relay.inactiveLevel}). Did the strike click twice and the door hold afterwards?`);
+    return 0;
+  } finally {
+    relay.close();
+    driver.close();
+    // The gpiod driver's holders settle asynchronously: give the last one time to take over.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function logsCommand(argv: string[], io: CliIO): Promise<number> {
+  const v = parse('logs', argv, { follow: { type: 'boolean', short: 'f' }, lines: { type: 'string', short: 'n' } });
+  if (v.help) return help(io);
+  const lines = Number(v.lines ?? 100);
+  if (!Number.isInteger(lines) || lines < 0) throw new UsageError(`logs: -n must be a whole number, got ${v.lines}`);
+  return showLogs({ follow: v.follow === true, lines, journalctl: io.env.GYMGATE_JOURNALCTL, stdout: io.stdout, stderr: io.stderr, env: io.env });
+}
+
 function help(io: CliIO): number {
   io.stdout(USAGE);
   return 0;
@@ -340,6 +465,14 @@ export async function runCli(argv: string[], io?: Partial<CliIO>): Promise<numbe
         return await relayCommand(rest, out);
       case 'status':
         return await statusCommand(rest, out);
+      case 'doctor':
+        return await doctorCommand(rest, out);
+      case 'read-card':
+        return await readCardCommand(rest, out);
+      case 'test-relay':
+        return await testRelayCommand(rest, out);
+      case 'logs':
+        return await logsCommand(rest, out);
       case 'version':
       case '--version':
         out.stdout(AGENT_VERSION);

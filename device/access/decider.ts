@@ -65,7 +65,18 @@ export class Decider {
     return { lastGrantAtDoor: h.lastAt.get(doorId) ?? null, grantsToday: h.date === date ? h.grants : 0 };
   }
 
-  decide(input: { cache: EntitlementCache | undefined; doorId: string; read: CardRead; at: number; state: DeciderState }): AccessDecision & { heldOpen: boolean } {
+  /**
+   * With defer (card + PIN doors), a grant is not remembered (anti-passback, daily limit, pass use)
+   * until the returned commit() is called, once the PIN is right.
+   */
+  decide(input: {
+    cache: EntitlementCache | undefined;
+    doorId: string;
+    read: CardRead;
+    at: number;
+    state: DeciderState;
+    defer?: boolean;
+  }): AccessDecision & { heldOpen: boolean; commit?: () => void } {
     const { cache, doorId, read, at, state } = input;
     if (!read.ok) return { granted: false, reason: 'bad_read', explanation: `The card could not be read: ${read.detail}.`, memberId: null, usesPass: false, heldOpen: false };
     if (!cache) {
@@ -94,7 +105,11 @@ export class Decider {
       history: this.tapHistory(member?.id, doorId, date),
     });
     const heldOpen = door !== undefined && doorHeldOpen(door, cache.site, cache.schedules, at, state);
-    if (decision.granted && member && !heldOpen) this.recordGrant(member, doorId, at, date, decision.usesPass);
+    if (decision.granted && member && !heldOpen) {
+      const commit = () => this.recordGrant(member, doorId, at, date, decision.usesPass);
+      if (input.defer) return { ...decision, heldOpen, commit };
+      commit();
+    }
     return { ...decision, heldOpen };
   }
 

@@ -8,7 +8,7 @@ import { open, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { EntitlementDelta, type EntitlementSnapshot } from '../../core/contracts/wire.ts';
 import type { Logger } from '../log/logger.ts';
-import { fsyncDirectory, readFileIfExists, writeFileAtomic } from '../storage/atomic-write.ts';
+import { fsyncDirectory, readFileIfExists, removeStaleTemps, writeFileAtomic } from '../storage/atomic-write.ts';
 import type { SnapshotBuilder } from './builder.ts';
 import { EntitlementCache } from './entitlement-cache.ts';
 
@@ -91,6 +91,8 @@ export async function loadCache(
 ): Promise<EntitlementCache | undefined> {
   const { log } = options;
   const path = cachePath(dataDir);
+  const stale = await removeStaleTemps(dataDir);
+  if (stale > 0) log.info('removed temporary files left by an interrupted write', { dataDir, files: stale });
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);

@@ -1,34 +1,57 @@
-// Picks the GPIO driver: `onoff` for real pins, `simulated` for the software twin, or `auto`,
-// which uses real pins when the machine has them and the simulation otherwise.
+// Picks the GPIO driver: `gpiod` (character device through libgpiod tools), `onoff` (sysfs),
+// `simulated` (software twin), or `auto`: gpiod when the machine has /dev/gpiochip* and the tools,
+// else sysfs when it has /sys/class/gpio chips and epoll, else the simulation. config.json's
+// `driver` (or --driver) overrides the choice.
 import type { Logger } from '../log/logger.ts';
 import type { DriverName, GpioDriver } from './driver.ts';
-import { createOnoffDriver, GpioUnavailableError, loadOnoff, SYSFS_GPIO } from './onoff.ts';
+import { createGpiodDriver, gpiodUsable, type GpiodOptions } from './gpiod.ts';
+import { createOnoffDriver, GpioUnavailableError, SYSFS_GPIO, sysfsUsable } from './onoff.ts';
 import { SimulatedGpio } from './simulated.ts';
-import { existsSync } from 'node:fs';
 
-export async function selectDriver(name: DriverName, options: { gpioBase?: number; log: Logger }): Promise<GpioDriver> {
+export type SelectOptions = {
+  log: Logger;
+  gpioBase?: number | 'auto';
+  gpioChip?: string;
+  /** Test seams: where to look for sysfs GPIO and /dev/gpiochip*, and which tools to run. */
+  sysfsRoot?: string;
+  devDir?: string;
+  gpiod?: Partial<Omit<GpiodOptions, 'log'>>;
+};
+
+export async function selectDriver(name: DriverName, options: SelectOptions): Promise<GpioDriver> {
   const { log } = options;
+  const root = options.sysfsRoot ?? SYSFS_GPIO;
+  const gpiod = () => createGpiodDriver({ log, chip: options.gpioChip, ...options.gpiod });
+  const onoff = () => createOnoffDriver({ log, gpioBase: options.gpioBase, root });
   switch (name) {
     case 'simulated':
       log.info('using the simulated GPIO driver (no hardware)');
       return new SimulatedGpio();
     case 'onoff':
-      return createOnoffDriver(options);
+      return onoff();
+    case 'gpiod':
+      return gpiod();
     case 'auto': {
-      let why: string;
-      if (!existsSync(SYSFS_GPIO)) {
-        why = `${SYSFS_GPIO} does not exist`;
-      } else {
+      const reasons: string[] = [];
+      const chardev = gpiodUsable({ devDir: options.devDir, gpiomon: options.gpiod?.gpiomon, env: options.gpiod?.env });
+      if (chardev.ok) {
         try {
-          const Gpio = await loadOnoff();
-          if (Gpio.accessible) return await createOnoffDriver(options);
-          why = 'onoff reports GPIO is not accessible';
+          return await gpiod();
         } catch (error) {
           if (!(error instanceof GpioUnavailableError)) throw error;
-          why = error.message;
+          reasons.push(`gpiod: ${error.message}`);
         }
-      }
-      log.info('no usable GPIO on this machine; using the simulated GPIO driver', { reason: why });
+      } else reasons.push(`gpiod: ${chardev.why}`);
+      const sysfs = sysfsUsable(root);
+      if (sysfs.ok) {
+        try {
+          return await onoff();
+        } catch (error) {
+          if (!(error instanceof GpioUnavailableError)) throw error;
+          reasons.push(`onoff: ${error.message}`);
+        }
+      } else reasons.push(`onoff: ${sysfs.why}`);
+      log.info('no usable GPIO on this machine; using the simulated GPIO driver', { reason: reasons.join('; ') });
       return new SimulatedGpio();
     }
   }

@@ -1,7 +1,7 @@
 // SIMULATED GPIO: a software twin of the pins for demos and tests. No hardware is touched.
 // It records every level written to an output line (with a wall-clock timestamp) and lets code
 // inject falling edges on input lines, e.g. to play a Wiegand frame into a reader.
-import type { GpioDriver, InputLine, Level, OutputLine } from './driver.ts';
+import type { GpioDriver, InputLine, Level, LevelInput, OutputLine } from './driver.ts';
 
 export type OutputWrite = { at: number; level: Level };
 
@@ -18,6 +18,7 @@ export class SimulatedGpio implements GpioDriver {
   readonly name = 'simulated';
   readonly simulated = true;
   private readonly inputs = new Map<number, (timestampNs: bigint) => void>();
+  private readonly levelInputs = new Map<number, { level: Level; onChange: (level: Level, timestampNs: bigint) => void }>();
   private readonly outputs = new Map<number, Level>();
   private readonly histories = new Map<number, OutputWrite[]>();
   private readonly clock: () => number;
@@ -30,7 +31,7 @@ export class SimulatedGpio implements GpioDriver {
 
   private assertFree(line: number) {
     if (!Number.isInteger(line) || line < 0) throw new RangeError(`GPIO line ${line} is not a line number`);
-    if (this.inputs.has(line) || this.outputs.has(line)) throw new Error(`GPIO line ${line} is already in use`);
+    if (this.inputs.has(line) || this.outputs.has(line) || this.levelInputs.has(line)) throw new Error(`GPIO line ${line} is already in use`);
   }
 
   openInput(line: number, onFallingEdge: (timestampNs: bigint) => void): InputLine {
@@ -41,6 +42,37 @@ export class SimulatedGpio implements GpioDriver {
         if (this.inputs.get(line) === onFallingEdge) this.inputs.delete(line);
       },
     };
+  }
+
+  /** Level inputs start high (a contact to ground with a pull-up, open = 1) unless set before. */
+  openLevelInput(line: number, onChange: (level: Level, timestampNs: bigint) => void): LevelInput {
+    this.assertFree(line);
+    const entry = { level: this.presetLevels.get(line) ?? (1 as Level), onChange };
+    this.levelInputs.set(line, entry);
+    return {
+      read: () => entry.level,
+      close: () => {
+        if (this.levelInputs.get(line) === entry) this.levelInputs.delete(line);
+      },
+    };
+  }
+
+  private readonly presetLevels = new Map<number, Level>();
+
+  /** Sets the level on a level input (a door contact opening, a button pressed); unopened lines keep it for the claim. */
+  setInput(line: number, level: Level, timestampNs: bigint = this.monotonic()): void {
+    const entry = this.levelInputs.get(line);
+    if (!entry) {
+      this.presetLevels.set(line, level);
+      return;
+    }
+    if (entry.level === level) return;
+    entry.level = level;
+    entry.onChange(level, timestampNs);
+  }
+
+  isLevelInputOpen(line: number): boolean {
+    return this.levelInputs.has(line);
   }
 
   openOutput(line: number, initialLevel: Level): OutputLine {
@@ -71,6 +103,7 @@ export class SimulatedGpio implements GpioDriver {
 
   close(): void {
     this.inputs.clear();
+    this.levelInputs.clear();
     this.outputs.clear();
   }
 

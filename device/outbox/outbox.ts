@@ -7,7 +7,7 @@ import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckinUpload } from '../../core/contracts/wire.ts';
 import type { Logger } from '../log/logger.ts';
-import { writeJsonAtomic } from '../storage/atomic-write.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../storage/atomic-write.ts';
 
 export const OUTBOX_DIR = 'outbox';
 const EVENTS = 'events.jsonl';
@@ -20,13 +20,19 @@ export class OutboxClosedError extends Error {
   override name = 'OutboxClosedError';
 }
 
+/** Default bound: at a busy door (a tap every 10 s, day and night) about eight weeks. */
+export const DEFAULT_OUTBOX_MAX_EVENTS = 500_000;
+
 export class Outbox {
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Events dropped (oldest first) because the outbox was full, since it was opened. */
+  dropped = 0;
+  private maxEvents = DEFAULT_OUTBOX_MAX_EVENTS;
 
   private constructor(
     readonly dir: string,
-    private readonly handle: FileHandle,
+    private handle: FileHandle,
     private size: number,
     private acked: number,
     private readonly queue: Pending[],
@@ -34,7 +40,7 @@ export class Outbox {
   ) {}
 
   /** Opens (or creates) the outbox in dir, recovering events left by a previous run. */
-  static async open(dir: string, options: { log: Logger }): Promise<Outbox> {
+  static async open(dir: string, options: { log: Logger; maxEvents?: number }): Promise<Outbox> {
     const { log } = options;
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const eventsPath = join(dir, EVENTS);
@@ -70,7 +76,9 @@ export class Outbox {
       start = end;
     }
     if (queue.length > 0) log.info('outbox recovered events from disk', { pending: queue.length });
-    return new Outbox(dir, handle, data.length, acked, queue, log);
+    const outbox = new Outbox(dir, handle, data.length, acked, queue, log);
+    outbox.maxEvents = options.maxEvents ?? DEFAULT_OUTBOX_MAX_EVENTS;
+    return outbox;
   }
 
   /** Events stored and not yet acknowledged. */
@@ -104,7 +112,46 @@ export class Outbox {
       }
       this.size += line.length;
       this.queue.push({ event, end: this.size });
+      if (this.queue.length > this.maxEvents) await this.dropOldest();
     });
+  }
+
+  /**
+   * Full: drops the oldest events, a slice at a time (1% of the bound) so the acknowledgement file
+   * is not rewritten per tap, logs how many, and compacts the log file so it stays bounded too.
+   */
+  private async dropOldest(): Promise<void> {
+    const count = Math.max(this.queue.length - this.maxEvents, Math.ceil(this.maxEvents / 100));
+    const gone = this.queue.splice(0, Math.min(count, this.queue.length - 1));
+    const last = gone.at(-1);
+    if (!last) return;
+    this.dropped += gone.length;
+    this.log.warn('outbox full; dropped the oldest check-ins', {
+      dropped: gone.length,
+      droppedTotal: this.dropped,
+      maxEvents: this.maxEvents,
+      oldestKept: this.queue[0]?.event.occurredAt ?? null,
+    });
+    this.acked = last.end;
+    await writeJsonAtomic(join(this.dir, ACKED), { offset: this.acked }, { mode: 0o600 });
+    // Rewrite the log without the acknowledged and dropped prefix once it is most of the file.
+    if (this.acked > this.size / 2) await this.compact();
+  }
+
+  private async compact(): Promise<void> {
+    const path = join(this.dir, EVENTS);
+    const keep = Buffer.alloc(this.size - this.acked);
+    await this.handle.read(keep, 0, keep.length, this.acked);
+    // Offset 0 first: a crash between the two writes then resends events (the Worker ignores
+    // duplicate ids) instead of skipping some.
+    const shift = this.acked;
+    await writeJsonAtomic(join(this.dir, ACKED), { offset: 0 }, { mode: 0o600 });
+    await writeFileAtomic(path, keep, { mode: 0o600 });
+    await this.handle.close();
+    this.handle = await open(path, 'a+', 0o600);
+    for (const p of this.queue) p.end -= shift;
+    this.size -= shift;
+    this.acked = 0;
   }
 
   /** Removes the oldest count events after the Worker acknowledged them. */

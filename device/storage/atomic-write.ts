@@ -2,7 +2,7 @@
 // over the target and fsync the directory, so a reader sees either the old or the new contents,
 // never a torn file, even after a power cut.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, link, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, link, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export type AtomicWriteOptions = {
@@ -69,4 +69,38 @@ export async function readFileIfExists(path: string): Promise<string | undefined
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+const TEMP = /^\.(.+)\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Removes temporary files that writeFileAtomic left behind when its process died mid-write
+ * (kill -9, power cut); files of processes still running are left alone. Returns how many.
+ */
+export async function removeStaleTemps(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const m = TEMP.exec(name);
+    if (!m || Number(m[2]) === process.pid || alive(Number(m[2]))) continue;
+    await unlink(join(dir, name)).then(
+      () => removed++,
+      () => undefined,
+    );
+  }
+  return removed;
 }

@@ -128,7 +128,7 @@ describe('gymgate-agent executable', () => {
     const cases: Array<[string[], RegExp]> = [
       [['tap', '--card', '12'], /--card must be FACILITY:CARD/],
       [['tap', '--card', '1:2', '--bits', '01'], /exactly one of --card/],
-      [['run', '--driver', 'gpiod'], /--driver must be one of simulated, onoff, auto/],
+      [['run', '--driver', 'pigpio'], /--driver must be one of simulated, onoff, gpiod, auto/],
       [['run', '--control-port', 'x'], /--control-port must be a whole number/],
       [['provision', '--code', 'ABCD'], /--api is required/],
       [['status', '--colour'], /Unknown option '--colour'/],

@@ -99,3 +99,99 @@ describe('Wiegand reader on the simulated driver', () => {
     expect(() => gpio.fallingEdge(D0)).toThrow(/not open/);
   });
 });
+
+describe('Wiegand reader modes and faults', () => {
+  const open = (options: Partial<ConstructorParameters<typeof WiegandReader>[0]> = {}) => {
+    const gpio = new SimulatedGpio();
+    const reads: WiegandRead[] = [];
+    const keys: string[] = [];
+    const reader = new WiegandReader({ driver: gpio, d0: D0, d1: D1, onRead: (r) => reads.push(r), onKey: (k) => keys.push(k.key), ...options });
+    readers.push(reader);
+    return { gpio, reads, keys, reader };
+  };
+
+  it('ends a frame as soon as the configured format and parity match, without waiting for the gap', async () => {
+    const { gpio, reads } = open({ mode: { kind: 'format', format: 'H10301' }, gapMs: 200 });
+    const started = Date.now();
+    await gpio.injectWiegand(D0, D1, encodeWiegand('H10301', 7, 777), { spacingMs: 1 });
+    const [read] = await waitFor(() => reads.length > 0 && reads, 'a read', 1000, 1);
+    expect(Date.now() - started).toBeLessThan(150);
+    expect(read).toMatchObject({ ok: true, credentialKey: 'wiegand:7:777', endedBy: 'format' });
+  });
+
+  it('with a configured format, a frame of that length with bad parity still waits for the gap and fails', async () => {
+    const { gpio, reads } = open({ mode: { kind: 'format', format: 'H10301' } });
+    const bits = encodeWiegand('H10301', 7, 777);
+    bits[0] = bits[0] === 1 ? 0 : 1;
+    await gpio.injectWiegand(D0, D1, bits, realistic);
+    const [read] = await waitFor(() => reads.length > 0 && reads, 'a read');
+    expect(read).toMatchObject({ ok: false, reason: 'bad_parity' });
+  });
+
+  it('ending on the format cuts last-bit → relay latency below the gap', async () => {
+    const { measureGrantLatency } = await import('../../device/wiegand/latency.ts');
+    const early = await measureGrantLatency({ earlyEnd: true, samples: 8 });
+    const gap = await measureGrantLatency({ earlyEnd: false, samples: 8 });
+    expect(early.p50Ms).toBeLessThan(10);
+    expect(gap.p50Ms).toBeGreaterThanOrEqual(24);
+  });
+
+  it('raw mode keys frames of the configured length as raw:<hex of the bits>', async () => {
+    const { gpio, reads } = open({ mode: { kind: 'raw', bits: 40 } });
+    const bits = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    await gpio.injectWiegand(D0, D1, bits, realistic);
+    await sleep(40);
+    await gpio.injectWiegand(D0, D1, bits.slice(0, 26), { spacingMs: 1 });
+    await waitFor(() => reads.length === 2, 'two reads');
+    expect(reads[0]).toMatchObject({ ok: true, format: 'raw', credentialKey: 'raw:9249249249', facility: null });
+    expect(reads[1]).toMatchObject({ ok: false, reason: 'bad_length' });
+  });
+
+  it('turns 4-bit and 8-bit keypad bursts into keys and rejects a bad complement', async () => {
+    const { gpio, reads, keys } = open();
+    const send = async (bits: number[]) => {
+      await gpio.injectWiegand(D0, D1, bits, { spacingMs: 1 });
+      await sleep(40);
+    };
+    await send([0, 0, 0, 1]); // 1
+    await send([1, 0, 1, 1]); // #
+    await send([1, 1, 0, 1, 0, 0, 1, 0]); // 8-bit 2 (complement 1101)
+    await send([1, 0, 1, 0]); // *
+    await send([1, 1, 1, 1, 0, 0, 1, 0]); // bad complement
+    await waitFor(() => keys.length === 4 && reads.length === 1, 'four keys and a failure');
+    expect(keys).toEqual(['1', '#', '2', '*']);
+    expect(reads[0]).toMatchObject({ ok: false, reason: 'bad_key' });
+  });
+
+  it('logs noise bursts of 1-3 bits and never emits a card for them', async () => {
+    const { gpio, reads } = open();
+    await gpio.injectWiegand(D0, D1, [1, 0], { spacingMs: 1 });
+    const [read] = await waitFor(() => reads.length > 0 && reads, 'a read');
+    expect(read).toMatchObject({ ok: false, reason: 'noise' });
+  });
+
+  it('mutes a chattering (stuck) line until it goes quiet, then reads again', async () => {
+    const { gpio, reads } = open({ maxFrameMs: 60 });
+    const chatter = setInterval(() => gpio.fallingEdge(D0), 2);
+    await waitFor(() => reads.length > 0, 'the stuck line report');
+    await sleep(60);
+    clearInterval(chatter);
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toMatchObject({ ok: false, reason: 'stuck_line' });
+    await sleep(40);
+    await gpio.injectWiegand(D0, D1, encodeWiegand('H10301', 3, 4), realistic);
+    await waitFor(() => reads.length === 2, 'a read after the line recovered');
+    expect(reads[1]).toMatchObject({ ok: true, credentialKey: 'wiegand:3:4' });
+  });
+
+  it('puts bits in edge-timestamp order when a driver delivers D0 and D1 out of order', async () => {
+    const { gpio, reads } = open();
+    const bits = encodeWiegand('H10301', 12, 3456);
+    // All D0 edges first, then all D1 edges, each with its true timestamp (as two gpiomon pipes can).
+    const stamped = bits.map((b, i) => ({ b, ns: 1_000_000n + BigInt(i) * 1_000_000n }));
+    for (const { ns } of stamped.filter((s) => s.b === 0)) gpio.fallingEdge(D0, ns);
+    for (const { ns } of stamped.filter((s) => s.b === 1)) gpio.fallingEdge(D1, ns);
+    const [read] = await waitFor(() => reads.length > 0 && reads, 'a read');
+    expect(read).toMatchObject({ ok: true, credentialKey: 'wiegand:12:3456' });
+  });
+});

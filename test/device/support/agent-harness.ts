@@ -41,6 +41,7 @@ export async function runAgent(dataDir: string, overrides: Partial<AgentOptions>
     dataDir,
     gpio,
     controlPort: 0,
+    healthPort: 0,
     log,
     pullIntervalSeconds: 60,
     heartbeatSeconds: 60,
