@@ -28,9 +28,18 @@ const memory = () => {
   const m = process.memoryUsage();
   return { rss: m.rss, heap: m.heapUsed + m.arrayBuffers };
 };
+// Give V8's memory reducer and the allocator a moment to hand freed pages back, as they would
+// in a running agent, before reading RSS; done before both readings so they compare.
+const settled = async () => {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    memory();
+  }
+  return memory();
+};
 
 type Found = { member: MemberAccess; profile: AccessProfile } | undefined;
-const before = memory();
+const before = await settled();
 // The small parts of the site, for the decision inputs (the agent gets them from its cache).
 const { site, schedules, profiles, doors } = syntheticSnapshot(1);
 const door = doors[0]!;
@@ -83,13 +92,7 @@ if (layout === 'agent') {
   };
 }
 snapshot = null;
-// Give V8's memory reducer and the allocator a moment to hand freed pages back, as they would
-// in a running agent, before reading RSS.
-for (let i = 0; i < 3; i++) {
-  await new Promise((r) => setTimeout(r, 500));
-  memory();
-}
-const after = memory();
+const after = await settled();
 
 // Time the whole door path after the frame arrives: decode, look up, decide.
 const random = prng(42);
