@@ -1,5 +1,6 @@
 import { drizzle } from 'drizzle-orm/d1';
 import { createApp } from './app.ts';
+import { runDunning } from './billing/dunning.ts';
 import { consumeBillingMessages, enqueueBillingRun, runBilling, type BillingMessage } from './billing/queue.ts';
 import * as schema from './db/schema.ts';
 import type { Env } from './env.ts';
@@ -21,6 +22,10 @@ export default {
       (env.BILLING_QUEUE ? enqueueBillingRun(db, env.BILLING_QUEUE, now) : runBilling({ db, env, ctx }, now).then((r) => r.length)).then((due) =>
         console.log(JSON.stringify({ msg: 'billing run', due })),
       ),
+    );
+    // Dunning: retries, grace limits and card waits whose time has come (after the billing run's charges).
+    ctx.waitUntil(
+      runDunning({ db, env, ctx }, now).then((r) => console.log(JSON.stringify({ msg: 'dunning run', ...r }))),
     );
   },
   queue: async (batch, env, ctx) => {

@@ -50,12 +50,15 @@ export const billingDate = (row: SubscriptionRow, now: number): CalendarDate => 
 
 /**
  * The events that bring the state in line with the subscription's invoices: a paid period moves
- * paid-through; an open invoice whose last collection attempt failed makes it past due; nothing
+ * paid-through; an open or uncollectible invoice whose last collection attempt failed makes it past due; nothing
  * overdue any more ends past due (and a payment_overdue suspension).
  */
 export function reconcileEvents(s: SubscriptionState, facts: InvoiceFact[], date: CalendarDate): SubscriptionEvent[] {
   const live = facts.filter((f) => f.status !== 'void' && f.status !== 'draft');
-  const overdue = live.filter((f) => f.status === 'open' && f.amountRemaining > 0 && (f.lastPaymentStatus === 'failed' || f.lastPaymentStatus === 'requires_action'));
+  // An uncollectible invoice (written off by staff or the dunning end of line) is still owed.
+  const overdue = live.filter(
+    (f) => (f.status === 'open' || f.status === 'uncollectible') && f.amountRemaining > 0 && (f.lastPaymentStatus === 'failed' || f.lastPaymentStatus === 'requires_action'),
+  );
   const paidEnds = live.filter((f) => f.reason === 'plan' && f.status === 'paid' && f.periodEnd !== null).map((f) => f.periodEnd as string);
   const maxPaid = paidEnds.length ? paidEnds.reduce(maxDate) : null;
   const events: SubscriptionEvent[] = [];

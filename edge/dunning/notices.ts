@@ -1,0 +1,84 @@
+// Dunning notices to members, through the notification outbox (edge/notifications/outbox.ts).
+// Dunning speaks to a NoticeSink only, so it does not depend on how notices are rendered or sent;
+// outboxNoticeSink fills in the template data (gym and member names, amount, pay-now link) and
+// enqueues it with a dedupe key, so a step replayed after a lost race sends nothing twice.
+import { and, eq } from 'drizzle-orm';
+import type { Currency } from '../../core/billing/money.ts';
+import { invoices, members, organisations } from '../db/schema.ts';
+import type { Db } from '../env.ts';
+import { enqueueNotice } from '../notifications/outbox.ts';
+import type { NoticeTemplate } from '../notifications/templates.ts';
+import { createPayLink } from './pay-links.ts';
+
+export type DunningNoticeKind = 'payment_failed' | 'update_card' | 'suspension_upcoming' | 'suspended' | 'restored' | 'payment_recovered' | 'final_notice';
+
+export type DunningNotice = {
+  organisationId: string;
+  memberId: string;
+  kind: DunningNoticeKind;
+  payload: {
+    invoiceNumber: string | null;
+    amount: number;
+    currency: string;
+    nextRetryAt?: number | null;
+    suspendsAt?: number | null;
+    /** Makes the notice idempotent (e.g. the case's first failure and the attempt). */
+    dedupeKey: string;
+  };
+};
+
+export interface NoticeSink {
+  notify(notice: DunningNotice): Promise<void>;
+}
+
+/** What tests and callers without an outbox use: keeps the notices in memory. */
+export function memoryNoticeSink(): NoticeSink & { sent: DunningNotice[] } {
+  const sent: DunningNotice[] = [];
+  return { sent, notify: async (n) => void sent.push(n) };
+}
+
+const UPDATE_CARD_PATH = '/pay';
+
+/** The notification outbox. A notice that cannot be written (member without contact, bad data) is logged, never thrown: dunning goes on. */
+export function outboxNoticeSink(db: Db, opts: { now: number; payLinkBase: string | null }): NoticeSink {
+  const base = (opts.payLinkBase ?? 'http://localhost:8787').replace(/\/+$/, '');
+  return {
+    async notify(n) {
+      try {
+        const [[member], [org]] = await db.batch([
+          db.select({ name: members.name }).from(members).where(and(eq(members.id, n.memberId), eq(members.organisationId, n.organisationId))),
+          db.select({ name: organisations.name }).from(organisations).where(eq(organisations.id, n.organisationId)),
+        ]);
+        if (!member || !org) return;
+        const common = { gymName: org.name, memberName: member.name };
+        const amount = { amount: n.payload.amount, currency: n.payload.currency as Currency };
+        let payUrl = `${base}${UPDATE_CARD_PATH}`;
+        if (n.payload.invoiceNumber && n.kind !== 'restored' && n.kind !== 'payment_recovered') {
+          const [inv] = await db
+            .select({ id: invoices.id })
+            .from(invoices)
+            .where(and(eq(invoices.organisationId, n.organisationId), eq(invoices.number, n.payload.invoiceNumber)));
+          if (inv) payUrl = `${base}/pay/${await createPayLink(db, { organisationId: n.organisationId, memberId: n.memberId, invoiceId: inv.id }, opts.now)}`;
+        }
+        const data: Record<NoticeTemplate, unknown> = {
+          payment_failed: { ...common, amount, payUrl, nextRetryAt: n.payload.nextRetryAt ?? null },
+          update_card: { ...common, amount, updateCardUrl: payUrl },
+          suspension_upcoming: { ...common, amount, payUrl, suspendsAt: n.payload.suspendsAt ?? opts.now },
+          suspended: { ...common, amount, payUrl },
+          restored: { ...common },
+          payment_recovered: { ...common, amount },
+          final_notice: { ...common, amount, payUrl, deadline: null },
+          renewal_upcoming: null,
+          card_expiring: null,
+        };
+        await enqueueNotice(
+          db,
+          { organisationId: n.organisationId, memberId: n.memberId, template: n.kind, data: data[n.kind] as never, dedupeKey: `dunning:${n.payload.dedupeKey}:${n.kind}` },
+          opts.now,
+        );
+      } catch (error) {
+        console.error(JSON.stringify({ msg: 'dunning notice not written', memberId: n.memberId, kind: n.kind, error: String(error) }));
+      }
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// Pay-now links of dunning notices: /pay/{token}, one invoice of one member, expiring, used once.
+// The token is 32 random bytes; only its SHA-256 is stored, so the table cannot be turned back
+// into working links.
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { dunningPayLinks } from '../db/schema.ts';
+import type { Db } from '../env.ts';
+
+export const PAY_LINK_TTL_MS = 14 * 86_400_000;
+
+const hex = (bytes: ArrayBuffer | Uint8Array) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
+
+export async function hashToken(token: string): Promise<string> {
+  return hex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)));
+}
+
+export async function createPayLink(db: Db, link: { organisationId: string; memberId: string; invoiceId: string }, now: number, ttlMs = PAY_LINK_TTL_MS): Promise<string> {
+  const token = hex(crypto.getRandomValues(new Uint8Array(32)));
+  await db.insert(dunningPayLinks).values({ tokenHash: await hashToken(token), ...link, expiresAt: now + ttlMs, createdAt: now });
+  return token;
+}
+
+export type PayLinkCheck =
+  | { ok: true; link: typeof dunningPayLinks.$inferSelect }
+  | { ok: false; reason: 'unknown' | 'expired' | 'used' };
+
+export async function checkPayLink(db: Db, token: string, now: number): Promise<PayLinkCheck> {
+  if (!/^[0-9a-f]{64}$/.test(token)) return { ok: false, reason: 'unknown' };
+  const [link] = await db.select().from(dunningPayLinks).where(eq(dunningPayLinks.tokenHash, await hashToken(token)));
+  if (!link) return { ok: false, reason: 'unknown' };
+  if (link.usedAt !== null) return { ok: false, reason: 'used' };
+  if (link.expiresAt <= now) return { ok: false, reason: 'expired' };
+  return { ok: true, link };
+}
+
+/** Marks the link used; false when another request used it first. */
+export async function usePayLink(db: Db, tokenHash: string, now: number): Promise<boolean> {
+  const rows = await db
+    .update(dunningPayLinks)
+    .set({ usedAt: now })
+    .where(and(eq(dunningPayLinks.tokenHash, tokenHash), isNull(dunningPayLinks.usedAt), sql`${dunningPayLinks.expiresAt} > ${now}`))
+    .returning({ h: dunningPayLinks.tokenHash });
+  return rows.length > 0;
+}

@@ -1,0 +1,110 @@
+// Dunning through the real Stripe SDK against the fake Stripe API (test/edge/stripe-fake): retries
+// with a new idempotency key per attempt, and a card saved by the setup_intent.succeeded webhook
+// retrying at once and restoring the member at the door.
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import Stripe from 'stripe';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../../edge/app.ts';
+import type { Env } from '../../edge/env.ts';
+import { call, enrollDevice } from './helpers.ts';
+import { runDunning } from '../../edge/billing/dunning.ts';
+import { type BillingGym, billingDeps, billingGym, bkk, bkkMidnight, invoicesOf, memberOf, run, setClock, subscribe, useBillingClock } from './billing-helpers.ts';
+import { fakeControl, fakeEvents, fakeRequests, fakeStripeUrl, newTestKey } from './stripe-fake/harness.ts';
+
+useBillingClock();
+
+const WEBHOOK_SECRET = 'whsec_test_billing_0123456789abcdef';
+const cryptoProvider = Stripe.createSubtleCryptoProvider();
+
+function stripeEnv(label: string): { key: string; env: Partial<Env> } {
+  const key = newTestKey(label);
+  return { key, env: { PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: key, STRIPE_API_BASE: fakeStripeUrl(), STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET } };
+}
+
+/** Posts an event to the webhook endpoint as Stripe would: signed, no API key. */
+async function deliver(g: BillingGym, event: unknown, secret = WEBHOOK_SECRET) {
+  const payload = JSON.stringify(event);
+  const signature = await Stripe.webhooks.generateTestHeaderStringAsync({ payload, secret, cryptoProvider });
+  const res = await callRaw(g, payload, signature);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body as { received: true; eventId: string; outcome: string };
+}
+
+const app = createApp();
+
+/** A POST to the webhook endpoint with the exact body bytes and an optional Stripe-Signature header. */
+async function callRaw(g: BillingGym, payload: string, signature?: string) {
+  const ctx = createExecutionContext();
+  const res = await app.request(
+    '/v1/webhooks/stripe',
+    { method: 'POST', headers: { 'content-type': 'application/json', ...(signature ? { 'stripe-signature': signature } : {}) }, body: payload },
+    { ...(env as unknown as Env), ...g.env },
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return { status: res.status, contentType: res.headers.get('content-type'), body: (await res.json()) as any };
+}
+
+/** Saves a card the Stripe way: a SetupIntent through the API, the member completing it, the webhook. */
+async function saveStripeCard(g: BillingGym, key: string, memberId: string, testCard: string) {
+  const setup = await g.api('POST', `/v1/members/${memberId}/payment-method/setup`, { returnUrl: 'https://gym.example/card-saved' });
+  expect(setup.status, JSON.stringify(setup.body)).toBe(201);
+  expect(setup.body).toMatchObject({ provider: 'stripe', setup: { kind: 'setup_intent' } });
+  expect(setup.body.setup.clientSecret).toMatch(/^seti_.+_secret_/);
+  await fakeControl(key, 'POST', `/setup_intents/${setup.body.setup.id}/succeed`, { payment_method: testCard });
+  const event = (await fakeEvents(key)).filter((e) => e.type === 'setup_intent.succeeded' && e.data.object.id === setup.body.setup.id).at(-1);
+  expect((await deliver(g, event)).outcome).toBe('card_saved');
+  return event.data.object.payment_method as string;
+}
+
+const snapshotMember = async (token: string, memberId: string) =>
+  ((await call('GET', '/v1/device/snapshot', { token })).body.members as any[]).find((m) => m.id === memberId);
+
+describe('dunning through Stripe', () => {
+  it('retries with a new key per attempt, suspends after grace, and a card saved by webhook retries at once and restores', async () => {
+    const { key, env } = stripeEnv('dunningstripe');
+    const g = await billingGym({ graceDays: 14 }, env);
+    expect((await g.api('PUT', '/v1/dunning/policy', { policy: { retryDays: [3, 7], graceDays: 5 } })).status).toBe(200);
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    await saveStripeCard(g, key, g.member.id, 'pm_card_visa');
+    await subscribe(g);
+    await saveStripeCard(g, key, g.member.id, 'pm_card_chargeDeclinedInsufficientFunds');
+    await run(g, bkk('2030-02-15'));
+    const second = (await invoicesOf(g, g.member.id))[1];
+    expect(second).toMatchObject({ number: 'INV-000002', status: 'open' });
+
+    // Day 3: Stripe cannot be reached when the retry is sent. The charge stays pending and the case waits…
+    setClock(bkk('2030-02-18'));
+    const unreachable = billingDeps({ ...g.env, STRIPE_API_BASE: 'http://127.0.0.1:9' });
+    await runDunning(unreachable, bkk('2030-02-18'), { organisationId: g.organisationId });
+    expect((await g.api('GET', `/v1/members/${g.member.id}/dunning`)).body.state).toMatchObject({ phase: 'charging', attempts: 2 });
+    expect(((await g.api('GET', `/v1/payments?invoiceId=${second.id}`)).body.data as any[]).find((p) => p.attempt === 2)).toMatchObject({ status: 'pending' });
+    // …until a later run sends the same attempt again, with the same idempotency key.
+    setClock(bkk('2030-02-18', '11:00'));
+    await runDunning(billingDeps(g.env), bkk('2030-02-18', '11:00'), { organisationId: g.organisationId });
+    expect((await g.api('GET', `/v1/members/${g.member.id}/dunning`)).body.state).toMatchObject({ phase: 'retrying', attempts: 2 });
+    expect(((await g.api('GET', `/v1/payments?invoiceId=${second.id}`)).body.data as any[]).find((p) => p.attempt === 2)).toMatchObject({ status: 'failed' });
+    setClock(bkk('2030-02-20'));
+    await runDunning(billingDeps(g.env), bkk('2030-02-20'), { organisationId: g.organisationId });
+    expect(await snapshotMember(device.deviceToken, g.member.id)).toMatchObject({ status: 'suspended' });
+
+    setClock(bkk('2030-02-21'));
+    await saveStripeCard(g, key, g.member.id, 'pm_card_visa');
+    const intents = (await fakeRequests(key)).filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents' && !r.replayed && r.status < 500);
+    expect(intents.map((r) => r.idempotencyKey).filter((k) => String(k).startsWith(second.id))).toEqual([
+      `${second.id}:attempt:1`,
+      `${second.id}:attempt:2`,
+      `${second.id}:attempt:3`,
+    ]);
+    expect((await g.api('GET', `/v1/invoices/${second.id}`)).body).toMatchObject({ status: 'paid' });
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'active', suspension: null, validUntil: bkkMidnight('2030-03-29') });
+    expect(await snapshotMember(device.deviceToken, g.member.id)).toMatchObject({ status: 'active', validUntil: Date.parse(bkkMidnight('2030-03-29')) });
+
+    // The payment_intent.succeeded webhook that follows changes nothing more.
+    const event = (await fakeEvents(key)).filter((e) => e.type === 'payment_intent.succeeded' && e.data.object.metadata?.gymgate_attempt === '3' && e.data.object.metadata?.gymgate_invoice_id === second.id).at(-1);
+    expect(event).toBeDefined();
+    expect((await deliver(g, event)).outcome).toBe('payment:succeeded');
+    expect(((await g.api('GET', `/v1/payments?invoiceId=${second.id}`)).body.data as any[]).filter((p) => p.status === 'succeeded')).toHaveLength(1);
+    expect((await g.api('GET', `/v1/members/${g.member.id}/dunning`)).body.state).toMatchObject({ phase: 'idle', suspended: false });
+  });
+});
