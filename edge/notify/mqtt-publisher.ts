@@ -75,7 +75,7 @@ export async function publishMessages(
 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new MqttPublishError(`broker did not answer within ${options.timeoutMs ?? 3000} ms`)), options.timeoutMs ?? 3000);
+    timer = setTimeout(() => reject(new MqttPublishError(`broker did not answer within ${options.timeoutMs ?? 5000} ms`)), options.timeoutMs ?? 5000);
   });
 
   // Reads until a packet matching `want` has arrived.

@@ -172,8 +172,15 @@ describe('check-in upload', () => {
 });
 
 describe('MQTT notifications', () => {
-  const published = async (topic: string) =>
-    (await (await fetch(`${inject('brokerLogUrl')}?topic=${encodeURIComponent(topic)}`)).json()) as Array<{ payload: string; retain: boolean; qos: number }>;
+  type Seen = Array<{ payload: string; retain: boolean; qos: number }>;
+  /** What the broker received on a topic, once it holds at least `count` messages (bounded wait). */
+  const published = async (topic: string, count = 1): Promise<Seen> => {
+    for (let i = 0; ; i++) {
+      const seen = (await (await fetch(`${inject('brokerLogUrl')}?topic=${encodeURIComponent(topic)}`)).json()) as Seen;
+      if (seen.length >= count || i >= 50) return seen;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
 
   it('publishes the new version, retained, without personal data, when access changes', async () => {
     const g = await gym();
@@ -194,7 +201,7 @@ describe('MQTT notifications', () => {
       body: { kind: 'raw', memberId: g.member.id, rawId: 'DEADBEEF' },
       env: mqttEnv,
     });
-    const later = await published(topic);
+    const later = await published(topic, 2);
     expect(later.map((m) => JSON.parse(m.payload).version)).toEqual([version, version + 1]);
   });
 
