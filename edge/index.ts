@@ -5,19 +5,32 @@ import { consumeBillingMessages, enqueueBillingRun, runBilling, type BillingMess
 import * as schema from './db/schema.ts';
 import type { Env } from './env.ts';
 import { pruneChangeLog } from './maintenance/prune.ts';
+import { deliverDue } from './notifications/outbox.ts';
+
+/** Every five minutes: member notices go out, dunning steps whose time has come run. */
+export const FREQUENT_CRON = '*/5 * * * *';
 
 const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
-  // Daily housekeeping (cron in wrangler.toml, UTC).
+  // Crons in wrangler.toml (UTC): every five minutes, and the daily run.
   scheduled: async (controller, env, ctx) => {
     const db = drizzle(env.DB, { schema });
+    const now = controller.scheduledTime;
+    if (controller.cron === FREQUENT_CRON) {
+      ctx.waitUntil(
+        runDunning({ db, env, ctx }, now)
+          .then((r) => console.log(JSON.stringify({ msg: 'dunning run', ...r })))
+          .then(() => deliverDue(db, env, now))
+          .then((r) => console.log(JSON.stringify({ msg: 'notices delivered', sent: r.sent, retrying: r.retrying, failed: r.failed }))),
+      );
+      return;
+    }
     ctx.waitUntil(
       pruneChangeLog(db).then((removed) => console.log(JSON.stringify({ msg: 'change log pruned', removed }))),
     );
     // Billing run: one queue message per subscription due by now (without the queue binding, in line).
-    const now = controller.scheduledTime;
     ctx.waitUntil(
       (env.BILLING_QUEUE ? enqueueBillingRun(db, env.BILLING_QUEUE, now) : runBilling({ db, env, ctx }, now).then((r) => r.length)).then((due) =>
         console.log(JSON.stringify({ msg: 'billing run', due })),

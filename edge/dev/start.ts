@@ -94,7 +94,7 @@ async function main() {
   worker = await startWorker({
     port: apiPort,
     persistDir,
-    vars: { MQTT_URL: mqttUrl, COMMAND_SIGNING_KEY: readFileSync(keyFile, 'utf8'), PAYMENT_PROVIDER: 'simulated' },
+    vars: { MQTT_URL: mqttUrl, COMMAND_SIGNING_KEY: readFileSync(keyFile, 'utf8'), PAYMENT_PROVIDER: 'simulated', DEV_MAILBOX: 'on' },
     echo: prefixed('worker'),
   });
 
@@ -116,6 +116,7 @@ gymgate is running (simulated door hardware).
   API key      ${demo.apiKey}
   MQTT broker  ${mqttUrl}
   Door agent   ${agent.controlUrl}   (simulated GPIO control endpoint)
+  Dev mailbox  ${worker.url}/dev/mailbox   (member email and SMS stay here on local runs)
 
 Tap a card at the front door:
   npm run tap -- --card ${active?.card}        # ${active?.name}: granted

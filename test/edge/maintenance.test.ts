@@ -2,7 +2,8 @@ import { createExecutionContext, createScheduledController, env, waitOnExecution
 import { drizzle } from 'drizzle-orm/d1';
 import { describe, expect, it } from 'vitest';
 import * as schema from '../../edge/db/schema.ts';
-import worker from '../../edge/index.ts';
+import worker, { FREQUENT_CRON } from '../../edge/index.ts';
+import { enqueueNotice } from '../../edge/notifications/outbox.ts';
 import { pruneChangeLog } from '../../edge/maintenance/prune.ts';
 import { call, enrollDevice, gym } from './helpers.ts';
 
@@ -33,5 +34,24 @@ describe('change log pruning', () => {
     await waitOnExecutionContext(ctx);
     const after = await env.DB.prepare('SELECT count(*) AS n FROM entitlement_changes WHERE site_id = ?').bind(g.site.id).first<{ n: number }>();
     expect(after?.n).toBe(0);
+  });
+});
+
+describe('the five-minute cron', () => {
+  it('sends queued member notices', async () => {
+    const g = await gym();
+    const db = drizzle(env.DB, { schema });
+    const [queued] = await enqueueNotice(db, {
+      organisationId: g.organisationId,
+      memberId: g.member.id,
+      template: 'restored',
+      data: { gymName: 'Test Gym', memberName: 'Somchai P.' },
+    });
+    expect(queued?.status).toBe('queued');
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 1000, cron: FREQUENT_CRON }), env as never, ctx);
+    await waitOnExecutionContext(ctx);
+    const list = await call('GET', `/v1/notifications?memberId=${g.member.id}`, { token: g.apiKey });
+    expect(list.body.data).toEqual([expect.objectContaining({ id: queued!.id, status: 'sent', channel: 'email' })]);
   });
 });
