@@ -5,10 +5,10 @@ import { consumeBillingMessages, enqueueBillingRun, runBilling, type BillingMess
 import * as schema from './db/schema.ts';
 import type { Env } from './env.ts';
 import { pruneChangeLog } from './maintenance/prune.ts';
+import { FREQUENT_CRON } from './maintenance/crons.ts';
 import { deliverDue } from './notifications/outbox.ts';
 
-/** Every five minutes: member notices go out, dunning steps whose time has come run. */
-export const FREQUENT_CRON = '*/5 * * * *';
+// The entry module exports only handlers: workerd refuses any other export.
 
 const app = createApp();
 

@@ -2,7 +2,8 @@ import { createExecutionContext, createScheduledController, env, waitOnExecution
 import { drizzle } from 'drizzle-orm/d1';
 import { describe, expect, it } from 'vitest';
 import * as schema from '../../edge/db/schema.ts';
-import worker, { FREQUENT_CRON } from '../../edge/index.ts';
+import worker from '../../edge/index.ts';
+import { FREQUENT_CRON } from '../../edge/maintenance/crons.ts';
 import { enqueueNotice } from '../../edge/notifications/outbox.ts';
 import { pruneChangeLog } from '../../edge/maintenance/prune.ts';
 import { call, enrollDevice, gym } from './helpers.ts';
