@@ -3,6 +3,7 @@
 // baseline in the same run, since these machines are shared and absolute numbers drift.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { measureGrantLatency } from '../../device/wiegand/latency.ts';
 import { measurePropagation } from './propagation.ts';
 import { measureWireSize } from './wire-size.ts';
 
@@ -46,6 +47,14 @@ for (const n of sizes) {
   emit({ figure: `agent_rss_per_credential_${label}`, value: agent.rssBytesPerCredential, unit: 'B', baseline: map.rssBytesPerCredential, baselineName: 'Map of objects' });
   emit({ figure: `agent_rss_${label}`, value: (agent.rssBase + agent.rssBytesPerCredential * n) / 2 ** 20, unit: 'MiB', baseline: agent.rssBase / 2 ** 20, baselineName: 'agent before cache' });
 }
+
+// Last Wiegand bit → relay write, through the real reader and relay on the simulated driver:
+// ending the frame as soon as the configured format's length and parity match, against waiting
+// for the 25 ms inter-frame gap.
+const early = await measureGrantLatency({ format: 'H10301', earlyEnd: true, samples: quick ? 20 : 100 });
+const gap = await measureGrantLatency({ format: 'H10301', earlyEnd: false, samples: quick ? 20 : 100 });
+emit({ figure: 'wiegand_last_bit_to_relay_p50', value: early.p50Ms, unit: 'ms', baseline: gap.p50Ms, baselineName: 'frame ended by the 25 ms gap' });
+emit({ figure: 'wiegand_last_bit_to_relay_p99', value: early.p99Ms, unit: 'ms', baseline: gap.p99Ms, baselineName: 'frame ended by the 25 ms gap' });
 
 const propagation = await measurePropagation(quick ? 40 : 200, quick ? 10 : 40);
 emit({ figure: 'propagation_p50', value: propagation.mqtt.p50, unit: 'ms', baseline: propagation.poll.p50, baselineName: '1 s periodic pull, no broker' });
