@@ -33,7 +33,10 @@ export class TestGym {
   apiKey = '';
   organisationId = '';
 
-  constructor(readonly brokerKind: BrokerKind) {}
+  constructor(
+    readonly brokerKind: BrokerKind,
+    readonly workerVars: Record<string, string> = {},
+  ) {}
 
   get api() {
     return `http://127.0.0.1:${this.apiPort}`;
@@ -53,7 +56,7 @@ export class TestGym {
 
   async startWorker() {
     this.signingKey ||= await generateSigningKey();
-    this.worker = await startWorker({ port: this.apiPort, persistDir: this.persistDir, vars: { MQTT_URL: this.broker.url, COMMAND_SIGNING_KEY: this.signingKey } });
+    this.worker = await startWorker({ port: this.apiPort, persistDir: this.persistDir, vars: { MQTT_URL: this.broker.url, COMMAND_SIGNING_KEY: this.signingKey, ...this.workerVars } });
   }
 
   async stopWorker() {
