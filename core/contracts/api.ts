@@ -6,7 +6,7 @@ import { WIEGAND_MAX_CARD, WIEGAND_MAX_FACILITY } from '../credential-key.ts';
 import { CommandAction } from '../commands.ts';
 import { DoorGroup, DoorMode, MembershipStatus, SUSPENSIONS } from '../entitlement.ts';
 import { Closure, TimeWindow } from '../schedule.ts';
-import { resourceId, Timestamp, TimeZone } from './common.ts';
+import { MemberLocale, resourceId, Timestamp, TimeZone } from './common.ts';
 
 export const OrganisationId = resourceId('org');
 export const SiteId = resourceId('site');
@@ -176,6 +176,7 @@ export const Member = z
     status: MembershipStatus,
     suspension,
     ...memberAccess,
+    locale: MemberLocale,
     createdAt: Timestamp,
     updatedAt: Timestamp,
   })
@@ -192,6 +193,7 @@ export const MemberCreate = z
     validFrom: memberAccess.validFrom.optional(),
     validUntil: memberAccess.validUntil.optional(),
     entriesLeft: memberAccess.entriesLeft.optional(),
+    locale: MemberLocale.default('en'),
   })
   .meta({ id: 'MemberCreate' });
 export const MemberUpdate = z
@@ -203,6 +205,7 @@ export const MemberUpdate = z
     status: MembershipStatus,
     suspension,
     ...memberAccess,
+    locale: MemberLocale,
   })
   .partial()
   .meta({ id: 'MemberUpdate' });

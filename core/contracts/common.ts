@@ -1,6 +1,11 @@
 // Shapes shared by the owner API and the device wire protocol.
 import { z } from 'zod';
 
+/** Languages members receive notices in. */
+export const MEMBER_LOCALES = ['en', 'th'] as const;
+export const MemberLocale = z.enum(MEMBER_LOCALES).meta({ id: 'MemberLocale', description: 'Language of notices: en or th' });
+export type MemberLocale = z.infer<typeof MemberLocale>;
+
 export const MEMBER_STATUSES = ['active', 'suspended'] as const;
 export const MemberStatus = z.enum(MEMBER_STATUSES).meta({ id: 'MemberStatus' });
 export type MemberStatus = z.infer<typeof MemberStatus>;

@@ -3,6 +3,7 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'driz
 import type { CommandAction } from '../../core/commands.ts';
 import { DEFAULT_MAX_OFFLINE_SECONDS, MEMBERSHIP_STATUSES, SUSPENSIONS, type DoorMode } from '../../core/entitlement.ts';
 import type { Closure, Schedule } from '../../core/schedule.ts';
+import { MEMBER_LOCALES } from '../../core/contracts/common.ts';
 
 // Times are epoch milliseconds (UTC); the API renders them as RFC 3339.
 const createdAt = () => integer('created_at').notNull();
@@ -108,6 +109,8 @@ export const members = sqliteTable(
     validFrom: integer('valid_from'),
     validUntil: integer('valid_until'),
     entriesLeft: integer('entries_left'),
+    /** Language of the member's notices. */
+    locale: text('locale', { enum: MEMBER_LOCALES }).notNull().default('en'),
     createdAt: createdAt(),
     updatedAt: integer('updated_at').notNull(),
   },

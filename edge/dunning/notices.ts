@@ -46,7 +46,7 @@ export function outboxNoticeSink(db: Db, opts: { now: number; payLinkBase: strin
     async notify(n) {
       try {
         const [[member], [org]] = await db.batch([
-          db.select({ name: members.name }).from(members).where(and(eq(members.id, n.memberId), eq(members.organisationId, n.organisationId))),
+          db.select({ name: members.name, locale: members.locale }).from(members).where(and(eq(members.id, n.memberId), eq(members.organisationId, n.organisationId))),
           db.select({ name: organisations.name }).from(organisations).where(eq(organisations.id, n.organisationId)),
         ]);
         if (!member || !org) return;
@@ -73,7 +73,7 @@ export function outboxNoticeSink(db: Db, opts: { now: number; payLinkBase: strin
         };
         await enqueueNotice(
           db,
-          { organisationId: n.organisationId, memberId: n.memberId, template: n.kind, data: data[n.kind] as never, dedupeKey: `dunning:${n.payload.dedupeKey}:${n.kind}` },
+          { organisationId: n.organisationId, memberId: n.memberId, template: n.kind, data: data[n.kind] as never, locale: member.locale, dedupeKey: `dunning:${n.payload.dedupeKey}:${n.kind}` },
           opts.now,
         );
       } catch (error) {

@@ -33,6 +33,7 @@ export const memberOut = (m: MemberRow) => ({
   validFrom: isoOrNull(m.validFrom),
   validUntil: isoOrNull(m.validUntil),
   entriesLeft: m.entriesLeft,
+  locale: m.locale,
   createdAt: iso(m.createdAt),
   updatedAt: iso(m.updatedAt),
 });
@@ -60,6 +61,7 @@ const columnsOf = (body: z.infer<typeof MemberUpdate> | z.infer<typeof MemberCre
   if (body.validFrom !== undefined) out.validFrom = body.validFrom === null ? null : Date.parse(body.validFrom);
   if (body.validUntil !== undefined) out.validUntil = body.validUntil === null ? null : Date.parse(body.validUntil);
   if (body.entriesLeft !== undefined) out.entriesLeft = body.entriesLeft;
+  if (body.locale !== undefined) out.locale = body.locale;
   if (body.emergencyContact !== undefined) {
     out.emergencyContactName = body.emergencyContact?.name ?? null;
     out.emergencyContactPhone = body.emergencyContact?.phone ?? null;

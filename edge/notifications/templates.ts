@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { Money, formatMoney } from '../../core/billing/money.ts';
 import { gsmFriendly, smsLength, type SmsLength } from './sms.ts';
+import { MEMBER_LOCALES } from '../../core/contracts/common.ts';
 
 export const NOTICE_TEMPLATES = [
   'renewal_upcoming',
@@ -21,7 +22,7 @@ export const NOTICE_TEMPLATES = [
 export const NoticeTemplate = z.enum(NOTICE_TEMPLATES).meta({ id: 'NoticeTemplate' });
 export type NoticeTemplate = z.infer<typeof NoticeTemplate>;
 
-export const LOCALES = ['en', 'th'] as const;
+export const LOCALES = MEMBER_LOCALES;
 export const Locale = z.enum(LOCALES).meta({ id: 'NoticeLocale' });
 export type Locale = z.infer<typeof Locale>;
 

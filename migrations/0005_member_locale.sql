@@ -1,0 +1,1 @@
+ALTER TABLE `members` ADD `locale` text DEFAULT 'en' NOT NULL;
