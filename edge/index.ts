@@ -1,6 +1,7 @@
 import { drizzle } from 'drizzle-orm/d1';
 import { createApp } from './app.ts';
 import { runDunning } from './billing/dunning.ts';
+import { enqueueReminders } from './dunning/reminders.ts';
 import { consumeBillingMessages, enqueueBillingRun, runBilling, type BillingMessage } from './billing/queue.ts';
 import * as schema from './db/schema.ts';
 import type { Env } from './env.ts';
@@ -36,6 +37,8 @@ export default {
         console.log(JSON.stringify({ msg: 'billing run', due })),
       ),
     );
+    // Reminders: renewals in the next days, saved cards about to expire.
+    ctx.waitUntil(enqueueReminders(db, now).then((r) => console.log(JSON.stringify({ msg: 'reminders', ...r }))));
     // Dunning: retries, grace limits and card waits whose time has come (after the billing run's charges).
     ctx.waitUntil(
       runDunning({ db, env, ctx }, now).then((r) => console.log(JSON.stringify({ msg: 'dunning run', ...r }))),
