@@ -145,6 +145,11 @@ export const Heartbeat = z
   .meta({ id: 'Heartbeat' });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
+/** `GET /v1/device/whoami`: a cheap authenticated check for the technician's `doctor`. */
+export const DeviceWhoami = z
+  .object({ deviceId: DeviceId, siteId: SiteId, serverTime: z.number().int(), entitlementVersion: z.number().int() })
+  .meta({ id: 'DeviceWhoami' });
+
 export const HeartbeatReply = z
   .object({ serverTime: z.number().int(), entitlementVersion: z.number().int(), entitlementHash: z.string() })
   .meta({ id: 'HeartbeatReply' });

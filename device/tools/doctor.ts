@@ -139,7 +139,7 @@ export async function runDoctor(options: DoctorEnv): Promise<CheckResult[]> {
   const doFetch = options.fetch ?? fetch;
   if (identity) {
     try {
-      const res = await doFetch(new URL('/v1/device/entitlements?since=0', identity.api), {
+      const res = await doFetch(new URL('/v1/device/whoami', identity.api), {
         headers: { authorization: `Bearer ${identity.deviceToken}` },
         signal: AbortSignal.timeout(timeoutMs),
       });

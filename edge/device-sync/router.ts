@@ -1,11 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
-import { checkins, commands, devices, doors, members } from '../db/schema.ts';
+import { checkins, commands, devices, doors, members, sites } from '../db/schema.ts';
 import { writeWithChanges } from '../entitlements/changes.ts';
 import { buildSnapshot, currentHash, entitlementUpdate } from '../entitlements/state.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { notFound } from '../lib/problem.ts';
-import { ackCommand, getEntitlements, getSnapshot, postHeartbeat, uploadCheckins } from './routes.ts';
+import { ackCommand, getEntitlements, getSnapshot, postHeartbeat, uploadCheckins, whoami } from './routes.ts';
 
 // D1 allows 100 bound parameters per statement.
 const chunks = <T>(items: T[], size = 90): T[][] => {
@@ -31,6 +31,12 @@ async function touch(db: Db, deviceId: string, headers: { userAgent?: string | u
 }
 
 export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
+  .openapi(whoami, async (c) => {
+    const device = c.var.device;
+    const [site] = await c.var.db.select({ version: sites.entitlementVersion }).from(sites).where(eq(sites.id, device.siteId));
+    if (!site) throw notFound('Site', device.siteId);
+    return c.json({ deviceId: device.id, siteId: device.siteId, serverTime: Date.now(), entitlementVersion: site.version }, 200);
+  })
   .openapi(getSnapshot, async (c) => {
     const device = c.var.device;
     const now = Date.now();

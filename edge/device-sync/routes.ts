@@ -1,9 +1,15 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { CheckinBatch, CheckinBatchResult, CommandAck, EntitlementSnapshot, EntitlementUpdate, Heartbeat, HeartbeatReply } from '../../core/contracts/wire.ts';
+import { CheckinBatch, CheckinBatchResult, CommandAck, DeviceWhoami, EntitlementSnapshot, EntitlementUpdate, Heartbeat, HeartbeatReply } from '../../core/contracts/wire.ts';
 import { deviceAuth, json, jsonBody, problems } from '../lib/openapi.ts';
 
 const tags = ['Device protocol'];
+
+export const whoami = createRoute({
+  method: 'get', path: '/v1/device/whoami', tags, security: deviceAuth,
+  summary: 'Which device this token is, and the server time: a cheap check that reads no entitlements',
+  responses: { 200: json(DeviceWhoami, 'The device'), ...problems(401) },
+});
 
 export const getSnapshot = createRoute({
   method: 'get', path: '/v1/device/snapshot', tags, security: deviceAuth,

@@ -87,6 +87,15 @@ describe('snapshot', () => {
     expect(after.hash).not.toBe(before.hash);
   });
 
+  it('answers whoami cheaply for the technician’s doctor', async () => {
+    const g = await gym();
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    const res = await call('GET', '/v1/device/whoami', { token: device.deviceToken });
+    expect(res.body).toMatchObject({ deviceId: device.deviceId, siteId: g.site.id, entitlementVersion: (await call('GET', `/v1/sites/${g.site.id}`, { token: g.apiKey })).body.entitlementVersion });
+    expect(Math.abs(res.body.serverTime - Date.now())).toBeLessThan(60_000);
+    expect((await call('GET', '/v1/device/whoami', { token: 'ggd_nope' })).status).toBe(401);
+  });
+
   it('refuses a revoked device', async () => {
     const g = await gym();
     const device = await enrollDevice(g.apiKey, g.site.id);

@@ -348,6 +348,9 @@ export class FakeWorker {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const deviceId = token ? this.tokens.get(token) : undefined;
     if (!deviceId) return problem(401, 'Unauthorized', 'Unknown or revoked device token.');
+    if (req.method === 'GET' && path === '/v1/device/whoami') {
+      return json(200, { deviceId, siteId: this.siteId, serverTime: this.now(), entitlementVersion: this.version });
+    }
     if (req.method === 'GET' && path === '/v1/device/snapshot') return json(200, this.snapshot);
     if (req.method === 'GET' && path === '/v1/device/entitlements') {
       const since = url.searchParams.get('since');
