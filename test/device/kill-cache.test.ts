@@ -3,34 +3,24 @@
 // left behind are cleaned up on load.
 import { spawn } from 'node:child_process';
 import { cp, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotBuilder } from '../../device/cache/builder.ts';
 import { cachePath, loadCache } from '../../device/cache/store.ts';
 import { createMemoryLogger } from '../../device/log/logger.ts';
 import { FakeWorker } from './support/fake-worker.ts';
 import { provisionCli, tempDir } from './support/agent-harness.ts';
+import { bundleChild } from './support/bundle-child.ts';
 
 // 1,000 by default (about a minute on a two-core machine; each kill is a fresh Node process).
 const KILLS = Number(process.env.GYMGATE_KILL_CACHE_TIMES ?? 1000);
 const PARALLEL = 4;
-const CHILD = join(import.meta.dirname, '../../node_modules/.cache/gymgate-test/cache-writer.mjs');
+let CHILD = '';
 
 let worker: FakeWorker;
 beforeAll(async () => {
   worker = new FakeWorker();
   await worker.start();
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: [join(import.meta.dirname, 'support/cache-writer.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    outfile: CHILD,
-    packages: 'external',
-    target: 'node20',
-    logLevel: 'error',
-  });
+  CHILD = await bundleChild('cache-writer');
 });
 afterAll(() => worker.stop());
 

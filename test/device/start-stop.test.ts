@@ -9,29 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAgentConfig, writeAgentConfig } from '../../device/config/files.ts';
 import { FakeWorker } from './support/fake-worker.ts';
 import { provisionCli, tempDir } from './support/agent-harness.ts';
+import { bundleChild } from './support/bundle-child.ts';
 
 const CYCLES = 100;
 const PARALLEL = 8;
 
 let worker: FakeWorker;
-// The child is bundled once with esbuild (tsx's own), so each of the 100 processes starts in a
-// fraction of the time a TypeScript loader takes. It lives under node_modules/.cache so its
-// package imports resolve.
-const CHILD = join(import.meta.dirname, '../../node_modules/.cache/gymgate-test/agent-cycle.mjs');
+let CHILD = '';
 beforeAll(async () => {
   worker = new FakeWorker();
   await worker.start();
-  const { build } = await import('esbuild');
-  await build({
-    entryPoints: [join(import.meta.dirname, 'support/agent-cycle.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    outfile: CHILD,
-    packages: 'external',
-    target: 'node20',
-    logLevel: 'error',
-  });
+  CHILD = await bundleChild('agent-cycle');
 });
 afterAll(async () => {
   await worker.stop();
