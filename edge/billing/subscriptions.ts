@@ -11,7 +11,7 @@
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { computeDraftInvoice, type PendingItem } from '../../core/billing/invoice.ts';
-import { maxDate, minDate, type CalendarDate } from '../../core/billing/periods.ts';
+import { addDays, maxDate, minDate, type CalendarDate } from '../../core/billing/periods.ts';
 import type { ProrationLine } from '../../core/billing/proration.ts';
 import {
   applySubscriptionEvent,
@@ -32,6 +32,8 @@ import { joiningFeeOf, loadSubscription, memberLedger, stateOf, subscriptionFact
 import { localDate, startOfDay } from './time.ts';
 
 const MAX_ROUNDS = 10;
+/** Periods one run catches up on at most (a year of weekly periods); the next run goes on. */
+const MAX_MISSED_PERIODS = 53;
 
 export class SubscriptionRefused extends Error {
   constructor(
@@ -88,6 +90,45 @@ export function nextReviewDate(s: SubscriptionState, facts: InvoiceFact[], date:
     next = next === null ? at : minDate(next, at);
   }
   return next;
+}
+
+/** A period invoice of the subscription, void ones included (a voided period is not billed again). */
+export type BilledPeriod = { reason: string; status: string; periodStart: string | null; periodEnd: string | null };
+
+/**
+ * The day whose period the run bills next: the earliest period after the last one invoiced that
+ * is due and not invoiced yet, up to `date`. When runs did not happen for a while (an outage, a
+ * paused cron) every missed period is billed, oldest first, not just today's. A subscription with
+ * no period invoice yet starts with today's period.
+ */
+export function billingTarget(s: SubscriptionState, billed: BilledPeriod[], date: CalendarDate): CalendarDate {
+  // A draft left by the previous round (or a crash) is finalised and charged first.
+  const drafts = billed.filter((b) => b.status === 'draft' && b.periodStart !== null && b.periodStart < date).map((b) => b.periodStart as string);
+  if (drafts.length > 0) return drafts.reduce(minDate);
+  const ends = billed.filter((b) => (b.reason === 'plan' || b.reason === 'freeze_fee') && b.periodEnd !== null).map((b) => b.periodEnd as string);
+  if (ends.length === 0) return date;
+  let d = ends.reduce(maxDate);
+  // Bounded: trial and unpaid-freeze days are stepped over one at a time.
+  for (let steps = 0; steps < 800 && d < date; steps++) {
+    const due = billingDue(s, d);
+    if (due.kind === 'none') {
+      if (due.reason === 'ended') return date;
+      d = addDays(d, 1);
+      continue;
+    }
+    const invoiced =
+      billed.some((b) => b.reason === due.kind && b.periodStart === due.period.start) || (due.kind === 'plan' && s.paidThrough !== null && s.paidThrough >= due.period.end);
+    if (!invoiced) return d;
+    d = maxDate(due.period.end, addDays(d, 1));
+  }
+  return date;
+}
+
+async function billedPeriods(db: BillingDeps['db'], subscriptionId: string): Promise<BilledPeriod[]> {
+  return db
+    .select({ reason: invoices.reason, status: invoices.status, periodStart: invoices.periodStart, periodEnd: invoices.periodEnd })
+    .from(invoices)
+    .where(and(eq(invoices.subscriptionId, subscriptionId), inArray(invoices.reason, ['plan', 'freeze_fee'])));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,7 +327,8 @@ export async function processSubscription(deps: BillingDeps, subscriptionId: str
   const bill = options.bill ?? true;
   let invoice: InvoiceRow | null = null;
   let charge: ChargeAttempt['kind'] | null = null;
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  let missed = 0;
+  for (let round = 0; round < MAX_ROUNDS + 2 * missed; round++) {
     const row = await loadSubscription(deps.db, subscriptionId);
     if (!row) return null;
     const date = billingDate(row, now);
@@ -296,11 +338,17 @@ export async function processSubscription(deps: BillingDeps, subscriptionId: str
       if (advanced.ok) s = advanced.state;
     }
     if (bill) {
-      const billed = await billPeriod(deps, row, s, date, now);
+      const target = billingTarget(s, await billedPeriods(deps.db, subscriptionId), date);
+      const billed = await billPeriod(deps, row, s, target, now);
       if (billed.kind === 'reload') continue;
       if (billed.kind === 'billed') {
         invoice = billed.invoice;
         charge = billed.charge ?? charge;
+        // A missed period is billed: go on with the next one (a few rounds each).
+        if (target < date && missed < MAX_MISSED_PERIODS) {
+          missed++;
+          continue;
+        }
       }
     }
     const facts = await subscriptionFacts(deps.db, subscriptionId);

@@ -398,3 +398,44 @@ describe('one-off charges and family plans', () => {
     await expectLedgerHolds(g, g.member.id);
   });
 });
+
+describe('runs that did not happen', () => {
+  it('bills every period missed during an outage, oldest first, with consecutive numbers', async () => {
+    const g = await billingGym();
+    await saveSimulatedCard(g, g.member.id);
+    const sub = await subscribe(g);
+    // No run from 15 January until 20 April: February, March and April are still owed.
+    const results = await run(g, bkk('2030-04-20', '03:17'));
+    expect(results).toHaveLength(1);
+    const invoices = await invoicesOf(g, g.member.id);
+    expect(invoices.map((i) => [i.number, i.status, i.period?.start, i.total])).toEqual([
+      ['INV-000001', 'paid', '2030-01-15', 199_000],
+      ['INV-000002', 'paid', '2030-02-15', 199_000],
+      ['INV-000003', 'paid', '2030-03-15', 199_000],
+      ['INV-000004', 'paid', '2030-04-15', 199_000],
+    ]);
+    expect((await g.api('GET', `/v1/subscriptions/${sub.id}`)).body).toMatchObject({ status: 'active', paidThrough: '2030-05-15', nextReviewOn: '2030-05-15' });
+    // Caught up: a second run the same day bills nothing more.
+    await run(g, bkk('2030-04-20', '09:00'));
+    expect(await invoicesOf(g, g.member.id)).toHaveLength(4);
+    await expectLedgerHolds(g, g.member.id);
+  });
+
+  it('does not bill again a missed period whose invoice was voided', async () => {
+    const g = await billingGym();
+    await saveSimulatedCard(g, g.member.id, 'pm_card_chargeDeclined');
+    const sub = await subscribe(g);
+    const [first] = await invoicesOf(g, g.member.id);
+    expect(first).toMatchObject({ status: 'open' });
+    expect((await g.api('POST', `/v1/invoices/${first.id}/void`, {})).status).toBe(200);
+    await saveSimulatedCard(g, g.member.id);
+    await run(g, bkk('2030-03-20', '03:17'));
+    const invoices = await invoicesOf(g, g.member.id);
+    expect(invoices.map((i) => [i.status, i.period?.start])).toEqual([
+      ['void', '2030-01-15'],
+      ['paid', '2030-02-15'],
+      ['paid', '2030-03-15'],
+    ]);
+    expect((await g.api('GET', `/v1/subscriptions/${sub.id}`)).body).toMatchObject({ paidThrough: '2030-04-15' });
+  });
+});
