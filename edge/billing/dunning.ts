@@ -26,11 +26,12 @@ import {
   type DunningStep,
 } from '../../core/billing/dunning.ts';
 import { currentPeriod } from '../../core/billing/subscription.ts';
-import { dunningCollections, dunningLog, dunningPolicies, dunningStates, invoices, payments, subscriptions, DUNNING_LOG_TYPES } from '../db/schema.ts';
+import { dunningCollections, dunningLog, dunningPolicies, dunningStates, invoices, members, payments, subscriptions, DUNNING_LOG_TYPES } from '../db/schema.ts';
+import { writeWithChanges } from '../entitlements/changes.ts';
 import type { Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
 import { outboxNoticeSink, type NoticeSink } from '../dunning/notices.ts';
-import type { BillingDeps } from './deps.ts';
+import { changeContext, type BillingDeps } from './deps.ts';
 import { markUncollectible } from './documents.ts';
 import { chargeInvoice, nextAttempt } from './invoices.ts';
 import { memberLedger, type InvoiceRow } from './records.ts';
@@ -211,6 +212,7 @@ async function perform(deps: BillingDeps, a: DunningAction, ctx: ActionContext):
     case 'suspend':
     case 'restore':
       await onPayersSubscriptions(deps, organisationId, payerId, now, () => [{ type: a.type, reason: 'payment_overdue' }]);
+      await onUncoveredPayer(deps, organisationId, payerId, a.type, now);
       return;
     case 'end_of_line': {
       const policy = a.policy;
@@ -265,6 +267,23 @@ async function onPayersSubscriptions(
       if (!(error instanceof SubscriptionRefused)) throw error;
     }
   }
+}
+
+/**
+ * A payer whose debt is only one-off invoices (a PT package, a shop tab) and whom no live
+ * subscription covers: the member row itself is suspended for payment and restored, through the
+ * change log like any entitlement. A staff suspension or another status is left alone.
+ */
+async function onUncoveredPayer(deps: BillingDeps, organisationId: string, payerId: string, action: 'suspend' | 'restore', now: number): Promise<void> {
+  const { db } = deps;
+  const covered = sql`EXISTS (SELECT 1 FROM subscriptions s, json_each(s.state, '$.memberIds') j
+    WHERE s.organisation_id = ${organisationId} AND s.status != 'ended' AND j.value = ${payerId})`;
+  const from = action === 'suspend' ? and(eq(members.status, 'active'), sql`${members.suspension} IS NULL`) : and(eq(members.status, 'suspended'), eq(members.suspension, 'payment_overdue'));
+  const where = and(eq(members.id, payerId), eq(members.organisationId, organisationId), from, sql`NOT ${covered}`);
+  const [candidate] = await db.select({ id: members.id }).from(members).where(where);
+  if (!candidate) return;
+  const to = action === 'suspend' ? { status: 'suspended' as const, suspension: 'payment_overdue' as const } : { status: 'active' as const, suspension: null };
+  await writeWithChanges(changeContext(deps), [db.update(members).set({ ...to, updatedAt: now }).where(where)], { organisationId }, [{ kind: 'member', entityId: payerId }]);
 }
 
 export async function dunningStateOf(deps: Pick<BillingDeps, 'db'>, payerId: string): Promise<DunningState | null> {

@@ -186,6 +186,46 @@ describe('retries, grace and recovery', () => {
   });
 });
 
+describe('members without a subscription', () => {
+  it('a member who owes only a one-off charge is suspended after the grace days and restored by a cash payment', async () => {
+    const g = await billingGym();
+    await setPolicy(g, { graceDays: 3 });
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    // The test gym's member has no subscription: an active member row with a card on file.
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'active', suspension: null });
+    await saveSimulatedCard(g, g.member.id, 'pm_card_chargeDeclinedInsufficientFunds');
+    setClock(bkk('2030-02-15'));
+    const sale = await g.api('POST', `/v1/members/${g.member.id}/pending-items`, { kind: 'pt_session', description: 'PT package (10)', unitAmount: 500_000, currency: 'THB', chargeNow: true });
+    expect(sale.status, JSON.stringify(sale.body)).toBe(201);
+    const invoice = sale.body.invoice;
+    expect(invoice).toMatchObject({ status: 'open', amountRemaining: 500_000 });
+    expect((await dunningOf(g, g.member.id)).state).toMatchObject({ phase: 'retrying', attempts: 1 });
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'active' });
+
+    await dun(g, bkk('2030-02-18', '10:01'));
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'suspended', suspension: 'payment_overdue' });
+    expect(await snapshotMember(device.deviceToken, g.member.id)).toMatchObject({ status: 'suspended' });
+
+    const cash = await g.api('POST', `/v1/invoices/${invoice.id}/payments`, { amount: 500_000, method: 'cash', reference: 'R-7', idempotencyKey: 'desk-7' });
+    expect(cash.status, JSON.stringify(cash.body)).toBe(201);
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'active', suspension: null });
+    expect(await snapshotMember(device.deviceToken, g.member.id)).toMatchObject({ status: 'active' });
+  });
+
+  it('leaves a staff suspension alone', async () => {
+    const g = await billingGym();
+    await setPolicy(g, { graceDays: 3 });
+    await saveSimulatedCard(g, g.member.id, 'pm_card_chargeDeclinedInsufficientFunds');
+    setClock(bkk('2030-02-15'));
+    const sale = await g.api('POST', `/v1/members/${g.member.id}/pending-items`, { kind: 'shop_sale', description: 'Towel', unitAmount: 30_000, currency: 'THB', chargeNow: true });
+    expect(sale.status).toBe(201);
+    expect((await g.api('PATCH', `/v1/members/${g.member.id}`, { status: 'suspended', suspension: 'staff' })).status).toBe(200);
+    await dun(g, bkk('2030-02-19'));
+    await g.api('POST', `/v1/invoices/${sale.body.invoice.id}/payments`, { amount: 30_000, method: 'cash', idempotencyKey: 'desk-8' });
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'suspended', suspension: 'staff' });
+  });
+});
+
 describe('the end of the line', () => {
   it.each(['cancel_at_period_end', 'mark_uncollectible', 'collections'] as const)('after the last retry: %s', async (endOfLine) => {
     const g = await billingGym({ graceDays: 14 });
