@@ -21,6 +21,8 @@ export type Env = {
   /** "stripe" (deployed) or "simulated" (local runs and tests: no money moves). */
   PAYMENT_PROVIDER?: string;
   STRIPE_SECRET_KEY?: string;
+  /** Stripe's publishable key (pk_live_… / pk_test_…): the pay-now page hands it to Stripe.js. Not a secret. */
+  STRIPE_PUBLISHABLE_KEY?: string;
   /** Signing secret of the Stripe webhook endpoint (whsec_…). */
   STRIPE_WEBHOOK_SECRET?: string;
   /** Test only: origin of a fake Stripe API, e.g. http://127.0.0.1:12111. */

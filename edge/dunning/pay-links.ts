@@ -1,7 +1,9 @@
-// Pay-now links of dunning notices: /pay/{token}, one invoice of one member, expiring, used once.
+// Pay-now links of dunning notices: /pay/{token}, one invoice of one member, expiring. A link
+// starts at most one payment (its idempotency key, payLinkKey) and counts as used once that
+// payment succeeded, so a member who closes the tab can come back to the same payment.
 // The token is 32 random bytes; only its SHA-256 is stored, so the table cannot be turned back
 // into working links.
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { dunningPayLinks } from '../db/schema.ts';
 import type { Db } from '../env.ts';
 
@@ -20,24 +22,33 @@ export async function createPayLink(db: Db, link: { organisationId: string; memb
 }
 
 export type PayLinkCheck =
-  | { ok: true; link: typeof dunningPayLinks.$inferSelect }
+  | { ok: true; link: PayLink }
   | { ok: false; reason: 'unknown' | 'expired' | 'used' };
 
-export async function checkPayLink(db: Db, token: string, now: number): Promise<PayLinkCheck> {
-  if (!/^[0-9a-f]{64}$/.test(token)) return { ok: false, reason: 'unknown' };
+export type PayLink = typeof dunningPayLinks.$inferSelect;
+
+/** The link a token names, used or expired alike (the page after a payment still shows its outcome). */
+export async function findPayLink(db: Db, token: string): Promise<PayLink | undefined> {
+  if (!/^[0-9a-f]{64}$/.test(token)) return undefined;
   const [link] = await db.select().from(dunningPayLinks).where(eq(dunningPayLinks.tokenHash, await hashToken(token)));
+  return link;
+}
+
+/** The idempotency key of the one payment a link starts, at gymgate and at the processor. */
+export const payLinkKey = (link: Pick<PayLink, 'invoiceId' | 'tokenHash'>) => `${link.invoiceId}:paynow:${link.tokenHash.slice(0, 16)}`;
+
+export async function checkPayLink(db: Db, token: string, now: number): Promise<PayLinkCheck> {
+  const link = await findPayLink(db, token);
   if (!link) return { ok: false, reason: 'unknown' };
   if (link.usedAt !== null) return { ok: false, reason: 'used' };
   if (link.expiresAt <= now) return { ok: false, reason: 'expired' };
   return { ok: true, link };
 }
 
-/** Marks the link used; false when another request used it first. */
-export async function usePayLink(db: Db, tokenHash: string, now: number): Promise<boolean> {
-  const rows = await db
+/** Marks the link used once its payment succeeded (even if it expired meanwhile: the money came). */
+export async function markPayLinkUsed(db: Db, tokenHash: string, now: number): Promise<void> {
+  await db
     .update(dunningPayLinks)
     .set({ usedAt: now })
-    .where(and(eq(dunningPayLinks.tokenHash, tokenHash), isNull(dunningPayLinks.usedAt), sql`${dunningPayLinks.expiresAt} > ${now}`))
-    .returning({ h: dunningPayLinks.tokenHash });
-  return rows.length > 0;
+    .where(and(eq(dunningPayLinks.tokenHash, tokenHash), isNull(dunningPayLinks.usedAt)));
 }

@@ -1,125 +1,226 @@
-// The pay-now page of dunning notices: GET /pay/{token} shows what the invoice still asks and a
-// pay button (card; PromptPay too for THB); POST /pay/{token} creates the payment through the
-// processor (createPayNowPayment) and uses the link up. The processor's confirmation (Stripe.js
-// on the page, or the simulated processor) is reported back by the payment webhook like any other
-// payment, which restores the membership. An unknown, expired or used link, or one whose invoice
-// is settled, shows a page saying so and charges nothing. No API key: the token is the access.
-import { Hono } from 'hono';
+// The pay-now page of dunning notices. No API key: the token is the access.
+// - GET /pay/{token}: what the invoice still asks and a choice of card or (THB) PromptPay; once the
+//   link has started a payment, that same payment again, so a member who closed the tab comes back.
+// - POST /pay/{token}: starts the link's one payment (idempotency key per link, see payLinkKey) and
+//   shows the payment step: Stripe's Payment Element, or the simulated processor's test outcomes.
+// - POST /pay/{token}/simulate: the simulated processor only; confirms with the chosen outcome.
+// - GET /pay/{token}/done: Stripe's return_url; shows the outcome from the payment intent.
+// Outcomes are recorded the way billing records any processor answer (recordPaymentResult, then
+// the subscription catches up), the same effects as the payment webhook, which also arrives for
+// Stripe; both are idempotent. The link counts as used once its payment succeeded. An unknown,
+// expired or used link, or one whose invoice is settled, shows a page saying so and charges nothing.
+import { Hono, type Context } from 'hono';
 import { and, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { formatMoney, isCurrency } from '../../core/billing/money.ts';
-import { paymentProvider } from '../billing/deps.ts';
-import { nextAttempt } from '../billing/invoices.ts';
-import { loadInvoice, type InvoiceRow } from '../billing/records.ts';
+import { isSimulated, paymentProvider, type BillingDeps } from '../billing/deps.ts';
+import { afterInvoiceChange } from '../billing/documents.ts';
+import { nextAttempt, outcomeResult, recordPaymentResult } from '../billing/invoices.ts';
+import { loadInvoice, type InvoiceRow, type PaymentRow } from '../billing/records.ts';
 import * as schema from '../db/schema.ts';
 import { billingCustomers, members, organisations, payments } from '../db/schema.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
-import { checkPayLink, usePayLink } from './pay-links.ts';
+import { isPaymentProviderError, type ChargeOutcome, type PayNowPayment } from '../payments/provider.ts';
+import { SIMULATED_PAY_NOW_OUTCOMES, type SimulatedProvider } from '../payments/simulated.ts';
+import { retrieveStripePayNow, stripeConfigFromEnv } from '../payments/stripe.ts';
+import { choicePage, gone, notice, outcomePage, simulatedStep, stripeStep, type Shown, type Step } from './pay-page-html.ts';
+import { checkPayLink, findPayLink, markPayLinkUsed, payLinkKey, type PayLink } from './pay-links.ts';
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+type C = Context<AppEnv>;
+type Method = 'card' | 'promptpay';
+type PayNowState = PayNowPayment & { outcome: ChargeOutcome | null };
 
-function page(title: string, body: string, status = 200) {
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="robots" content="noindex"><title>${esc(title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}h1{font-size:1.4rem}.amount{font-size:2rem;font-weight:600}button{font-size:1.1rem;padding:.6rem 1.2rem;margin:.3rem 0;width:100%}</style>
-</head><body><h1>${esc(title)}</h1>${body}</body></html>`;
-  return new Response(html, {
-    status,
-    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' },
-  });
+const depsOf = (c: C): BillingDeps => ({ db: drizzle(c.env.DB, { schema }), env: c.env, ctx: c.executionCtx });
+
+/** The configured processor, with the two pay-now calls the page needs. */
+function processor(deps: BillingDeps) {
+  const provider = paymentProvider(deps);
+  const simulated: SimulatedProvider | null = isSimulated(provider) ? provider : null;
+  const retrieve = (id: string): Promise<PayNowState> => (simulated ? simulated.retrievePayNow(id) : retrieveStripePayNow(stripeConfigFromEnv(deps.env), id));
+  return { provider, simulated, retrieve };
 }
 
-const GONE: Record<'unknown' | 'expired' | 'used' | 'settled', [string, string]> = {
-  unknown: ['Link not valid', 'This payment link is not valid. Please use the latest message from your gym, or ask at the front desk.'],
-  expired: ['Link expired', 'This payment link has expired. Nothing was charged. Your gym will send you a new link, or you can pay at the front desk.'],
-  used: ['Link already used', 'This payment link has already been used. Nothing more was charged.'],
-  settled: ['Nothing to pay', 'This invoice has nothing left to pay. Thank you!'],
-};
-const gone = (reason: keyof typeof GONE) => page(GONE[reason][0], `<p>${esc(GONE[reason][1])}</p>`, reason === 'unknown' ? 404 : 410);
+async function linkPayment(db: Db, link: PayLink): Promise<PaymentRow | undefined> {
+  const [row] = await db.select().from(payments).where(eq(payments.idempotencyKey, payLinkKey(link)));
+  return row;
+}
 
-type Loaded = { ok: true; invoice: InvoiceRow; memberName: string; gymName: string; tokenHash: string } | { ok: false; response: Response };
+async function shownFor(db: Db, link: PayLink, invoice: InvoiceRow, amount: number): Promise<Shown> {
+  const [[member], [org]] = await db.batch([
+    db.select({ name: members.name }).from(members).where(eq(members.id, link.memberId)),
+    db.select({ name: organisations.name }).from(organisations).where(eq(organisations.id, link.organisationId)),
+  ]);
+  return { gymName: org?.name ?? '', memberName: member?.name ?? '', invoiceNumber: invoice.number ?? '', amount, currency: invoice.currency };
+}
 
+/** The link is for one invoice of one member: anything else is treated as unknown. */
+async function invoiceOfLink(db: Db, link: PayLink): Promise<InvoiceRow | undefined> {
+  const invoice = await loadInvoice(db, link.invoiceId);
+  return invoice && invoice.organisationId === link.organisationId && invoice.payerId === link.memberId ? invoice : undefined;
+}
+
+type Loaded = { ok: true; link: PayLink; invoice: InvoiceRow; payment: PaymentRow | undefined; shown: Shown } | { ok: false; response: Response };
+
+/** A link that can still pay: valid, unexpired, unused, its invoice open. */
 async function load(db: Db, token: string, now: number): Promise<Loaded> {
   const check = await checkPayLink(db, token, now);
   if (!check.ok) return { ok: false, response: gone(check.reason) };
-  const invoice = await loadInvoice(db, check.link.invoiceId);
-  // The link is for one invoice of one member: anything else is treated as unknown.
-  if (!invoice || invoice.organisationId !== check.link.organisationId || invoice.payerId !== check.link.memberId) return { ok: false, response: gone('unknown') };
+  const { link } = check;
+  const invoice = await invoiceOfLink(db, link);
+  if (!invoice) return { ok: false, response: gone('unknown') };
+  const payment = await linkPayment(db, link);
+  if (payment?.status === 'succeeded') {
+    await markPayLinkUsed(db, link.tokenHash, now);
+    return { ok: false, response: gone('used') };
+  }
   if ((invoice.status !== 'open' && invoice.status !== 'uncollectible') || invoice.amountRemaining <= 0) return { ok: false, response: gone('settled') };
-  const [[member], [org]] = await db.batch([
-    db.select({ name: members.name }).from(members).where(eq(members.id, check.link.memberId)),
-    db.select({ name: organisations.name }).from(organisations).where(eq(organisations.id, check.link.organisationId)),
-  ]);
-  return { ok: true, invoice, memberName: member?.name ?? '', gymName: org?.name ?? '', tokenHash: check.link.tokenHash };
+  return { ok: true, link, invoice, payment, shown: await shownFor(db, link, invoice, payment?.amount ?? invoice.amountRemaining) };
 }
 
-const money = (amount: number, currency: string) => (isCurrency(currency) ? formatMoney(amount, currency, 'en') : `${currency} ${amount}`);
+/** Records a processor answer as billing does for any payment, and uses the link up on success. */
+async function settle(deps: BillingDeps, link: PayLink, payment: PaymentRow, outcome: ChargeOutcome, now: number) {
+  await recordPaymentResult(deps, payment, outcomeResult(outcome), now);
+  const invoice = await loadInvoice(deps.db, payment.invoiceId ?? link.invoiceId);
+  if (invoice) await afterInvoiceChange(deps, invoice, now);
+  if (outcome.status === 'succeeded') await markPayLinkUsed(deps.db, link.tokenHash, now);
+}
+
+const unavailable = () => notice('Payment not available', 'Online payment is not available right now. Nothing was charged; please pay at the front desk.', 503);
+const failedToReach = () => notice('Payment not available', 'The payment service could not be reached. Nothing was charged; please try again in a few minutes.', 502);
+
+/** Starts the link's payment, or finds the one it started; refuses a second method. */
+async function startPayment(deps: BillingDeps, l: Extract<Loaded, { ok: true }>, method: Method, now: number): Promise<PaymentRow | 'other_method'> {
+  const { db } = deps;
+  const inv = l.invoice;
+  const key = payLinkKey(l.link);
+  await db
+    .insert(payments)
+    .values({
+      id: newId('pay', now),
+      organisationId: inv.organisationId,
+      payerId: inv.payerId,
+      invoiceId: inv.id,
+      provider: paymentProvider(deps).name,
+      method,
+      attempt: await nextAttempt(db, inv.id),
+      idempotencyKey: key,
+      status: 'pending',
+      amount: inv.amountRemaining,
+      currency: inv.currency,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing();
+  // A concurrent submit may have won the insert: its row is the link's payment.
+  const row = await linkPayment(db, l.link);
+  if (!row) throw new Error(`payment ${key} disappeared`);
+  return row.method === method ? row : 'other_method';
+}
+
+/** The payment step for the link's payment: created at the processor if it is not yet, else retrieved. */
+async function paymentStep(c: C, deps: BillingDeps, l: Extract<Loaded, { ok: true }>, payment: PaymentRow) {
+  const proc = processor(deps);
+  const token = c.req.param('token') ?? '';
+  if (payment.provider !== proc.provider.name) return notice('Payment not available', 'This payment was started with another payment service. Nothing more was charged; please ask at the front desk.', 409);
+  if (payment.amount !== l.invoice.amountRemaining) {
+    return notice('Amount changed', 'What this invoice asks has changed since the payment was started. Nothing was charged; please ask at the front desk.', 409);
+  }
+  const method: Method = payment.method === 'promptpay' ? 'promptpay' : 'card';
+  const publishableKey = c.env.STRIPE_PUBLISHABLE_KEY?.trim();
+  if (!proc.simulated && !publishableKey) return unavailable();
+  let state: PayNowState;
+  try {
+    if (payment.providerPaymentId) state = await proc.retrieve(payment.providerPaymentId);
+    else {
+      const [customer] = await deps.db
+        .select()
+        .from(billingCustomers)
+        .where(and(eq(billingCustomers.memberId, payment.payerId), eq(billingCustomers.provider, proc.provider.name)));
+      const created = await proc.provider.createPayNowPayment({
+        amount: payment.amount,
+        currency: payment.currency,
+        idempotencyKey: payment.idempotencyKey,
+        metadata: { invoiceId: l.invoice.id, organisationId: l.invoice.organisationId, attempt: payment.attempt },
+        paymentMethodTypes: [method] as ['card'] | ['promptpay'],
+        ...(customer ? { customerId: customer.customerId } : {}),
+        description: `Invoice ${l.invoice.number ?? l.invoice.id}`,
+      });
+      await deps.db.update(payments).set({ providerPaymentId: created.paymentIntentId, updatedAt: Date.now() }).where(eq(payments.id, payment.id));
+      state = { ...created, outcome: null };
+    }
+  } catch (error) {
+    if (isPaymentProviderError(error) && !error.retryable) return notice('Payment not available', 'The payment could not be started. Nothing was charged; please ask at the front desk.', 502);
+    if (isPaymentProviderError(error)) return failedToReach();
+    throw error;
+  }
+  // Paid or on its way (e.g. the member paid in another tab): the outcome page says so.
+  if (state.outcome?.status === 'succeeded' || state.outcome?.status === 'processing') return c.redirect(`/pay/${token}/done`, 303);
+  const step: Step = { token, paymentIntentId: state.paymentIntentId, clientSecret: state.clientSecret, method, lastTry: state.outcome };
+  if (proc.simulated) return simulatedStep(l.shown, step);
+  return stripeStep(l.shown, step, publishableKey!, new URL(`/pay/${token}/done`, c.req.url).toString());
+}
 
 export const payPageRouter = new Hono<AppEnv>()
   .get('/pay/:token', async (c) => {
-    const db = drizzle(c.env.DB, { schema });
-    const l = await load(db, c.req.param('token'), Date.now());
+    const deps = depsOf(c);
+    const l = await load(deps.db, c.req.param('token'), Date.now());
     if (!l.ok) return l.response;
-    const inv = l.invoice;
-    const promptpay = inv.currency === 'THB' ? `<button name="method" value="promptpay">Pay with PromptPay</button>` : '';
-    return page(
-      `Pay ${l.gymName}`,
-      `<p>${esc(l.memberName)}, invoice ${esc(inv.number ?? '')}</p>
-<p class="amount">${esc(money(inv.amountRemaining, inv.currency))}</p>
-<form method="post"><button name="method" value="card">Pay by card</button>${promptpay}</form>`,
-    );
+    if (l.payment) return paymentStep(c, deps, l, l.payment);
+    const online = isSimulated(paymentProvider(deps)) || Boolean(c.env.STRIPE_PUBLISHABLE_KEY?.trim());
+    return choicePage(l.shown, { promptpay: l.invoice.currency === 'THB', online });
   })
   .post('/pay/:token', async (c) => {
-    const db = drizzle(c.env.DB, { schema });
+    const deps = depsOf(c);
     const now = Date.now();
-    const token = c.req.param('token');
-    const l = await load(db, token, now);
+    const l = await load(deps.db, c.req.param('token'), now);
     if (!l.ok) return l.response;
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    const method = form['method'] === 'promptpay' ? 'promptpay' : 'card';
-    const inv = l.invoice;
-    if (method === 'promptpay' && inv.currency !== 'THB') return page('PromptPay not available', '<p>PromptPay is only available for payments in Thai baht.</p>', 400);
-    // The link is used up before anything is created: a double submit creates one payment.
-    if (!(await usePayLink(db, l.tokenHash, now))) return gone('used');
-    const deps = { db, env: c.env, ctx: c.executionCtx };
-    const provider = paymentProvider(deps);
-    const [customer] = await db.select().from(billingCustomers).where(and(eq(billingCustomers.memberId, inv.payerId), eq(billingCustomers.provider, provider.name)));
-    const attempt = await nextAttempt(db, inv.id);
-    const key = `${inv.id}:paynow:${l.tokenHash.slice(0, 16)}`;
-    const id = newId('pay', now);
-    await db
-      .insert(payments)
-      .values({
-        id,
-        organisationId: inv.organisationId,
-        payerId: inv.payerId,
-        invoiceId: inv.id,
-        provider: provider.name,
-        method,
-        attempt,
-        idempotencyKey: key,
-        status: 'pending',
-        amount: inv.amountRemaining,
-        currency: inv.currency,
-        createdAt: now,
-        updatedAt: now,
-      })
-      .onConflictDoNothing();
-    const created = await provider.createPayNowPayment({
-      amount: inv.amountRemaining,
-      currency: inv.currency,
-      idempotencyKey: key,
-      metadata: { invoiceId: inv.id, organisationId: inv.organisationId, attempt },
-      paymentMethodTypes: [method],
-      ...(customer ? { customerId: customer.customerId } : {}),
-      description: `Invoice ${inv.number ?? inv.id}`,
-    });
-    await db.update(payments).set({ providerPaymentId: created.paymentIntentId, updatedAt: now }).where(eq(payments.idempotencyKey, key));
-    return page(
-      `Pay ${l.gymName}`,
-      `<p class="amount">${esc(money(inv.amountRemaining, inv.currency))}</p>
-<p>Complete the payment below${method === 'promptpay' ? ' by scanning the PromptPay QR code with your banking app' : ''}.</p>
-<div id="payment" data-payment-intent="${esc(created.paymentIntentId)}" data-client-secret="${esc(created.clientSecret)}" data-method="${method}"></div>`,
-    );
+    const method: Method = form['method'] === 'promptpay' ? 'promptpay' : 'card';
+    if (method === 'promptpay' && l.invoice.currency !== 'THB') return notice('PromptPay not available', 'PromptPay is only available for payments in Thai baht.', 400);
+    if (!isSimulated(paymentProvider(deps)) && !c.env.STRIPE_PUBLISHABLE_KEY?.trim()) return unavailable();
+    const payment = l.payment ?? (await startPayment(deps, l, method, now));
+    // One payment per link: the link was used to start a payment another way, which stays open.
+    if (payment === 'other_method' || payment.method !== method) {
+      return notice('Link already used', 'This payment link has already been used to start a payment another way. Nothing more was charged; open the link again to finish that payment.', 410);
+    }
+    return paymentStep(c, deps, l, payment);
+  })
+  .post('/pay/:token/simulate', async (c) => {
+    const deps = depsOf(c);
+    const now = Date.now();
+    const token = c.req.param('token');
+    const l = await load(deps.db, token, now);
+    if (!l.ok) return l.response;
+    const proc = processor(deps);
+    if (!proc.simulated) return notice('Not available', 'This gym takes real payments: there is nothing to simulate.', 404);
+    if (!l.payment?.providerPaymentId || l.payment.provider !== 'simulated') return c.redirect(`/pay/${token}`, 303);
+    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    const chosen = SIMULATED_PAY_NOW_OUTCOMES.find((o) => o.outcome === form['outcome']);
+    // PromptPay has one outcome (the QR code was scanned); a card has the test outcomes.
+    if (!chosen || (l.payment.method === 'promptpay' && chosen.outcome !== 'success')) return notice('Unknown outcome', 'That is not one of the simulated outcomes. Nothing was charged.', 400);
+    const outcome = await proc.simulated.confirmPayNow(l.payment.providerPaymentId, chosen.paymentMethodId);
+    await settle(deps, l.link, l.payment, outcome, now);
+    return c.redirect(`/pay/${token}/done`, 303);
+  })
+  .get('/pay/:token/done', async (c) => {
+    const deps = depsOf(c);
+    const now = Date.now();
+    const token = c.req.param('token');
+    // Used or expired links still show what became of their payment.
+    const link = await findPayLink(deps.db, token);
+    const invoice = link && (await invoiceOfLink(deps.db, link));
+    if (!link || !invoice) return gone('unknown');
+    const payment = await linkPayment(deps.db, link);
+    const proc = processor(deps);
+    if (!payment?.providerPaymentId || payment.provider !== proc.provider.name) return c.redirect(`/pay/${token}`, 303);
+    let state: PayNowState;
+    try {
+      state = await proc.retrieve(payment.providerPaymentId);
+    } catch (error) {
+      if (isPaymentProviderError(error)) return failedToReach();
+      throw error;
+    }
+    if (!state.outcome) return c.redirect(`/pay/${token}`, 303);
+    await settle(deps, link, payment, state.outcome, now);
+    return outcomePage(await shownFor(deps.db, link, invoice, payment.amount), state.outcome, token);
   });

@@ -122,7 +122,18 @@ export interface SimulatedProvider extends PaymentProvider {
   completeCardSetup(setupOrSessionId: string, paymentMethodId: string): Promise<{ setupIntentId: string; customerId: string; paymentMethodId: string }>;
   /** Stands in for the member paying on the pay-now page (card test id, or PromptPay scanned). */
   confirmPayNow(paymentIntentId: string, paymentMethodId?: string): Promise<ChargeOutcome>;
+  /** A pay-now payment's client secret and state; outcome null while nothing was tried. */
+  retrievePayNow(paymentIntentId: string): Promise<PayNowPayment & { outcome: ChargeOutcome | null }>;
 }
+
+/** What the simulated pay-now page offers a member, each played by one of SIMULATED_TEST_CARDS. */
+export const SIMULATED_PAY_NOW_OUTCOMES = [
+  { outcome: 'success', label: 'Payment succeeds', paymentMethodId: 'pm_card_visa' },
+  { outcome: 'generic_decline', label: 'Card declined', paymentMethodId: 'pm_card_chargeDeclined' },
+  { outcome: 'insufficient_funds', label: 'Insufficient funds', paymentMethodId: 'pm_card_chargeDeclinedInsufficientFunds' },
+  { outcome: 'expired_card', label: 'Expired card', paymentMethodId: 'pm_card_chargeDeclinedExpiredCard' },
+  { outcome: 'authentication_required', label: 'Bank asks for authentication', paymentMethodId: 'pm_card_authenticationRequired' },
+] as const;
 
 export function createSimulatedProvider(options: SimulatedProviderOptions): SimulatedProvider {
   const { store } = options;
@@ -338,6 +349,12 @@ export function createSimulatedProvider(options: SimulatedProviderOptions): Simu
       }
       if (!paymentMethodId) throw new PaymentProviderError('simulated', 'invalid_request', 'a card payment method is required', { code: 'parameter_missing' });
       return snapshot(await confirm(intent, paymentMethodId, `${intent.id}|${paymentMethodId}|${now()}`));
+    },
+
+    async retrievePayNow(paymentIntentId: string) {
+      const intent = await requireIntent(paymentIntentId);
+      const untried = intent.status === 'requires_payment_method' && !intent.lastError;
+      return { paymentIntentId: intent.id, clientSecret: intent.clientSecret, outcome: untried ? null : snapshot(intent) };
     },
   };
 }

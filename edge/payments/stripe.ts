@@ -62,12 +62,16 @@ export function parseApiBase(base: string): { host: string; port: number; protoc
   return { host: url.hostname, port: url.port ? Number(url.port) : protocol === 'http' ? 80 : 443, protocol };
 }
 
-export function createStripeProvider(config: StripeProviderConfig): PaymentProvider {
+function checkedSecretKey(config: StripeProviderConfig): string {
   const secretKey = config.secretKey?.trim();
   if (!secretKey || !/^(sk|rk)_(test|live)_/.test(secretKey)) {
     throw new PaymentProviderError('stripe', 'configuration', 'the Stripe secret key must be an sk_ or rk_ key');
   }
-  const stripe = new Stripe(secretKey, {
+  return secretKey;
+}
+
+function stripeClient(secretKey: string, config: StripeProviderConfig): Stripe {
+  return new Stripe(secretKey, {
     httpClient: Stripe.createFetchHttpClient(),
     ...(config.host ? { host: config.host } : {}),
     ...(config.port !== undefined ? { port: config.port } : {}),
@@ -77,6 +81,29 @@ export function createStripeProvider(config: StripeProviderConfig): PaymentProvi
     telemetry: false,
     appInfo: { name: 'gymgate' },
   });
+}
+
+/**
+ * The pay-now page coming back to a payment it started: the intent's client secret (to mount the
+ * Payment Element again) and its state (the return page's outcome). Retrieved rather than created
+ * again, because Stripe forgets idempotency keys after a day and a link lives longer.
+ */
+export async function retrieveStripePayNow(config: StripeProviderConfig, paymentIntentId: string): Promise<PayNowPayment & { outcome: ChargeOutcome | null }> {
+  const secretKey = checkedSecretKey(config);
+  try {
+    const intent = await stripeClient(secretKey, config).paymentIntents.retrieve(paymentIntentId);
+    if (!intent.client_secret) throw new PaymentProviderError('stripe', 'unknown', `payment intent ${intent.id} has no client secret`);
+    // Not tried yet (no payment method, no error): no outcome to show.
+    const untried = (intent.status === 'requires_payment_method' || intent.status === 'requires_confirmation') && !intent.last_payment_error;
+    return { paymentIntentId: intent.id, clientSecret: intent.client_secret, outcome: untried ? null : outcomeFromIntent(intent) };
+  } catch (error) {
+    throw toProviderError(error, [secretKey]);
+  }
+}
+
+export function createStripeProvider(config: StripeProviderConfig): PaymentProvider {
+  const secretKey = checkedSecretKey(config);
+  const stripe = stripeClient(secretKey, config);
   const live = secretKey.includes('_live_');
   const fail = (error: unknown): never => {
     throw toProviderError(error, [secretKey]);
