@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { AccessDecision, CardRead, DeciderState } from '../core/access.ts';
 import { commandTopic, type DoorCommand } from '../core/commands.ts';
-import { EntitlementNotice, entitlementTopic, type CheckinUpload, type Heartbeat } from '../core/contracts/wire.ts';
+import { EntitlementNotice, entitlementTopic, isDoorAlarm, type CheckinUpload, type DoorAlarmUpload, type Heartbeat } from '../core/contracts/wire.ts';
 import type { AccessReason } from '../core/reasons.ts';
 import { Decider } from './access/decider.ts';
 import { WorkerClient, type FetchLike } from './api/worker-client.ts';
@@ -349,7 +349,8 @@ export class Agent implements ControlTarget {
     const doors = config ? this.wireDoors(config) : [];
     const uploader = new Uploader({
       outbox: this.outbox,
-      upload: (events, signal) => this.client.uploadCheckins(events, signal),
+      upload: (events, signal) =>
+        events.every(isDoorAlarm) ? this.client.uploadAlarms(events, signal) : this.client.uploadCheckins(events as CheckinUpload[], signal),
       log,
       minBackoffMs: this.options.uploadBackoffMs?.min,
       maxBackoffMs: this.options.uploadBackoffMs?.max,
@@ -472,6 +473,7 @@ export class Agent implements ControlTarget {
           pinVerifier: this.options.pinVerifier,
           defaultGrantMs: () => (this.cache?.door(wiring.id)?.grantSeconds ?? 5) * 1000,
           onAlarm: (door, alarm) => this.doorAlarm(door, alarm),
+          clock: () => this.clock.now(),
           onExitRequest: (door) => this.log.info('request to exit: door unlocked', { door: door.id, event: 'request_to_exit' }),
         }),
     );
@@ -497,7 +499,7 @@ export class Agent implements ControlTarget {
     }
   }
 
-  /** Door alarms are logged (one JSON line with `event`) and counted in status; the check-in upload has no alarm kind yet. */
+  /** Door alarms are logged (one JSON line with `event`), counted in status and queued in the outbox for the Worker. */
   private readonly alarmCounts = new Map<string, { door_forced: number; door_held_open: number; last: DoorAlarm | null }>();
 
   private doorAlarm(door: Door, alarm: DoorAlarm): void {
@@ -505,9 +507,27 @@ export class Agent implements ControlTarget {
     if (!counts) this.alarmCounts.set(door.id, (counts = { door_forced: 0, door_held_open: 0, last: null }));
     if (alarm.type !== 'door_held_open_cleared') counts[alarm.type]++;
     counts.last = alarm;
-    const fields = { door: door.id, slot: door.slot, event: alarm.type, at: new Date(alarm.at).toISOString(), ...(alarm.openForMs !== undefined ? { openForMs: alarm.openForMs } : {}) };
+    const event: DoorAlarmUpload = {
+      kind: 'door_alarm',
+      id: randomUUID(),
+      doorId: door.id,
+      type: alarm.type,
+      occurredAt: alarm.at,
+      openForMs: alarm.openForMs === undefined ? null : Math.round(alarm.openForMs),
+    };
+    const fields = { door: door.id, slot: door.slot, event: alarm.type, eventId: event.id, at: new Date(alarm.at).toISOString(), ...(alarm.openForMs !== undefined ? { openForMs: alarm.openForMs } : {}) };
     if (alarm.type === 'door_held_open_cleared') this.log.info('door closed after being held open', fields);
     else this.log.warn(alarm.type === 'door_forced' ? 'door forced open' : 'door held open too long', fields);
+    this.enqueue(event);
+  }
+
+  /** Stores an event in the outbox and wakes the uploader; nothing is queued once stopping. */
+  private enqueue(event: CheckinUpload | DoorAlarmUpload): void {
+    if (this.stopping) return;
+    this.outbox.append(event).then(
+      () => this.runtime?.uploader.kick(),
+      (error: unknown) => this.log.error(isDoorAlarm(event) ? 'cannot store a door alarm' : 'cannot store a check-in event', { error, event }),
+    );
   }
 
   private deciderState(): DeciderState {
@@ -591,12 +611,7 @@ export class Agent implements ControlTarget {
       ...(card.ok ? {} : { bits, typed }),
       ...(read.source === 'wiegand' && read.read.ok ? { format: read.read.format, endedBy: read.read.endedBy } : {}),
     });
-    if (!this.stopping) {
-      this.outbox.append(event).then(
-        () => this.runtime?.uploader.kick(),
-        (error: unknown) => this.log.error('cannot store a check-in event', { error, event }),
-      );
-    }
+    this.enqueue(event);
     if (!decision.granted && PULL_ON_DENIAL.has(decision.reason)) this.runtime?.sync.requestPull(`denied tap (${decision.reason})`);
     const published: DecisionEvent = { door: door.id, slot: door.slot, credentialKey, decision: decision as AccessDecision, ...(bits ? { bits } : {}) };
     for (const listener of [...this.listeners]) listener(published);

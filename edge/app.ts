@@ -8,7 +8,7 @@ import { requireDeviceToken, requireOwnerKey } from './auth/middleware.ts';
 import { accessProfilesRouter } from './access-profiles/router.ts';
 import { accessRouter } from './access/router.ts';
 import { billingRouter } from './billing/router.ts';
-import { checkinsRouter } from './checkins/router.ts';
+import { alarmsRouter, checkinsRouter } from './checkins/router.ts';
 import { commandsRouter } from './commands/router.ts';
 import { credentialsRouter } from './credentials/router.ts';
 import * as schema from './db/schema.ts';
@@ -62,6 +62,7 @@ export function createApp() {
     enrollExchangeRouter,
     devicesRouter,
     checkinsRouter,
+    alarmsRouter,
     commandsRouter,
     accessRouter,
     deviceSyncRouter,

@@ -368,4 +368,31 @@ export const CheckinListQuery = listQuery.extend({
   granted: z.enum(['true', 'false']).optional(),
 });
 
+// Door alarms (door sensor events uploaded by the agents)
+/** Door sensor alarms the agent raises (device/door/monitor.ts). */
+export const DOOR_ALARM_TYPES = ['door_forced', 'door_held_open', 'door_held_open_cleared'] as const;
+export const DoorAlarmType = z.enum(DOOR_ALARM_TYPES).meta({
+  id: 'DoorAlarmType',
+  description: 'door_forced: opened while locked; door_held_open: open past its limit after a grant; door_held_open_cleared: closed again',
+});
+export type DoorAlarmType = z.infer<typeof DoorAlarmType>;
+export const DoorAlarm = z
+  .object({
+    id: z.uuid(),
+    siteId: SiteId,
+    doorId: DoorId.nullable(),
+    deviceId: DeviceId,
+    type: DoorAlarmType,
+    openForMs: z.number().int().nullable().meta({ description: 'How long the door had been open (held-open alarms)' }),
+    occurredAt: Timestamp,
+    receivedAt: Timestamp,
+  })
+  .meta({ id: 'DoorAlarm' });
+export const DoorAlarmListQuery = listQuery.extend({
+  siteId: SiteId.optional(),
+  doorId: DoorId.optional(),
+  type: DoorAlarmType.optional(),
+  since: Timestamp.optional().meta({ description: 'Only alarms at or after this time' }),
+});
+
 export const IdParam = z.object({ id: z.string().min(1).max(64) });

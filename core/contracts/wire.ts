@@ -1,7 +1,7 @@
 // What travels between the Worker and the door agents: enrollment, the entitlement snapshot,
 // the MQTT change notification and check-in uploads. Times on this wire are epoch milliseconds.
 import { z } from 'zod';
-import { AccessReason, CheckinId, DeviceId, DoorId, MemberId, OrganisationId, SiteId } from './api.ts';
+import { AccessReason, CheckinId, DeviceId, DoorAlarmType, DoorId, MemberId, OrganisationId, SiteId } from './api.ts';
 import { AccessProfile, DoorPolicy, MemberAccess, SitePolicy } from '../entitlement.ts';
 import { Schedule } from '../schedule.ts';
 
@@ -123,6 +123,29 @@ export const CheckinBatch = z
 export const CheckinBatchResult = z
   .object({ accepted: z.number().int(), duplicates: z.number().int() })
   .meta({ id: 'CheckinBatchResult' });
+
+export { DOOR_ALARM_TYPES, DoorAlarmType } from './api.ts';
+
+/** A door alarm as the agent queues it in its outbox (`kind` tells it from a check-in there) and uploads it. */
+export const DoorAlarmUpload = z
+  .object({
+    kind: z.literal('door_alarm'),
+    id: z.uuid().meta({ description: 'Event id chosen by the door agent (UUID)' }),
+    doorId: DoorId,
+    type: DoorAlarmType,
+    occurredAt: z.number().int().min(0).meta({ description: 'When the door raised it, epoch ms' }),
+    openForMs: z.number().int().min(0).nullable().default(null).meta({ description: 'How long the door had been open (held-open alarms)' }),
+  })
+  .meta({ id: 'DoorAlarmUpload' });
+export type DoorAlarmUpload = z.infer<typeof DoorAlarmUpload>;
+
+export const DoorAlarmBatch = z
+  .object({ events: z.array(DoorAlarmUpload).min(1).max(200) })
+  .meta({ id: 'DoorAlarmBatch' });
+
+/** What the agent's outbox holds: check-ins and door alarms, in the order they happened. */
+export type OutboxEvent = CheckinUpload | DoorAlarmUpload;
+export const isDoorAlarm = (event: OutboxEvent): event is DoorAlarmUpload => (event as { kind?: unknown }).kind === 'door_alarm';
 
 export const presenceTopic = (topicPrefix: string, deviceId: string) => `${topicPrefix}/devices/${deviceId}/presence`;
 

@@ -7,6 +7,7 @@ import {
   HeartbeatReply,
   type CheckinUpload,
   type CommandAck,
+  type DoorAlarmUpload,
   type Heartbeat,
 } from '../../core/contracts/wire.ts';
 import type { z } from 'zod';
@@ -197,10 +198,18 @@ export class WorkerClient {
     await this.post(`/v1/device/commands/${encodeURIComponent(commandId)}/ack`, ack, signal);
   }
 
-  async uploadCheckins(events: readonly CheckinUpload[], signal?: AbortSignal): Promise<BatchResult> {
+  uploadCheckins(events: readonly CheckinUpload[], signal?: AbortSignal): Promise<BatchResult> {
+    return this.uploadBatch('/v1/device/checkins', 'check-in upload', events, signal);
+  }
+
+  uploadAlarms(events: readonly DoorAlarmUpload[], signal?: AbortSignal): Promise<BatchResult> {
+    return this.uploadBatch('/v1/device/alarms', 'door alarm upload', events, signal);
+  }
+
+  private async uploadBatch(path: string, what: string, events: readonly unknown[], signal?: AbortSignal): Promise<BatchResult> {
     const { body } = await request(
       this.fetchFn,
-      joinUrl(this.options.api, '/v1/device/checkins'),
+      joinUrl(this.options.api, path),
       {
         method: 'POST',
         headers: this.headers({ 'content-type': 'application/json' }),
@@ -209,7 +218,7 @@ export class WorkerClient {
       this.timeoutMs,
       signal,
     );
-    const parsed = CheckinBatchResult.safeParse(parseJson(body, 'check-in upload'));
+    const parsed = CheckinBatchResult.safeParse(parseJson(body, what));
     // The events were accepted (2xx) even if the summary is odd; report what can be read.
     return parsed.success ? parsed.data : { accepted: events.length, duplicates: 0 };
   }

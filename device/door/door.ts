@@ -48,6 +48,8 @@ export type DoorOptions = {
   onExitRequest?: (door: Door) => void;
   /** Grant time when config.json sets no grantMs (the door's grantSeconds from the Worker), ms. */
   defaultGrantMs?: () => number;
+  /** The agent's corrected clock, so alarm times agree with check-in times. */
+  clock?: () => number;
 };
 
 export class Door {
@@ -105,6 +107,7 @@ export class Door {
           grantMs: () => this.wiring.grantMs ?? options.defaultGrantMs?.() ?? 5000,
           onAlarm: (alarm) => options.onAlarm?.(this, alarm),
           onExitRequest: () => options.onExitRequest?.(this),
+          clock: options.clock,
         });
       } catch (error) {
         this.reader.close();

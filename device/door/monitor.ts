@@ -10,11 +10,13 @@
 // shunts the forced-door alarm for that time plus shuntGraceMs. Presses within debounceMs of the
 // previous one are contact bounce and ignored.
 //
-// Alarms are handed to onAlarm (the agent logs them with `event` and counts them in its status).
+// Alarms are handed to onAlarm (the agent logs them with `event`, counts them in its status and
+// uploads them through the outbox).
 import type { GpioDriver, InputLine, Level, LevelInput } from '../gpio/driver.ts';
 import type { Relay } from './relay.ts';
+import type { DoorAlarmType } from '../../core/contracts/wire.ts';
 
-export type DoorAlarm = { type: 'door_forced' | 'door_held_open' | 'door_held_open_cleared'; at: number; openForMs?: number };
+export type DoorAlarm = { type: DoorAlarmType; at: number; openForMs?: number };
 
 export type DoorSensorSettings = { line: number; openLevel: Level; debounceMs: number; heldOpenSeconds: number };
 export type ExitButtonSettings = { line: number; debounceMs: number };

@@ -1,11 +1,11 @@
-// Durable queue of check-in events. Each event is appended to outbox/events.jsonl and fdatasync'd
+// Durable queue of check-in events and door alarms. Each event is appended to outbox/events.jsonl and fdatasync'd
 // before it becomes uploadable, so it survives kill -9 and power loss. The byte offset of what
 // the Worker has acknowledged lives in outbox/acked.json (replaced atomically); events before it
 // are done. When everything is acknowledged the log is truncated. Events the Worker rejects as
 // malformed go to outbox/dead-letter.jsonl for a human to look at.
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CheckinUpload } from '../../core/contracts/wire.ts';
+import type { OutboxEvent } from '../../core/contracts/wire.ts';
 import type { Logger } from '../log/logger.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../storage/atomic-write.ts';
 
@@ -14,7 +14,7 @@ const EVENTS = 'events.jsonl';
 const ACKED = 'acked.json';
 const DEAD = 'dead-letter.jsonl';
 
-type Pending = { event: CheckinUpload; end: number };
+type Pending = { event: OutboxEvent; end: number };
 
 export class OutboxClosedError extends Error {
   override name = 'OutboxClosedError';
@@ -69,7 +69,7 @@ export class Outbox {
       const end = data.indexOf(0x0a, start) + 1;
       const line = data.subarray(start, end - 1).toString('utf8');
       try {
-        queue.push({ event: JSON.parse(line) as CheckinUpload, end });
+        queue.push({ event: JSON.parse(line) as OutboxEvent, end });
       } catch {
         log.error('outbox holds an unreadable event; skipping it', { offset: start });
       }
@@ -87,7 +87,7 @@ export class Outbox {
   }
 
   /** The oldest max pending events, in the order they happened. */
-  peek(max: number): CheckinUpload[] {
+  peek(max: number): OutboxEvent[] {
     return this.queue.slice(0, max).map((p) => p.event);
   }
 
@@ -99,7 +99,7 @@ export class Outbox {
   }
 
   /** Stores an event durably; it is uploadable once the returned promise resolves. */
-  append(event: CheckinUpload): Promise<void> {
+  append(event: OutboxEvent): Promise<void> {
     const line = Buffer.from(`${JSON.stringify(event)}\n`, 'utf8');
     return this.serial(async () => {
       try {

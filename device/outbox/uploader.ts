@@ -1,9 +1,11 @@
-// Drains the outbox to the Worker in original order, in batches of at most 200. A batch leaves the
+// Drains the outbox to the Worker in original order, in batches of at most 200 events of one kind
+// (check-ins and door alarms go to their own endpoints; a batch ends where the kind changes).
+// A batch leaves the
 // outbox only after a 2xx. Network errors and 5xx keep the events and retry with capped
 // exponential backoff (0.5 s doubling to 10 s); a new event cuts the wait short. A 400 means the
 // agent built a malformed event: the batch is resent one event at a time and only the events the
 // Worker still rejects are moved to the dead-letter file, so one bad event never blocks the rest.
-import type { CheckinUpload } from '../../core/contracts/wire.ts';
+import { isDoorAlarm, type OutboxEvent } from '../../core/contracts/wire.ts';
 import { ApiError, type BatchResult } from '../api/worker-client.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Outbox } from './outbox.ts';
@@ -12,13 +14,21 @@ export const MAX_BATCH = 200;
 
 export type UploaderOptions = {
   outbox: Outbox;
-  upload: (events: CheckinUpload[], signal: AbortSignal) => Promise<BatchResult>;
+  /** Uploads a batch whose events are all check-ins or all door alarms. */
+  upload: (events: OutboxEvent[], signal: AbortSignal) => Promise<BatchResult>;
   log: Logger;
   batchSize?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /** Called after each acknowledged batch. */
   onUploaded?: (result: BatchResult & { count: number }) => void;
+};
+
+/** The leading events that share the first one's kind. */
+const sameKind = (events: OutboxEvent[]): OutboxEvent[] => {
+  const alarm = events[0] !== undefined && isDoorAlarm(events[0]);
+  const cut = events.findIndex((e) => isDoorAlarm(e) !== alarm);
+  return cut < 0 ? events : events.slice(0, cut);
 };
 
 const isMalformed = (error: unknown) => error instanceof ApiError && (error.status === 400 || error.status === 422);
@@ -81,7 +91,7 @@ export class Uploader {
       }
       this.woken = false;
       const size = this.isolate > 0 ? 1 : this.batchSize;
-      const batch = outbox.peek(size);
+      const batch = sameKind(outbox.peek(size));
       try {
         const result = await this.options.upload(batch, this.abort.signal);
         await outbox.ack(batch.length);
@@ -89,7 +99,7 @@ export class Uploader {
         this.backoffMs = 0;
         this.lastUploadAt = Date.now();
         this.lastError = null;
-        log.info('check-ins uploaded', { count: batch.length, ...result, pending: outbox.pending });
+        log.info('check-ins uploaded', { count: batch.length, kind: isDoorAlarm(batch[0] as OutboxEvent) ? 'door_alarm' : 'checkin', ...result, pending: outbox.pending });
         this.options.onUploaded?.({ ...result, count: batch.length });
       } catch (error) {
         if (this.stopped) break;

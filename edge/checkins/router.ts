@@ -1,12 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, desc, eq, gte, lt, or } from 'drizzle-orm';
 import type { AccessReason } from '../../core/access.ts';
-import { checkins } from '../db/schema.ts';
-import type { AppEnv } from '../env.ts';
+import { checkins, doorAlarms, doors } from '../db/schema.ts';
+import type { AppEnv, Db } from '../env.ts';
 import { pageOf } from '../lib/pagination.ts';
-import { invalidField } from '../lib/problem.ts';
+import { invalidField, notFound } from '../lib/problem.ts';
 import { iso } from '../lib/time.ts';
-import { listCheckins } from './routes.ts';
+import { listAlarms, listCheckins, listDoorAlarms } from './routes.ts';
 
 type CheckinRow = typeof checkins.$inferSelect;
 const checkinOut = (r: CheckinRow) => ({
@@ -30,9 +30,16 @@ const parseCursor = (cursor: string) => {
   return { at: Number(m[1]), id: m[2] as string };
 };
 
+/** Rows after the cursor in newest-first order (check-ins and alarms page the same way). */
+const afterCursor = (cursor: string | undefined, table: typeof checkins | typeof doorAlarms) => {
+  if (!cursor) return undefined;
+  const after = parseCursor(cursor);
+  return or(lt(table.occurredAt, after.at), and(eq(table.occurredAt, after.at), lt(table.id, after.id)));
+};
+const cursorOf = (r: { occurredAt: number; id: string }) => `${r.occurredAt}.${r.id}`;
+
 export const checkinsRouter = new OpenAPIHono<AppEnv>().openapi(listCheckins, async (c) => {
   const q = c.req.valid('query');
-  const after = q.cursor ? parseCursor(q.cursor) : null;
   const rows = await c.var.db
     .select()
     .from(checkins)
@@ -45,12 +52,56 @@ export const checkinsRouter = new OpenAPIHono<AppEnv>().openapi(listCheckins, as
         q.granted ? eq(checkins.granted, q.granted === 'true') : undefined,
         q.from ? gte(checkins.occurredAt, Date.parse(q.from)) : undefined,
         q.to ? lt(checkins.occurredAt, Date.parse(q.to)) : undefined,
-        after
-          ? or(lt(checkins.occurredAt, after.at), and(eq(checkins.occurredAt, after.at), lt(checkins.id, after.id)))
-          : undefined,
+        afterCursor(q.cursor, checkins),
       ),
     )
     .orderBy(desc(checkins.occurredAt), desc(checkins.id))
     .limit(q.limit + 1);
-  return c.json(pageOf(rows, q.limit, checkinOut, (r) => `${r.occurredAt}.${r.id}`), 200);
+  return c.json(pageOf(rows, q.limit, checkinOut, cursorOf), 200);
 });
+
+type AlarmRow = typeof doorAlarms.$inferSelect;
+const alarmOut = (r: AlarmRow) => ({
+  id: r.id,
+  siteId: r.siteId,
+  doorId: r.doorId,
+  deviceId: r.deviceId,
+  type: r.type,
+  openForMs: r.openForMs,
+  occurredAt: iso(r.occurredAt),
+  receivedAt: iso(r.receivedAt),
+});
+
+type AlarmQuery = { limit: number; cursor?: string | undefined; siteId?: string | undefined; doorId?: string | undefined; type?: AlarmRow['type'] | undefined; since?: string | undefined };
+
+/** The organisation's alarms, newest first, with the same cursor form as check-ins. */
+async function alarmPage(db: Db, organisationId: string, q: AlarmQuery) {
+  const rows = await db
+    .select()
+    .from(doorAlarms)
+    .where(
+      and(
+        eq(doorAlarms.organisationId, organisationId),
+        q.siteId ? eq(doorAlarms.siteId, q.siteId) : undefined,
+        q.doorId ? eq(doorAlarms.doorId, q.doorId) : undefined,
+        q.type ? eq(doorAlarms.type, q.type) : undefined,
+        q.since ? gte(doorAlarms.occurredAt, Date.parse(q.since)) : undefined,
+        afterCursor(q.cursor, doorAlarms),
+      ),
+    )
+    .orderBy(desc(doorAlarms.occurredAt), desc(doorAlarms.id))
+    .limit(q.limit + 1);
+  return pageOf(rows, q.limit, alarmOut, cursorOf);
+}
+
+export const alarmsRouter = new OpenAPIHono<AppEnv>()
+  .openapi(listAlarms, async (c) => c.json(await alarmPage(c.var.db, c.var.organisationId, c.req.valid('query')), 200))
+  .openapi(listDoorAlarms, async (c) => {
+    const { id } = c.req.valid('param');
+    const [door] = await c.var.db
+      .select({ id: doors.id })
+      .from(doors)
+      .where(and(eq(doors.id, id), eq(doors.organisationId, c.var.organisationId)));
+    if (!door) throw notFound('Door', id);
+    return c.json(await alarmPage(c.var.db, c.var.organisationId, { ...c.req.valid('query'), doorId: id }), 200);
+  });

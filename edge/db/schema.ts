@@ -4,6 +4,7 @@ import type { CommandAction } from '../../core/commands.ts';
 import { DEFAULT_MAX_OFFLINE_SECONDS, MEMBERSHIP_STATUSES, SUSPENSIONS, type DoorMode } from '../../core/entitlement.ts';
 import type { Closure, Schedule } from '../../core/schedule.ts';
 import { MEMBER_LOCALES } from '../../core/contracts/common.ts';
+import { DOOR_ALARM_TYPES } from '../../core/contracts/wire.ts';
 
 // Times are epoch milliseconds (UTC); the API renders them as RFC 3339.
 const createdAt = () => integer('created_at').notNull();
@@ -111,6 +112,8 @@ export const members = sqliteTable(
     entriesLeft: integer('entries_left'),
     /** Language of the member's notices. */
     locale: text('locale', { enum: MEMBER_LOCALES }).notNull().default('en'),
+    /** Card + PIN doors: a salted PBKDF2 verifier of the member's PIN (never the PIN); null = none set. */
+    pinVerifier: text('pin_verifier'),
     createdAt: createdAt(),
     updatedAt: integer('updated_at').notNull(),
   },
@@ -200,6 +203,28 @@ export const checkins = sqliteTable(
   (t) => [
     index('checkins_org_time').on(t.organisationId, t.occurredAt),
     index('checkins_member_time').on(t.memberId, t.occurredAt),
+  ],
+);
+
+/** Door sensor alarms uploaded by the agents; the id is the agent's event id (uploads are idempotent). */
+export const doorAlarms = sqliteTable(
+  'door_alarms',
+  {
+    id: text('id').primaryKey(),
+    organisationId: organisationRef(),
+    siteId: text('site_id')
+      .notNull()
+      .references(() => sites.id),
+    doorId: text('door_id'),
+    deviceId: text('device_id').notNull(),
+    type: text('type', { enum: DOOR_ALARM_TYPES }).notNull(),
+    openForMs: integer('open_for_ms'),
+    occurredAt: integer('occurred_at').notNull(),
+    receivedAt: integer('received_at').notNull(),
+  },
+  (t) => [
+    index('door_alarms_org_time').on(t.organisationId, t.occurredAt),
+    index('door_alarms_door_time').on(t.doorId, t.occurredAt),
   ],
 );
 

@@ -1,11 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
-import { checkins, commands, devices, doors, members, sites } from '../db/schema.ts';
+import { checkins, commands, devices, doorAlarms, doors, members, sites } from '../db/schema.ts';
 import { writeWithChanges } from '../entitlements/changes.ts';
 import { buildSnapshot, currentHash, entitlementUpdate } from '../entitlements/state.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { notFound } from '../lib/problem.ts';
-import { ackCommand, getEntitlements, getSnapshot, postHeartbeat, uploadCheckins, whoami } from './routes.ts';
+import { ackCommand, getEntitlements, getSnapshot, postHeartbeat, uploadAlarms, uploadCheckins, whoami } from './routes.ts';
 
 // D1 allows 100 bound parameters per statement.
 const chunks = <T>(items: T[], size = 90): T[][] => {
@@ -29,6 +29,9 @@ async function touch(db: Db, deviceId: string, headers: { userAgent?: string | u
     })
     .where(eq(devices.id, deviceId));
 }
+
+const siteDoors = async (db: Db, siteId: string) =>
+  new Set((await db.select({ id: doors.id }).from(doors).where(eq(doors.siteId, siteId))).map((d) => d.id));
 
 export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
   .openapi(whoami, async (c) => {
@@ -102,9 +105,7 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
     const now = Date.now();
     // Keep references only to this site's doors and this organisation's members; an event about
     // something deleted since is still kept, with the reference cleared.
-    const knownDoors = new Set(
-      (await db.select({ id: doors.id }).from(doors).where(eq(doors.siteId, device.siteId))).map((d) => d.id),
-    );
+    const knownDoors = await siteDoors(db, device.siteId);
     const memberIds = [...new Set(events.map((e) => e.memberId).filter((m): m is string => m !== null))];
     const knownMembers = new Set<string>();
     for (const ids of chunks(memberIds)) {
@@ -157,4 +158,33 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
       );
     }
     return c.json({ accepted: inserted.length, duplicates: events.length - inserted.length }, 200);
+  })
+  .openapi(uploadAlarms, async (c) => {
+    const { events } = c.req.valid('json');
+    const device = c.var.device;
+    const db = c.var.db;
+    const now = Date.now();
+    // As with check-ins: an alarm about a door deleted since is kept, with the reference cleared.
+    const knownDoors = await siteDoors(db, device.siteId);
+    const inserts = events.map((e) =>
+      db
+        .insert(doorAlarms)
+        .values({
+          id: e.id,
+          organisationId: device.organisationId,
+          siteId: device.siteId,
+          doorId: knownDoors.has(e.doorId) ? e.doorId : null,
+          deviceId: device.id,
+          type: e.type,
+          openForMs: e.openForMs,
+          occurredAt: e.occurredAt,
+          receivedAt: now,
+        })
+        .onConflictDoNothing()
+        .returning({ id: doorAlarms.id }),
+    );
+    const touchDevice = db.update(devices).set({ lastSeenAt: now }).where(eq(devices.id, device.id));
+    const results = (await db.batch([touchDevice, ...inserts] as [typeof touchDevice, ...typeof inserts])) as unknown[];
+    const accepted = (results.slice(1) as Array<Array<{ id: string }>>).flat().length;
+    return c.json({ accepted, duplicates: events.length - accepted }, 200);
   });

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { CheckinBatch, CheckinBatchResult, CommandAck, DeviceWhoami, EntitlementSnapshot, EntitlementUpdate, Heartbeat, HeartbeatReply } from '../../core/contracts/wire.ts';
+import { CheckinBatch, CheckinBatchResult, CommandAck, DoorAlarmBatch, DeviceWhoami, EntitlementSnapshot, EntitlementUpdate, Heartbeat, HeartbeatReply } from '../../core/contracts/wire.ts';
 import { deviceAuth, json, jsonBody, problems } from '../lib/openapi.ts';
 
 const tags = ['Device protocol'];
@@ -28,6 +28,13 @@ export const uploadCheckins = createRoute({
   method: 'post', path: '/v1/device/checkins', tags, security: deviceAuth,
   summary: 'Upload check-in events from the door outbox (idempotent by event id)',
   request: { body: jsonBody(CheckinBatch) },
+  responses: { 200: json(CheckinBatchResult, 'How many were new and how many were already known'), ...problems(400, 401) },
+});
+
+export const uploadAlarms = createRoute({
+  method: 'post', path: '/v1/device/alarms', tags, security: deviceAuth,
+  summary: 'Upload door sensor alarms (forced, held open, cleared) from the door outbox (idempotent by event id)',
+  request: { body: jsonBody(DoorAlarmBatch) },
   responses: { 200: json(CheckinBatchResult, 'How many were new and how many were already known'), ...problems(400, 401) },
 });
 

@@ -3,7 +3,7 @@ import { appendFile, mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CheckinUpload } from '../../core/contracts/wire.ts';
+import type { CheckinUpload, DoorAlarmUpload, OutboxEvent } from '../../core/contracts/wire.ts';
 import { ApiError, NetworkError, type BatchResult } from '../../device/api/worker-client.ts';
 import { createMemoryLogger } from '../../device/log/logger.ts';
 import { Outbox } from '../../device/outbox/outbox.ts';
@@ -88,16 +88,16 @@ describe('outbox', () => {
     expect(signal).toBe('SIGKILL');
     expect(out).toContain('appended');
     const outbox = await open(dir);
-    expect(outbox.peek(100).map((e) => e.explanation)).toEqual(Array.from({ length: 25 }, (_, i) => `event ${i}`));
+    expect(outbox.peek(100).map((e) => (e as CheckinUpload).explanation)).toEqual(Array.from({ length: 25 }, (_, i) => `event ${i}`));
     await outbox.close();
   });
 });
 
 type Attempt = { size: number; first: string | undefined };
 
-function uploaderFor(outbox: Outbox, answer: (events: CheckinUpload[], attempt: number) => BatchResult) {
+function uploaderFor(outbox: Outbox, answer: (events: OutboxEvent[], attempt: number) => BatchResult) {
   const attempts: Attempt[] = [];
-  const uploaded: CheckinUpload[] = [];
+  const uploaded: OutboxEvent[] = [];
   const log = createMemoryLogger();
   const uploader = new Uploader({
     outbox,
@@ -114,7 +114,37 @@ function uploaderFor(outbox: Outbox, answer: (events: CheckinUpload[], attempt: 
   return { uploader, attempts, uploaded, log };
 }
 
+const alarm = (): DoorAlarmUpload => ({
+  kind: 'door_alarm',
+  id: crypto.randomUUID(),
+  doorId: 'door_0123456789',
+  type: 'door_forced',
+  occurredAt: 1_700_000_000_000 + ++seq,
+  openForMs: null,
+});
+
 describe('uploader', () => {
+  it('keeps door alarms in the outbox with the check-ins, and uploads each kind in its own batch, in order', async () => {
+    const dir = await tempDir();
+    let outbox = await open(dir);
+    const events: OutboxEvent[] = [event(), event(), alarm(), alarm(), event()];
+    for (const e of events) await outbox.append(e);
+    await outbox.close();
+    outbox = await open(dir);
+    expect(outbox.peek(10)).toEqual(events);
+    const kinds: string[][] = [];
+    const { uploader, uploaded } = uploaderFor(outbox, (b) => {
+      kinds.push(b.map((e) => ('kind' in e ? e.kind : 'checkin')));
+      return { accepted: b.length, duplicates: 0 };
+    });
+    uploader.kick();
+    await waitFor(() => outbox.pending === 0, 'the outbox to drain');
+    expect(kinds).toEqual([['checkin', 'checkin'], ['door_alarm', 'door_alarm'], ['checkin']]);
+    expect(uploaded.map((e) => e.id)).toEqual(events.map((e) => e.id));
+    await uploader.stop();
+    await outbox.close();
+  });
+
   it('uploads in original order in batches of at most 200', async () => {
     const outbox = await open(await tempDir());
     const events = Array.from({ length: 450 }, () => event());
@@ -180,7 +210,7 @@ describe('uploader', () => {
     const events = [event(), bad, event()];
     for (const e of events) await outbox.append(e);
     const { uploader, log, uploaded } = uploaderFor(outbox, (b) => {
-      if (b.some((e) => e.explanation === 'malformed')) throw new ApiError(400, { title: 'Invalid request', detail: 'events.1.doorId' }, '');
+      if (b.some((e) => (e as CheckinUpload).explanation === 'malformed')) throw new ApiError(400, { title: 'Invalid request', detail: 'events.1.doorId' }, '');
       return { accepted: b.length, duplicates: 0 };
     });
     uploader.kick();

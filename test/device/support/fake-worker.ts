@@ -9,7 +9,9 @@ import type { AddressInfo } from 'node:net';
 import type { CommandAction, DoorCommand, SignedCommand } from '../../../core/commands.ts';
 import {
   CheckinBatch,
+  DoorAlarmBatch,
   type CheckinUpload,
+  type DoorAlarmUpload,
   type CommandAck,
   type EntitlementDelta,
   type EntitlementSnapshot,
@@ -53,6 +55,7 @@ export class FakeWorker {
   readonly codes = new Map<string, CodeState>();
   readonly tokens = new Map<string, string>();
   readonly checkins: CheckinUpload[] = [];
+  readonly alarms: DoorAlarmUpload[] = [];
   readonly requests: RecordedRequest[] = [];
   readonly heartbeats: Array<Heartbeat & { deviceId: string }> = [];
   readonly acks: Array<CommandAck & { id: string; deviceId: string }> = [];
@@ -61,6 +64,8 @@ export class FakeWorker {
   mqtt: { url: string } | null = null;
   /** Answer this many check-in uploads with 503 before accepting. */
   failCheckins = 0;
+  /** Answer this many door alarm uploads with 503 before accepting. */
+  failAlarms = 0;
   /** Answer `entitlements?since` with deltas when the log reaches back (else snapshots). */
   deltas = true;
   /** Leave the member changes out of the next delta (a lost change: the door drifts). */
@@ -365,6 +370,17 @@ export class FakeWorker {
       const body = JSON.parse(text) as CommandAck;
       this.acks.push({ ...body, id: decodeURIComponent(ack[1] as string), deviceId });
       return json(200, { id: ack[1], status: body.status });
+    }
+    if (req.method === 'POST' && path === '/v1/device/alarms') {
+      if (this.failAlarms > 0) {
+        this.failAlarms--;
+        return problem(503, 'Unavailable', 'Try again later.');
+      }
+      const parsed = DoorAlarmBatch.safeParse(JSON.parse(text));
+      if (!parsed.success) return problem(400, 'Invalid request', parsed.error.issues.map((i) => i.path.join('.')).join(', '));
+      const fresh = parsed.data.events.filter((e) => !this.alarms.some((a) => a.id === e.id));
+      this.alarms.push(...fresh);
+      return json(200, { accepted: fresh.length, duplicates: parsed.data.events.length - fresh.length });
     }
     if (req.method === 'POST' && path === '/v1/device/checkins') {
       if (this.failCheckins > 0) {
