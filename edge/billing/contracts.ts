@@ -328,3 +328,19 @@ export const Statement = z
   .meta({ id: 'Statement' });
 
 export const WebhookReceipt = z.object({ received: z.literal(true), eventId: z.string(), outcome: z.string() }).meta({ id: 'WebhookReceipt' });
+
+// Family and group plans
+
+export const SubscriptionMemberAdd = z.object({ memberId: MemberId }).meta({ id: 'SubscriptionMemberAdd' });
+export const SubscriptionMemberParams = z.object({ id: z.string().min(1).max(64), memberId: MemberId });
+
+// Organisation billing settings
+
+export const BillingSettings = z
+  .object({
+    invoicePrefix: z
+      .string()
+      .regex(/^[A-Z0-9]{1,12}$/, 'must be 1–12 capital letters or digits')
+      .meta({ description: 'Invoice numbers are {prefix}-000001, credit notes {prefix}-CN-000001; numbering continues when the prefix changes' }),
+  })
+  .meta({ id: 'BillingSettings' });

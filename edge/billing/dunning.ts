@@ -276,8 +276,8 @@ async function onPayersSubscriptions(
  */
 async function onUncoveredPayer(deps: BillingDeps, organisationId: string, payerId: string, action: 'suspend' | 'restore', now: number): Promise<void> {
   const { db } = deps;
-  const covered = sql`EXISTS (SELECT 1 FROM subscriptions s, json_each(s.state, '$.memberIds') j
-    WHERE s.organisation_id = ${organisationId} AND s.status != 'ended' AND j.value = ${payerId})`;
+  const covered = sql`EXISTS (SELECT 1 FROM subscription_members sm JOIN subscriptions s ON s.id = sm.subscription_id
+    WHERE sm.member_id = ${payerId} AND s.organisation_id = ${organisationId} AND s.status != 'ended')`;
   const from = action === 'suspend' ? and(eq(members.status, 'active'), sql`${members.suspension} IS NULL`) : and(eq(members.status, 'suspended'), eq(members.suspension, 'payment_overdue'));
   const where = and(eq(members.id, payerId), eq(members.organisationId, organisationId), from, sql`NOT ${covered}`);
   const [candidate] = await db.select({ id: members.id }).from(members).where(where);

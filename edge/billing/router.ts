@@ -9,7 +9,7 @@ import { checkLedger } from '../../core/billing/ledger.ts';
 import type { Currency } from '../../core/billing/money.ts';
 import type { ProrationLine } from '../../core/billing/proration.ts';
 import { startSubscription, entitlementOf, currentPeriod, type SubscriptionState } from '../../core/billing/subscription.ts';
-import { accessProfiles, billingCustomers, creditNotes, invoices, members, payments, pendingItems, plans, refunds, sites, subscriptionMembers, subscriptions } from '../db/schema.ts';
+import { accessProfiles, billingCustomers, creditNotes, invoices, invoiceSequences, members, payments, pendingItems, plans, refunds, sites, subscriptionMembers, subscriptions } from '../db/schema.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
 import { pageOf } from '../lib/pagination.ts';
@@ -25,7 +25,7 @@ import { providerFailed, refused } from './problems.ts';
 import { freezeFeeOf, ledgerOf, ledgerSources, loadPlan, planPrice, planTerms, stateOf, taxColumns, taxRateOf, type CreditNoteRow, type InvoiceRow, type PaymentRow, type PlanRow, type RefundRow, type SubscriptionRow } from './records.ts';
 import * as r from './routes.ts';
 import { alreadyProcessed, handleStripeEvent } from './stripe-events.ts';
-import { actOnSubscription, settleAfterChange, SubscriptionRefused } from './subscriptions.ts';
+import { actOnSubscription, addMemberPlan, removeMemberPlan, settleAfterChange, SubscriptionRefused } from './subscriptions.ts';
 
 type Ctx = { var: { db: Db; organisationId: string }; env: AppEnv['Bindings']; executionCtx: { waitUntil(p: Promise<unknown>): void } };
 const depsOf = (c: Ctx): BillingDeps => ({ db: c.var.db, env: c.env, ctx: c.executionCtx });
@@ -416,6 +416,41 @@ export const billingRouter = new OpenAPIHono<AppEnv>()
     return c.json(await subscriptionAction(c, id, ({ date }) => ({ events: [{ type: 'cancel', date, ...(body.endsOn ? { endsOn: body.endsOn } : {}) }] })), 200);
   })
   .openapi(r.withdrawCancellation, async (c) => c.json(await subscriptionAction(c, c.req.valid('param').id, ({ date }) => ({ events: [{ type: 'withdraw_cancellation', date }] })), 200))
+
+  // Family and group plans
+  .openapi(r.addSubscriptionMember, async (c) => {
+    const { id } = c.req.valid('param');
+    const { memberId } = c.req.valid('json');
+    const db = c.var.db;
+    await ownSubscription(c, id);
+    const [member] = await db.select({ id: members.id }).from(members).where(and(eq(members.id, memberId), eq(members.organisationId, c.var.organisationId)));
+    if (!member) throw invalidField('memberId', `no member with id ${memberId}`);
+    const [taken] = await db
+      .select({ subscriptionId: subscriptions.id })
+      .from(subscriptionMembers)
+      .innerJoin(subscriptions, eq(subscriptionMembers.subscriptionId, subscriptions.id))
+      .where(and(eq(subscriptionMembers.memberId, memberId), ne(subscriptions.status, 'ended')));
+    if (taken) throw conflict('memberId', `member ${memberId} is already covered by subscription ${taken.subscriptionId}`);
+    return c.json(await subscriptionAction(c, id, addMemberPlan(db, c.var.organisationId, id, memberId, Date.now())), 200);
+  })
+  .openapi(r.removeSubscriptionMember, async (c) => {
+    const { id, memberId } = c.req.valid('param');
+    return c.json(await subscriptionAction(c, id, removeMemberPlan(c.var.db, c.var.organisationId, id, memberId, Date.now())), 200);
+  })
+
+  // Invoice numbering
+  .openapi(r.getBillingSettings, async (c) => {
+    const [row] = await c.var.db.select({ prefix: invoiceSequences.prefix }).from(invoiceSequences).where(eq(invoiceSequences.organisationId, c.var.organisationId));
+    return c.json({ invoicePrefix: row?.prefix ?? 'INV' }, 200);
+  })
+  .openapi(r.putBillingSettings, async (c) => {
+    const { invoicePrefix } = c.req.valid('json');
+    await c.var.db
+      .insert(invoiceSequences)
+      .values({ organisationId: c.var.organisationId, prefix: invoicePrefix })
+      .onConflictDoUpdate({ target: invoiceSequences.organisationId, set: { prefix: invoicePrefix } });
+    return c.json({ invoicePrefix }, 200);
+  })
 
   // Invoices
   .openapi(r.listInvoices, async (c) => {

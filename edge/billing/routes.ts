@@ -29,9 +29,12 @@ import {
   RefundCreate,
   SimulatedSetupCompletion,
   Statement,
+  BillingSettings,
   Subscription,
   SubscriptionCreate,
   SubscriptionListQuery,
+  SubscriptionMemberAdd,
+  SubscriptionMemberParams,
 } from './contracts.ts';
 
 const plansTags = ['Billing: plans'];
@@ -111,6 +114,18 @@ export const cancelSubscription = createRoute({
 export const withdrawCancellation = createRoute({
   method: 'post', path: '/v1/subscriptions/{id}/withdraw-cancellation', tags: subsTags, security: ownerAuth, summary: 'Withdraw a cancellation before it takes effect',
   request: { params: IdParam },
+  responses: { 200: json(Subscription, 'The subscription'), ...problems(401, 404, 409) },
+});
+export const addSubscriptionMember = createRoute({
+  method: 'post', path: '/v1/subscriptions/{id}/members', tags: subsTags, security: ownerAuth,
+  summary: "Cover one more member on a family or group plan (up to the plan's maxMembers); they get its access at once",
+  request: { params: IdParam, body: jsonBody(SubscriptionMemberAdd) },
+  responses: { 200: json(Subscription, 'The subscription'), ...problems(400, 401, 404, 409) },
+});
+export const removeSubscriptionMember = createRoute({
+  method: 'delete', path: '/v1/subscriptions/{id}/members/{memberId}', tags: subsTags, security: ownerAuth,
+  summary: 'Stop covering a member (not the last one): their access ends at once',
+  request: { params: SubscriptionMemberParams },
   responses: { 200: json(Subscription, 'The subscription'), ...problems(401, 404, 409) },
 });
 
@@ -205,4 +220,15 @@ export const completeSimulatedSetupRoute = createRoute({
   summary: 'Simulated processor only (local runs): stand in for the member entering a test card',
   request: { params: IdParam, body: jsonBody(SimulatedSetupCompletion) },
   responses: { 200: json(PaymentMethod, 'The saved card'), ...problems(400, 401, 404, 409) },
+});
+
+// Organisation billing settings
+export const getBillingSettings = createRoute({
+  method: 'get', path: '/v1/billing/settings', tags: invTags, security: ownerAuth, summary: "The organisation's invoice numbering",
+  responses: { 200: json(BillingSettings, 'Settings'), ...problems(401) },
+});
+export const putBillingSettings = createRoute({
+  method: 'put', path: '/v1/billing/settings', tags: invTags, security: ownerAuth, summary: 'Set the invoice number prefix',
+  request: { body: jsonBody(BillingSettings) },
+  responses: { 200: json(BillingSettings, 'Settings'), ...problems(400, 401) },
 });

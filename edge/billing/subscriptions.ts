@@ -10,6 +10,7 @@
 // as running it once.
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
+import type { Db } from '../env.ts';
 import { computeDraftInvoice, type PendingItem } from '../../core/billing/invoice.ts';
 import { addDays, maxDate, minDate, type CalendarDate } from '../../core/billing/periods.ts';
 import type { ProrationLine } from '../../core/billing/proration.ts';
@@ -22,7 +23,7 @@ import {
   type SubscriptionRefusal,
   type SubscriptionState,
 } from '../../core/billing/subscription.ts';
-import { invoices, members, pendingItems, plans, subscriptions } from '../db/schema.ts';
+import { invoices, members, pendingItems, plans, subscriptionMembers, subscriptions } from '../db/schema.ts';
 import { isPaymentProviderError } from '../payments/index.ts';
 import { writeWithChanges } from '../entitlements/changes.ts';
 import { newId } from '../lib/ids.ts';
@@ -142,9 +143,11 @@ export type Commit = {
   pendingProrations?: ProrationLine[];
   /** Statements that must take effect only if this write wins; given the write's token. */
   extra?: (token: string) => BatchItem<'sqlite'>[];
+  /** Members the extra statements change (for the doors), beyond those the subscription covers. */
+  alsoChanged?: string[];
 };
 
-const tokenHolds = (subscriptionId: string, token: string): SQL =>
+export const tokenHolds = (subscriptionId: string, token: string): SQL =>
   sql`EXISTS (SELECT 1 FROM subscriptions WHERE id = ${subscriptionId} AND write_token = ${token})`;
 
 /** Member updates that make the doors follow the entitlement (only those that change something). */
@@ -213,7 +216,8 @@ export async function commitSubscription(deps: BillingDeps, row: SubscriptionRow
       SELECT ${newId('sev', now)}, ${row.id}, ${row.organisationId}, ${row.version + 1}, ${e.type}, ${e.date}, ${JSON.stringify(e)}, ${now + i}
       WHERE ${tokenHolds(row.id, token)}`),
   );
-  const { statements: memberUpdates, changed } = await entitlementWrites(deps, row, c.state, ent, token, now);
+  const { statements: memberUpdates, changed: covered } = await entitlementWrites(deps, row, c.state, ent, token, now);
+  const changed = [...new Set([...covered, ...(c.alsoChanged ?? [])])];
   const statements = [cas, ...log, ...memberUpdates, ...(c.extra?.(token) ?? [])];
   try {
     const results =
@@ -379,7 +383,7 @@ async function membersDiffer(deps: BillingDeps, row: SubscriptionRow, s: Subscri
 // Staff actions (API)
 
 export type ActionContext = { row: SubscriptionRow; state: SubscriptionState; date: CalendarDate };
-export type ActionPlan = { events: SubscriptionEvent[] };
+export type ActionPlan = { events: SubscriptionEvent[]; extra?: Commit['extra']; alsoChanged?: string[] };
 
 /**
  * Applies staff events to a subscription on today's date (never before its state's date), with
@@ -403,7 +407,7 @@ export async function actOnSubscription(
       const advanced = applySubscriptionEvent(s, { type: 'advance', date });
       if (advanced.ok) s = advanced.state;
     }
-    const { events } = await plan({ row, state: s, date });
+    const { events, extra, alsoChanged } = await plan({ row, state: s, date });
     const prorations: ProrationLine[] = [];
     let upgrade: ProrationLine[] | null = null;
     for (const e of events) {
@@ -416,7 +420,7 @@ export async function actOnSubscription(
       }
     }
     const facts = await subscriptionFacts(db, subscriptionId);
-    const commit: Commit = { state: s, events, nextReviewOn: nextReviewDate(s, facts, date) };
+    const commit: Commit = { state: s, events, nextReviewOn: nextReviewDate(s, facts, date), ...(alsoChanged ? { alsoChanged } : {}) };
     if (prorations.length > 0) commit.pendingProrations = [...(row.pendingProrations as ProrationLine[]), ...prorations];
     let prorationInvoiceId: string | null = null;
     if (upgrade) {
@@ -426,8 +430,9 @@ export async function actOnSubscription(
       if (!draft.ok) throw new SubscriptionRefused('invoice_refused', draft.detail);
       const id = newId('inv', now);
       prorationInvoiceId = id;
-      commit.extra = (token) =>
-        draftInvoiceStatements(db, {
+      commit.extra = (token) => [
+        ...(extra?.(token) ?? []),
+        ...draftInvoiceStatements(db, {
           id,
           organisationId: row.organisationId,
           payerId: row.payerId,
@@ -439,7 +444,10 @@ export async function actOnSubscription(
           guard: tokenHolds(row.id, token),
           after: [],
           now,
-        });
+        }),
+      ];
+    } else if (extra) {
+      commit.extra = extra;
     }
     if (!(await commitSubscription(deps, row, commit, now))) continue;
     await settleAfterChange(deps, subscriptionId, row.organisationId, prorationInvoiceId, now);
@@ -464,4 +472,38 @@ export async function settleAfterChange(deps: BillingDeps, subscriptionId: strin
     if (!isPaymentProviderError(error) || !error.retryable) throw error;
     console.warn(JSON.stringify({ msg: 'payment processor unavailable; the billing run will retry', subscriptionId, error: error.message }));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Family and group plans: members joining and leaving a running subscription
+
+/** Covers one more member (up to the plan's maxMembers); the member gets the subscription's access in the same write. */
+export function addMemberPlan(db: Db, organisationId: string, subscriptionId: string, memberId: string, now: number) {
+  return ({ date }: ActionContext): ActionPlan => ({
+    events: [{ type: 'add_member', date, memberId }],
+    extra: (token) => [
+      raw(
+        db,
+        sql`INSERT INTO subscription_members (subscription_id, member_id, organisation_id, created_at)
+          SELECT ${subscriptionId}, ${memberId}, ${organisationId}, ${now} WHERE ${tokenHolds(subscriptionId, token)}`,
+      ),
+    ],
+  });
+}
+
+/** Stops covering a member: their access ends in the same write (the payer keeps paying for the others). */
+export function removeMemberPlan(db: Db, organisationId: string, subscriptionId: string, memberId: string, now: number) {
+  return ({ date }: ActionContext): ActionPlan => ({
+    events: [{ type: 'remove_member', date, memberId }],
+    alsoChanged: [memberId],
+    extra: (token) => [
+      db
+        .delete(subscriptionMembers)
+        .where(and(eq(subscriptionMembers.subscriptionId, subscriptionId), eq(subscriptionMembers.memberId, memberId), tokenHolds(subscriptionId, token))),
+      db
+        .update(members)
+        .set({ status: 'ended', suspension: null, validUntil: now, updatedAt: now })
+        .where(and(eq(members.id, memberId), eq(members.organisationId, organisationId), tokenHolds(subscriptionId, token))),
+    ],
+  });
 }

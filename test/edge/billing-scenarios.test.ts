@@ -399,6 +399,66 @@ describe('one-off charges and family plans', () => {
   });
 });
 
+describe('family members joining and leaving', () => {
+  it('adds members up to the plan size with the same access, refuses others with a reason, and ends the access of one who leaves', async () => {
+    const g = await billingGym({ name: 'Family', price: 349_000, maxMembers: 3 });
+    const partner = (await g.api('POST', '/v1/members', { name: 'Nok C.' })).body;
+    const child = (await g.api('POST', '/v1/members', { name: 'Ton C.' })).body;
+    const neighbour = (await g.api('POST', '/v1/members', { name: 'Lek D.' })).body;
+    await saveSimulatedCard(g, g.member.id);
+    const sub = await subscribe(g);
+    expect(sub.memberIds).toEqual([g.member.id]);
+
+    setClock(bkk('2030-01-20'));
+    const added = await g.api('POST', `/v1/subscriptions/${sub.id}/members`, { memberId: partner.id });
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    expect(added.body.memberIds).toEqual([g.member.id, partner.id]);
+    expect(await memberOf(g, partner.id)).toMatchObject({ status: 'active', validUntil: bkkMidnight('2030-02-15') });
+    expect((await g.api('POST', `/v1/subscriptions/${sub.id}/members`, { memberId: child.id })).status).toBe(200);
+
+    // Full, already covered, unknown, or malformed: refused, nothing written.
+    const full = await g.api('POST', `/v1/subscriptions/${sub.id}/members`, { memberId: neighbour.id });
+    expect(full.status).toBe(409);
+    expect(JSON.stringify(full.body)).toContain('family_full');
+    expect((await g.api('POST', `/v1/subscriptions/${sub.id}/members`, { memberId: partner.id })).status).toBe(409);
+    const unknown = await g.api('POST', `/v1/subscriptions/${sub.id}/members`, { memberId: 'mem_nobody' });
+    expect(unknown.status).toBe(400);
+    expect(JSON.stringify(unknown.body)).toContain('memberId');
+    expect((await g.api('POST', `/v1/subscriptions/${sub.id}/members`, {})).status).toBe(400);
+    expect(await memberOf(g, neighbour.id)).toMatchObject({ status: 'active', validUntil: null });
+
+    const removed = await g.api('DELETE', `/v1/subscriptions/${sub.id}/members/${child.id}`);
+    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    expect(removed.body.memberIds).toEqual([g.member.id, partner.id]);
+    expect(await memberOf(g, child.id)).toMatchObject({ status: 'ended' });
+    // Once left, the child may join another subscription.
+    const own = await g.api('POST', '/v1/subscriptions', { payerId: child.id, planId: g.plan.id, startDate: '2030-01-20' });
+    expect(own.status, JSON.stringify(own.body)).toBe(201);
+    expect((await g.api('DELETE', `/v1/subscriptions/${sub.id}/members/${neighbour.id}`)).status).toBe(409);
+
+    // The renewal covers who is on the subscription then, at the family price.
+    await run(g, bkk('2030-02-15'));
+    for (const id of [g.member.id, partner.id]) expect(await memberOf(g, id)).toMatchObject({ status: 'active', validUntil: bkkMidnight('2030-03-15') });
+    expect((await invoicesOf(g, g.member.id)).map((i) => i.total)).toEqual([349_000, 349_000]);
+  });
+});
+
+describe('invoice numbering', () => {
+  it('uses the organisation prefix from the next invoice on, without a gap, and refuses a bad prefix', async () => {
+    const g = await billingGym();
+    await saveSimulatedCard(g, g.member.id);
+    await subscribe(g);
+    expect((await g.api('GET', '/v1/billing/settings')).body).toEqual({ invoicePrefix: 'INV' });
+    const bad = await g.api('PUT', '/v1/billing/settings', { invoicePrefix: 'bkk-1' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('invoicePrefix');
+    expect((await g.api('GET', '/v1/billing/settings')).body).toEqual({ invoicePrefix: 'INV' });
+    expect((await g.api('PUT', '/v1/billing/settings', { invoicePrefix: 'BKK1' })).status).toBe(200);
+    await run(g, bkk('2030-02-15'));
+    expect((await invoicesOf(g, g.member.id)).map((i) => i.number)).toEqual(['BKK1-000002', 'INV-000001']);
+  });
+});
+
 describe('runs that did not happen', () => {
   it('bills every period missed during an outage, oldest first, with consecutive numbers', async () => {
     const g = await billingGym();
