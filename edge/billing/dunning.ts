@@ -312,8 +312,46 @@ export async function runDunning(deps: BillingDeps, now: number, options: { orga
     }
   }
   failed += await settleStuckCharges(deps, now, options);
+  failed += await enforceSuspensions(deps, now, options);
   await warnOfSuspension(deps, now, options);
   return { ticked: due.length, failed };
+}
+
+/**
+ * Payers whose memberships do not match what dunning decided (a suspend or restore write that
+ * failed: D1 unavailable, a crash between the step and the write). The step is stored before its
+ * actions run, so the decision survives; this applies it again. Both writes are idempotent.
+ */
+async function enforceSuspensions(deps: BillingDeps, now: number, options: { organisationId?: string }): Promise<number> {
+  const uncovered = sql`NOT EXISTS (SELECT 1 FROM subscription_members sm JOIN subscriptions s2 ON s2.id = sm.subscription_id
+    WHERE sm.member_id = ds.payer_id AND s2.status != 'ended')`;
+  const rows = await deps.db.all<{ payerId: string; organisationId: string; suspended: number }>(sql`
+    SELECT ds.payer_id AS payerId, ds.organisation_id AS organisationId, json_extract(ds.state, '$.suspended') AS suspended
+    FROM dunning_states ds
+    WHERE ${options.organisationId ? sql`ds.organisation_id = ${options.organisationId}` : sql`1`} AND (
+      (json_extract(ds.state, '$.suspended') = 1 AND (
+        EXISTS (SELECT 1 FROM subscriptions s WHERE s.payer_id = ds.payer_id AND s.organisation_id = ds.organisation_id
+          AND s.status IN ('active', 'trialing', 'past_due', 'cancelled') AND json_extract(s.state, '$.suspension') IS NULL)
+        OR EXISTS (SELECT 1 FROM members m WHERE m.id = ds.payer_id AND m.status = 'active' AND m.suspension IS NULL AND ${uncovered})))
+      OR (json_extract(ds.state, '$.suspended') = 0 AND (
+        EXISTS (SELECT 1 FROM subscriptions s WHERE s.payer_id = ds.payer_id AND s.organisation_id = ds.organisation_id
+          AND s.status != 'ended' AND json_extract(s.state, '$.suspension') = 'payment_overdue')
+        OR EXISTS (SELECT 1 FROM members m WHERE m.id = ds.payer_id AND m.status = 'suspended' AND m.suspension = 'payment_overdue' AND ${uncovered})))
+    )
+    LIMIT 100`);
+  let failed = 0;
+  for (const row of rows) {
+    const action = row.suspended ? 'suspend' : 'restore';
+    console.warn(JSON.stringify({ msg: 'membership out of step with dunning; applying again', payerId: row.payerId, action }));
+    try {
+      await onPayersSubscriptions(deps, row.organisationId, row.payerId, now, () => [{ type: action, reason: 'payment_overdue' }]);
+      await onUncoveredPayer(deps, row.organisationId, row.payerId, action, now);
+    } catch (error) {
+      failed++;
+      console.error(JSON.stringify({ msg: 'dunning suspension not applied', payerId: row.payerId, action, error: String(error) }));
+    }
+  }
+  return failed;
 }
 
 /** A dunning charge whose answer never arrived (network trouble, a crash) is looked at again after this long. */

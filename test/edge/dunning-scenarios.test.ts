@@ -226,6 +226,32 @@ describe('members without a subscription', () => {
   });
 });
 
+describe('a membership write that failed', () => {
+  it('is applied again by the next run, in both directions', async () => {
+    const g = await billingGym();
+    await setPolicy(g, { graceDays: 5 });
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    const { sub } = await renewalFails(g);
+    // Dunning decided to suspend, but the write to the subscription never happened.
+    await env.DB.prepare(`UPDATE dunning_states SET state = json_set(state, '$.suspended', json('true')) WHERE payer_id = ?`).bind(g.member.id).run();
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'past_due' });
+    await dun(g, bkk('2030-02-16'));
+    expect((await g.api('GET', `/v1/subscriptions/${sub.id}`)).body).toMatchObject({ status: 'suspended' });
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'suspended', suspension: 'payment_overdue' });
+    expect(await snapshotMember(device.deviceToken, g.member.id)).toMatchObject({ status: 'suspended' });
+    // And a restore that was lost: dunning says not suspended, the membership still is.
+    await env.DB.prepare(`UPDATE dunning_states SET state = json_set(state, '$.suspended', json('false')) WHERE payer_id = ?`).bind(g.member.id).run();
+    await dun(g, bkk('2030-02-16', '10:05'));
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'past_due', suspension: null });
+    expect(await snapshotMember(device.deviceToken, g.member.id)).toMatchObject({ status: 'past_due' });
+    // In step: a further run writes nothing.
+    const version = () => env.DB.prepare('SELECT version FROM subscriptions WHERE id = ?').bind(sub.id).first<number>('version');
+    const before = await version();
+    await dun(g, bkk('2030-02-16', '10:10'));
+    expect(await version()).toBe(before);
+  });
+});
+
 describe('the end of the line', () => {
   it.each(['cancel_at_period_end', 'mark_uncollectible', 'collections'] as const)('after the last retry: %s', async (endOfLine) => {
     const g = await billingGym({ graceDays: 14 });

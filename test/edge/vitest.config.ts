@@ -21,6 +21,8 @@ export default defineConfig(async () => {
       include: ['test/edge/**/*.test.ts'],
       setupFiles: ['test/edge/apply-migrations.ts'],
       globalSetup: ['test/edge/broker-setup.ts', 'test/edge/stripe-fake/global-setup.ts', 'test/edge/notify-fakes/global-setup.ts'],
+      // Multi-month scenarios take a few seconds; shared CI machines can take several times that.
+      testTimeout: 30_000,
     },
   };
 });
