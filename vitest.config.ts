@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Four projects: pure rules (node), the Worker inside workerd (workers pool), the door agent (node)
-// and end-to-end runs of real processes (wrangler dev, a broker, the agent).
+// Five projects: pure rules (node), the Worker inside workerd (workers pool), the door agent (node),
+// end-to-end runs of real processes (wrangler dev, a broker, the agent) and web pages in Chromium.
 export default defineConfig({
   test: {
     projects: [
@@ -12,6 +12,16 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'web',
+          include: ['test/web/**/*.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 120_000,

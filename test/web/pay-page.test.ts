@@ -1,0 +1,113 @@
+// The pay-now page of dunning notices in Chromium, with the simulated processor and the dev mailbox.
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestGym } from '../e2e/gym.ts';
+import { expireLink, invoiceOf, launchChromium, loopbackContext, memberInDunning, memberOf, paymentsOf, startPayGym } from './support.ts';
+
+describe('the pay-now page with the simulated processor', () => {
+  let gym: TestGym;
+  let planId = '';
+  let browser: Browser;
+  let context: BrowserContext;
+  let escaped: string[] = [];
+  let page: Page;
+
+  beforeAll(async () => {
+    [{ gym, planId }, browser] = await Promise.all([startPayGym({ PAYMENT_PROVIDER: 'simulated' }), launchChromium()]);
+    ({ context, escaped } = await loopbackContext(browser));
+    page = await context.newPage();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await gym?.stop();
+  });
+
+  it('a suspended member pays with the success outcome: paid, active again, and the link is used up', async () => {
+    const m = await memberInDunning(gym, planId, 'Somchai P.', 'somchai@example.com', 'pm_card_chargeDeclinedInsufficientFunds');
+    expect(await memberOf(gym, m.memberId)).toMatchObject({ status: 'suspended', suspension: 'payment_overdue' });
+    expect(m.links.length).toBeGreaterThanOrEqual(2);
+    const [link, other] = m.links as [string, string];
+
+    await page.goto(link);
+    await expect(page.locator('.amount').textContent()).resolves.toContain('1,990.00');
+    await page.getByRole('button', { name: 'Pay by card' }).click();
+    await expect(page.locator('.simulation').textContent()).resolves.toMatch(/no money moves/);
+    const intent = await page.locator('#payment').getAttribute('data-payment-intent');
+    expect(intent).toMatch(/^pi_sim_/);
+    // The simulated processor's outcomes are all offered.
+    for (const label of ['Payment succeeds', 'Card declined', 'Insufficient funds', 'Expired card', 'Bank asks for authentication']) {
+      await expect(page.getByRole('button', { name: label }).count()).resolves.toBe(1);
+    }
+    await page.getByRole('button', { name: 'Payment succeeds' }).click();
+    await page.waitForURL(/\/done$/);
+    await expect(page.locator('h1').textContent()).resolves.toBe('Payment received');
+    await expect(page.locator('.outcome').getAttribute('data-status')).resolves.toBe('succeeded');
+
+    expect(await invoiceOf(gym, m.memberId)).toMatchObject({ id: m.invoice.id, status: 'paid', amountRemaining: 0 });
+    expect(await memberOf(gym, m.memberId)).toMatchObject({ status: 'active', suspension: null });
+    expect((await paymentsOf(gym, m.invoice.id)).filter((p) => p.status === 'succeeded')).toHaveLength(1);
+
+    // The link is used; another notice's link to the same invoice finds nothing to pay.
+    const again = await page.goto(link);
+    expect(again?.status()).toBe(410);
+    await expect(page.locator('h1').textContent()).resolves.toBe('Link already used');
+    await page.goto(other);
+    await expect(page.locator('h1').textContent()).resolves.toBe('Nothing to pay');
+    expect(escaped).toEqual([]);
+  });
+
+  it('a decline shows the reason and keeps the invoice open; coming back reuses the same payment; an expired link charges nothing', async () => {
+    const m = await memberInDunning(gym, planId, 'Nok C.', 'nok@example.com', 'pm_card_chargeDeclined');
+    const [link, other] = m.links as [string, string];
+    await page.goto(link);
+    await page.getByRole('button', { name: 'Pay by card' }).click();
+    const intent = await page.locator('#payment').getAttribute('data-payment-intent');
+    await page.getByRole('button', { name: 'Insufficient funds' }).click();
+    await page.waitForURL(/\/done$/);
+    await expect(page.locator('h1').textContent()).resolves.toBe('Payment declined');
+    await expect(page.locator('.outcome').textContent()).resolves.toContain('Your card has insufficient funds.');
+    expect(await invoiceOf(gym, m.memberId)).toMatchObject({ status: 'open', amountRemaining: 199_000 });
+    expect(await memberOf(gym, m.memberId)).toMatchObject({ status: 'suspended' });
+
+    // Try again: the same payment, with the last decline shown.
+    await page.getByRole('link', { name: 'Try again' }).click();
+    await expect(page.locator('#payment').getAttribute('data-payment-intent')).resolves.toBe(intent);
+    await expect(page.locator('.error').first().textContent()).resolves.toContain('insufficient funds');
+    await page.getByRole('button', { name: 'Expired card' }).click();
+    await page.waitForURL(/\/done$/);
+    await expect(page.locator('.outcome').textContent()).resolves.toContain('Your card has expired.');
+
+    // A closed tab: opening the link again goes straight back to the same payment.
+    const fresh = await context.newPage();
+    await fresh.goto(link);
+    await expect(fresh.locator('#payment').getAttribute('data-payment-intent')).resolves.toBe(intent);
+    await fresh.close();
+    const payNow = (await paymentsOf(gym, m.invoice.id)).filter((p) => p.method === 'card' && p.attempt > 1);
+    expect(payNow).toEqual([expect.objectContaining({ status: 'failed' })]);
+
+    // Expired: a clear page, and nothing started.
+    await expireLink(gym, other);
+    const before = (await paymentsOf(gym, m.invoice.id)).length;
+    const expired = await page.goto(other);
+    expect(expired?.status()).toBe(410);
+    await expect(page.locator('h1').textContent()).resolves.toBe('Link expired');
+    await expect(page.locator('body').textContent()).resolves.toContain('Nothing was charged');
+    expect(await paymentsOf(gym, m.invoice.id)).toHaveLength(before);
+    expect(escaped).toEqual([]);
+  });
+
+  it('the dev mailbox lists the sent notice with its pay link, and the link opens the pay page', async () => {
+    const m = await memberInDunning(gym, planId, 'Malee S.', 'malee@example.com', 'pm_card_chargeDeclinedExpiredCard');
+    await page.goto(`${gym.api}/dev/mailbox`);
+    const notice = page.locator('article.msg', { has: page.locator('.to', { hasText: 'malee@example.com' }) }).first();
+    await expect(notice.locator('.subject').textContent()).resolves.toBeTruthy();
+    const body = (await notice.locator('pre.body').textContent()) ?? '';
+    const link = body.match(/https?:\/\/\S+\/pay\/[0-9a-f]{64}/)?.[0];
+    expect(m.links).toContain(link);
+    await page.goto(link!);
+    await expect(page.locator('h1').textContent()).resolves.toMatch(/^Pay /);
+    await expect(page.locator('body').textContent()).resolves.toContain(m.invoice.number);
+    expect(escaped).toEqual([]);
+  });
+});

@@ -1,0 +1,99 @@
+// Browser tests of gymgate's web pages: Debian's Chromium driven by playwright-core against the real
+// Worker under `wrangler dev` with a fresh local D1 (the e2e TestGym). The browser only reaches
+// loopback: every other request is answered by a test route or aborted and recorded.
+import { createHash } from 'node:crypto';
+import { chromium, type Browser, type BrowserContext, type Route } from 'playwright-core';
+import { BIN, run, waitUntil } from '../../edge/dev/processes.ts';
+import { TestGym } from '../e2e/gym.ts';
+
+export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+}
+
+export type OffHost = (route: Route) => Promise<boolean>;
+
+/**
+ * A browser context whose requests stay on this machine: loopback goes through, `offHost` may
+ * answer others (a fake Stripe.js), and whatever it leaves is aborted and listed in `escaped`.
+ */
+export async function loopbackContext(browser: Browser, offHost: OffHost = async () => false): Promise<{ context: BrowserContext; escaped: string[] }> {
+  const context = await browser.newContext();
+  const escaped: string[] = [];
+  await context.route('**/*', async (route) => {
+    const url = new URL(route.request().url());
+    if (url.hostname === '127.0.0.1' || url.hostname === 'localhost') return route.continue();
+    if (await offHost(route)) return;
+    escaped.push(url.toString());
+    await route.abort('blockedbyclient');
+  });
+  return { context, escaped };
+}
+
+/** A gym for the pay-now page: suspension at the first failed charge, pay links to this Worker. */
+export async function startPayGym(vars: Record<string, string>) {
+  const gym = new TestGym('embedded', { DEV_MAILBOX: 'on', ...vars });
+  await gym.start();
+  await gym.call('PUT', '/v1/dunning/policy', { policy: { graceDays: 0 }, payLinkBase: gym.api });
+  const vat = { name: 'VAT 7%', basisPoints: 700, mode: 'inclusive' };
+  const plan = await gym.call('POST', '/v1/plans', { name: 'Monthly', currency: 'THB', price: 199_000, interval: 'monthly', taxRate: vat });
+  return { gym, planId: plan.id as string };
+}
+
+export type Invoice = { id: string; number: string; status: string; amountRemaining: number };
+export type Member = { id: string; status: string; suspension: string | null };
+
+export const invoiceOf = async (gym: TestGym, memberId: string) => (await gym.call<{ data: Invoice[] }>('GET', `/v1/invoices?payerId=${memberId}`)).data[0];
+export const memberOf = (gym: TestGym, memberId: string) => gym.call<Member>('GET', `/v1/members/${memberId}`);
+export const paymentsOf = async (gym: TestGym, invoiceId: string) =>
+  (await gym.call<{ data: Array<{ method: string; status: string; attempt: number }> }>('GET', `/v1/payments?invoiceId=${invoiceId}`)).data;
+
+/** Pay links in the notices the dev mailbox holds for `email`, oldest first. */
+export async function mailboxPayLinks(gym: TestGym, email: string): Promise<string[]> {
+  const html = await (await fetch(`${gym.api}/dev/mailbox`)).text();
+  const links: string[] = [];
+  for (const article of html.split('<article').slice(1)) {
+    if (!article.includes(`<strong class="to">${email}</strong>`)) continue;
+    const body = article.slice(article.indexOf('<pre class="body">'), article.indexOf('</pre>'));
+    for (const m of body.matchAll(/https?:\/\/[^\s<]+\/pay\/[0-9a-f]{64}/g)) if (!links.includes(m[0])) links.push(m[0]);
+  }
+  return links.reverse();
+}
+
+/**
+ * A member whose first renewal charge fails (no card, or the simulated card `declineCard`): the
+ * daily run invoices and charges, dunning sends its notices with pay links to the dev mailbox.
+ */
+export async function memberInDunning(gym: TestGym, planId: string, name: string, email: string, declineCard?: string) {
+  const member = await gym.call<{ id: string }>('POST', '/v1/members', { name, email });
+  if (declineCard) {
+    const setup = await gym.call('POST', `/v1/members/${member.id}/payment-method/setup`, { returnUrl: `${gym.api}/card-saved` });
+    await gym.call('POST', `/v1/members/${member.id}/payment-method/simulated-completion`, { setupId: setup.setup.id, paymentMethodId: declineCard });
+  }
+  // Today's UTC date is due whatever the organisation's time zone.
+  await gym.call('POST', '/v1/subscriptions', { payerId: member.id, planId, startDate: new Date().toISOString().slice(0, 10) });
+  await fetch(`${gym.api}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('17 3 * * *')}`);
+  let links: string[] = [];
+  await waitUntil(
+    async () => {
+      // The frequent run delivers notices to the dev mailbox.
+      await fetch(`${gym.api}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('*/5 * * * *')}`);
+      links = await mailboxPayLinks(gym, email);
+      return links.length > 0;
+    },
+    `a dunning notice with a pay link for ${email}`,
+    30_000,
+    250,
+  );
+  const invoice = await invoiceOf(gym, member.id);
+  if (!invoice) throw new Error(`no invoice for ${name}`);
+  return { memberId: member.id, invoice, links };
+}
+
+/** Moves a link's expiry into the past, as if its fourteen days had gone by. */
+export async function expireLink(gym: TestGym, url: string): Promise<void> {
+  const token = new URL(url).pathname.split('/').pop()!;
+  const hash = createHash('sha256').update(token).digest('hex');
+  await run(BIN('wrangler'), ['d1', 'execute', 'gymgate', '--local', '--persist-to', gym.persistDir, '--command', `UPDATE dunning_pay_links SET expires_at = 1 WHERE token_hash = '${hash}'`]);
+}
