@@ -2,7 +2,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGym } from '../e2e/gym.ts';
-import { expireLink, invoiceOf, launchChromium, loopbackContext, memberInDunning, memberOf, paymentsOf, startPayGym } from './support.ts';
+import { expireLink, invoiceOf, launchChromium, loopbackContext, memberInDunning, memberOf, paymentsOf, simulatedCard, startPayGym } from './support.ts';
 
 describe('the pay-now page with the simulated processor', () => {
   let gym: TestGym;
@@ -24,7 +24,7 @@ describe('the pay-now page with the simulated processor', () => {
   });
 
   it('a suspended member pays with the success outcome: paid, active again, and the link is used up', async () => {
-    const m = await memberInDunning(gym, planId, 'Somchai P.', 'somchai@example.com', 'pm_card_chargeDeclinedInsufficientFunds');
+    const m = await memberInDunning(gym, planId, 'Somchai P.', 'somchai@example.com', simulatedCard(gym, 'pm_card_chargeDeclinedInsufficientFunds'));
     expect(await memberOf(gym, m.memberId)).toMatchObject({ status: 'suspended', suspension: 'payment_overdue' });
     expect(m.links.length).toBeGreaterThanOrEqual(2);
     const [link, other] = m.links as [string, string];
@@ -58,7 +58,7 @@ describe('the pay-now page with the simulated processor', () => {
   });
 
   it('a decline shows the reason and keeps the invoice open; coming back reuses the same payment; an expired link charges nothing', async () => {
-    const m = await memberInDunning(gym, planId, 'Nok C.', 'nok@example.com', 'pm_card_chargeDeclined');
+    const m = await memberInDunning(gym, planId, 'Nok C.', 'nok@example.com', simulatedCard(gym, 'pm_card_chargeDeclined'));
     const [link, other] = m.links as [string, string];
     await page.goto(link);
     await page.getByRole('button', { name: 'Pay by card' }).click();
@@ -98,7 +98,7 @@ describe('the pay-now page with the simulated processor', () => {
   });
 
   it('the dev mailbox lists the sent notice with its pay link, and the link opens the pay page', async () => {
-    const m = await memberInDunning(gym, planId, 'Malee S.', 'malee@example.com', 'pm_card_chargeDeclinedExpiredCard');
+    const m = await memberInDunning(gym, planId, 'Malee S.', 'malee@example.com', simulatedCard(gym, 'pm_card_chargeDeclinedExpiredCard'));
     await page.goto(`${gym.api}/dev/mailbox`);
     const notice = page.locator('article.msg', { has: page.locator('.to', { hasText: 'malee@example.com' }) }).first();
     await expect(notice.locator('.subject').textContent()).resolves.toBeTruthy();

@@ -61,16 +61,23 @@ export async function mailboxPayLinks(gym: TestGym, email: string): Promise<stri
   return links.reverse();
 }
 
+/** Completes a member's card setup the way the processor would, with a test card. */
+export type SaveCard = (memberId: string, setupId: string) => Promise<void>;
+
+export const simulatedCard =
+  (gym: TestGym, paymentMethodId: string): SaveCard =>
+  async (memberId, setupId) => {
+    await gym.call('POST', `/v1/members/${memberId}/payment-method/simulated-completion`, { setupId, paymentMethodId });
+  };
+
 /**
- * A member whose first renewal charge fails (no card, or the simulated card `declineCard`): the
- * daily run invoices and charges, dunning sends its notices with pay links to the dev mailbox.
+ * A member whose first renewal charge is declined (the card `saveCard` saves): the daily run
+ * invoices and charges, dunning suspends and sends its notices with pay links to the dev mailbox.
  */
-export async function memberInDunning(gym: TestGym, planId: string, name: string, email: string, declineCard?: string) {
+export async function memberInDunning(gym: TestGym, planId: string, name: string, email: string, saveCard: SaveCard) {
   const member = await gym.call<{ id: string }>('POST', '/v1/members', { name, email });
-  if (declineCard) {
-    const setup = await gym.call('POST', `/v1/members/${member.id}/payment-method/setup`, { returnUrl: `${gym.api}/card-saved` });
-    await gym.call('POST', `/v1/members/${member.id}/payment-method/simulated-completion`, { setupId: setup.setup.id, paymentMethodId: declineCard });
-  }
+  const setup = await gym.call<{ setup: { id: string } }>('POST', `/v1/members/${member.id}/payment-method/setup`, { returnUrl: `${gym.api}/card-saved` });
+  await saveCard(member.id, setup.setup.id);
   // Today's UTC date is due whatever the organisation's time zone.
   await gym.call('POST', '/v1/subscriptions', { payerId: member.id, planId, startDate: new Date().toISOString().slice(0, 10) });
   await fetch(`${gym.api}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('17 3 * * *')}`);
