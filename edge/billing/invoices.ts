@@ -12,14 +12,14 @@
 //   token, and the invoice update in the same batch runs only where that token is.
 import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import { invoiceProblems, type Invoice } from '../../core/billing/invoice.ts';
+import { invoiceProblems, invoiceTotals, type Invoice } from '../../core/billing/invoice.ts';
 import { billingCustomers, invoices, invoiceSequences, payments, pendingItems } from '../db/schema.ts';
 import type { Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
 import { isPaymentProviderError, type ChargeOutcome } from '../payments/index.ts';
 import { paymentProvider, type BillingDeps } from './deps.ts';
 import { noteDunning } from './dunning.ts';
-import { loadInvoice, type InvoiceRow, type PaymentRow } from './records.ts';
+import { ledgerFingerprint, loadInvoice, memberLedger, readLedgerFingerprint, type InvoiceRow, type PaymentRow } from './records.ts';
 
 type Batch = [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]];
 export const batch = (db: Db, items: BatchItem<'sqlite'>[]) => db.batch(items as Batch) as Promise<unknown[]>;
@@ -138,24 +138,38 @@ export async function insertDraftInvoice(db: Db, d: DraftToStore): Promise<boole
 /**
  * draft → open (or paid when nothing is due) with the organisation's next number, in one batch.
  * The counter moves only if the invoice is a draft at that moment; a second, concurrent
- * finalisation changes nothing. Returns the invoice as it is afterwards.
+ * finalisation changes nothing. The payer's credit balance is applied here, from the ledger as it
+ * is at this moment (the draft's figure is a preview): two invoices of one payer finalised at once
+ * cannot both spend the same credit, because the batch only runs while the ledger's fingerprint is
+ * the one the credit was computed from, and otherwise reads again. Returns the invoice as it is
+ * afterwards.
  */
 export async function finaliseInvoice(db: Db, organisationId: string, invoiceId: string, now: number): Promise<InvoiceRow> {
-  await batch(db, [
-    db.insert(invoiceSequences).values({ organisationId }).onConflictDoNothing(),
-    raw(db, sql`UPDATE invoice_sequences SET next_invoice = next_invoice + 1
-      WHERE organisation_id = ${organisationId}
-        AND EXISTS (SELECT 1 FROM invoices WHERE id = ${invoiceId} AND organisation_id = ${organisationId} AND status = 'draft')`),
-    raw(db, sql`UPDATE invoices SET
-        number = (SELECT prefix || '-' || printf('%06d', next_invoice - 1) FROM invoice_sequences WHERE organisation_id = ${organisationId}),
-        status = CASE WHEN amount_due = 0 THEN 'paid' ELSE 'open' END,
-        paid_at = CASE WHEN amount_due = 0 THEN ${now} ELSE paid_at END,
-        finalised_at = ${now}
-      WHERE id = ${invoiceId} AND organisation_id = ${organisationId} AND status = 'draft'`),
-  ]);
-  const row = await loadInvoice(db, invoiceId);
-  if (!row) throw new Error(`invoice ${invoiceId} disappeared`);
-  return row;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const draft = await loadInvoice(db, invoiceId);
+    if (!draft) throw new Error(`invoice ${invoiceId} disappeared`);
+    if (draft.status !== 'draft') return draft;
+    const fingerprint = await readLedgerFingerprint(db, organisationId, draft.payerId);
+    const t = invoiceTotals(draft.lines as Invoice['lines'], (await memberLedger(db, organisationId, draft.payerId)).creditBalance);
+    const unchanged = sql`${ledgerFingerprint(organisationId, draft.payerId)} = ${fingerprint}`;
+    const isDraft = sql`EXISTS (SELECT 1 FROM invoices WHERE id = ${invoiceId} AND organisation_id = ${organisationId} AND status = 'draft')`;
+    await batch(db, [
+      db.insert(invoiceSequences).values({ organisationId }).onConflictDoNothing(),
+      raw(db, sql`UPDATE invoice_sequences SET next_invoice = next_invoice + 1 WHERE organisation_id = ${organisationId} AND ${isDraft} AND ${unchanged}`),
+      raw(db, sql`UPDATE invoices SET
+          number = (SELECT prefix || '-' || printf('%06d', next_invoice - 1) FROM invoice_sequences WHERE organisation_id = ${organisationId}),
+          starting_credit_balance = ${t.startingCreditBalance},
+          credit_applied = ${t.creditApplied},
+          amount_due = ${t.amountDue},
+          ending_credit_balance = ${t.endingCreditBalance},
+          amount_remaining = ${t.amountDue} - amount_paid - amount_credited,
+          status = CASE WHEN ${t.amountDue} = 0 THEN 'paid' ELSE 'open' END,
+          paid_at = CASE WHEN ${t.amountDue} = 0 THEN ${now} ELSE paid_at END,
+          finalised_at = ${now}
+        WHERE id = ${invoiceId} AND organisation_id = ${organisationId} AND status = 'draft' AND ${unchanged}`),
+    ]);
+  }
+  throw new Error(`the ledger of invoice ${invoiceId}'s payer kept changing; try again`);
 }
 
 // ---------------------------------------------------------------------------------------------

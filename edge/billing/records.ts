@@ -1,5 +1,5 @@
 // Rows of the billing tables turned into the shapes core/billing works on, and back.
-import { and, asc, eq, inArray, isNotNull, isNull, ne } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { Fee, Invoice, InvoiceLine } from '../../core/billing/invoice.ts';
 import type { CreditNoteLine, CreditNote } from '../../core/billing/credit-notes.ts';
 import { buildLedger, type Ledger, type LedgerCreditNote, type LedgerInvoice, type Payment as LedgerPayment, type Refund as LedgerRefund } from '../../core/billing/ledger.ts';
@@ -111,6 +111,25 @@ export async function loadInvoice(db: Db, id: string): Promise<InvoiceRow | unde
 
 /** Payments that brought money in, and money that went back (refunds, lost disputes), as the ledger counts them. */
 const COUNTED_REFUNDS = ['pending', 'succeeded'] as const;
+
+/**
+ * A fingerprint of everything the payer's ledger is computed from (finalised and voided invoices,
+ * credit notes, settled payments, counted refunds). Equal fingerprints read before and inside a
+ * batch mean the ledger did not change in between.
+ */
+export const ledgerFingerprint = (organisationId: string, payerId: string): SQL => {
+  const mine = (table: string) => sql`FROM ${sql.raw(table)} WHERE organisation_id = ${organisationId} AND payer_id = ${payerId}`;
+  return sql`((SELECT count(*) ${mine('invoices')} AND number IS NOT NULL) || ':' ||
+    (SELECT count(*) ${mine('invoices')} AND voided_at IS NOT NULL) || ':' ||
+    (SELECT count(*) || '/' || coalesce(sum(voided), 0) ${mine('credit_notes')}) || ':' ||
+    (SELECT count(*) || '/' || coalesce(sum(amount), 0) ${mine('payments')} AND status = 'succeeded') || ':' ||
+    (SELECT count(*) || '/' || coalesce(sum(amount), 0) ${mine('refunds')} AND status IN ('pending', 'succeeded')))`;
+};
+
+export async function readLedgerFingerprint(db: Db, organisationId: string, payerId: string): Promise<string> {
+  const [row] = await db.all<{ fp: string }>(sql`SELECT ${ledgerFingerprint(organisationId, payerId)} AS fp`);
+  return row!.fp;
+}
 
 export type LedgerSources = {
   invoices: InvoiceRow[];

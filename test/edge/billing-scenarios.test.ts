@@ -499,3 +499,32 @@ describe('runs that did not happen', () => {
     expect((await g.api('GET', `/v1/subscriptions/${sub.id}`)).body).toMatchObject({ paidThrough: '2030-04-15' });
   });
 });
+
+describe('credit balance spent by two invoices at once', () => {
+  it('applies the credit once: the invoice finalised second sees what the first used', async () => {
+    const g = await billingGym();
+    await saveSimulatedCard(g, g.member.id);
+    await subscribe(g);
+    const [first] = await invoicesOf(g, g.member.id);
+    setClock(bkk('2030-01-20'));
+    const note = await g.api('POST', `/v1/invoices/${first.id}/credit-notes`, { lines: [{ invoiceLineId: 'line_1', amount: 40_000 }], outcome: 'credit_balance', reason: 'goodwill' });
+    expect(note.status, JSON.stringify(note.body)).toBe(201);
+    expect((await g.api('GET', `/v1/members/${g.member.id}/billing`)).body).toMatchObject({ creditBalance: 40_000 });
+
+    // Two sales at the desk charged at the same instant, each larger than the credit.
+    setClock(bkk('2030-01-20', '11:00'));
+    const sales = await Promise.all(
+      ['Shaker', 'Towel'].map((description) =>
+        g.api('POST', `/v1/members/${g.member.id}/pending-items`, { kind: 'shop_sale', description, unitAmount: 60_000, currency: 'THB', chargeNow: true }),
+      ),
+    );
+    for (const s of sales) expect(s.status, JSON.stringify(s.body)).toBe(201);
+    const invoices = (await invoicesOf(g, g.member.id)).filter((i) => i.reason === 'one_off');
+    expect(invoices).toHaveLength(2);
+    expect(invoices.reduce((sum, i) => sum + i.creditApplied, 0)).toBe(40_000);
+    expect(invoices.reduce((sum, i) => sum + i.amountDue, 0)).toBe(80_000);
+    for (const i of invoices) expect(i.amountDue).toBe(i.total - i.creditApplied);
+    const ledger = await expectLedgerHolds(g, g.member.id);
+    expect(ledger).toMatchObject({ creditBalance: 0, amountOwed: 0 });
+  });
+});
