@@ -59,6 +59,54 @@ describe('billing API contract', () => {
     expect((await g.api('POST', `/v1/invoices/${invoice.id}/charge`)).body.errors[0].reason).toMatch(/^nothing_due/);
   });
 
+  it('refuses each bad input of the billing issue with the field and reason, and writes nothing', async () => {
+    const g = await billingGym();
+    await saveSimulatedCard(g, g.member.id);
+    const sub = await subscribe(g);
+    const [invoice] = await invoicesOf(g, g.member.id);
+    const counts = async () => {
+      const row = await env.DB.prepare(
+        `SELECT (SELECT count(*) FROM invoices) AS invoices, (SELECT count(*) FROM payments) AS payments, (SELECT count(*) FROM refunds) AS refunds,
+                (SELECT count(*) FROM pending_items) AS items, (SELECT count(*) FROM subscription_events) AS events, (SELECT count(*) FROM plans) AS plans`,
+      ).first();
+      return row;
+    };
+    const before = await counts();
+    const fieldOf = (res: { body: any }) => res.body.errors?.[0]?.field;
+
+    // Negative or fractional amounts.
+    for (const amount of [-100, 12.5, 0]) {
+      const pay = await g.api('POST', `/v1/invoices/${invoice.id}/payments`, { amount, method: 'cash' });
+      expect(pay.status, String(amount)).toBe(400);
+      expect(fieldOf(pay)).toBe('amount');
+    }
+    const fractionalPrice = await g.api('POST', '/v1/plans', { name: 'Odd', currency: 'THB', price: 99.5, interval: 'monthly' });
+    expect(fieldOf(fractionalPrice)).toBe('price');
+    const negativePrice = await g.api('POST', '/v1/plans', { name: 'Odd', currency: 'THB', price: -1, interval: 'monthly' });
+    expect(fieldOf(negativePrice)).toBe('price');
+    // Unknown currencies.
+    const currency = await g.api('POST', `/v1/members/${g.member.id}/pending-items`, { kind: 'shop_sale', description: 'Gloves', unitAmount: 50_000, currency: 'ABC' });
+    expect(currency.status).toBe(400);
+    expect(fieldOf(currency)).toBe('currency');
+    // Overlapping periods: a second freeze over the first.
+    expect((await g.api('POST', `/v1/subscriptions/${sub.id}/freeze`, { from: '2030-03-01', to: '2030-04-01' })).status).toBe(200);
+    const afterFreeze = await counts();
+    const overlap = await g.api('POST', `/v1/subscriptions/${sub.id}/freeze`, { from: '2030-03-15', to: '2030-04-15' });
+    expect(overlap.status).toBe(409);
+    expect(overlap.body.errors[0].field).toBe('subscription');
+    // A change into the past: a cancellation dated before today.
+    const past = await g.api('POST', `/v1/subscriptions/${sub.id}/cancel`, { endsOn: '2030-01-01' });
+    expect(past.status).toBe(409);
+    expect(past.body.errors[0].field).toBe('subscription');
+    // A refund larger than the payment.
+    const [payment] = (await g.api('GET', `/v1/payments?payerId=${g.member.id}`)).body.data;
+    const refund = await g.api('POST', `/v1/payments/${payment.id}/refunds`, { amount: payment.amount + 1 });
+    expect(refund.status).toBe(409);
+    expect(fieldOf(refund)).toBe('amount');
+    expect(await counts()).toEqual(afterFreeze);
+    expect({ ...(afterFreeze as object), events: (before as any).events }).toEqual(before);
+  });
+
   it('documents every billing route in the OpenAPI document', async () => {
     const doc = (await call('GET', '/openapi.json')).body;
     for (const path of [
