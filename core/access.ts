@@ -40,7 +40,12 @@ export type AccessInput = {
   at: number;
   state: DeciderState;
   history: TapHistory;
+  /** Card + PIN doors: what came of the PIN typed after the card. Omit where no PIN is asked. */
+  pin?: PinEntry | undefined;
 };
+
+/** match: the PIN fits the member's verifier (or the door code); missing: none was finished in time. */
+export type PinEntry = 'match' | 'mismatch' | 'missing';
 
 export type AccessDecision = {
   granted: boolean;
@@ -83,6 +88,20 @@ export function doorHeldOpen(door: DoorPolicy, site: SitePolicy, schedules: Read
 }
 
 export function decideAccess(input: AccessInput): AccessDecision {
+  const decision = decideCard(input);
+  const { pin, door } = input;
+  if (!decision.granted || pin === undefined || pin === 'match') return decision;
+  // A door held open lets anyone through: there is nothing for a PIN to guard.
+  if (door && doorHeldOpen(door, input.site, input.schedules, input.at, input.state)) return decision;
+  return deny(
+    'pin_mismatch',
+    pin === 'missing' ? 'The card was accepted but no PIN was entered in time.' : 'The card was accepted but the PIN does not match.',
+    decision.memberId,
+  );
+}
+
+/** Everything but the PIN: what the card alone is allowed here and now. */
+function decideCard(input: AccessInput): AccessDecision {
   const { read, door, site, member, at, state, history, schedules } = input;
   const profile = input.profile ?? DEFAULT_PROFILE;
   if (!read.ok) return deny('bad_read', `The card could not be read: ${read.detail}.`);

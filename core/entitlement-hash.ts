@@ -23,6 +23,8 @@ export const canonicalMember = (m: MemberAccess, profileId: string) =>
     m.validUntil,
     m.entriesLeft,
     m.bookings.map((b) => [b.doorGroup, b.startsAt, b.endsAt, b.opensMinutesBefore]),
+    // Only when set, so members without a PIN keep the hash older agents compute.
+    ...(m.pinVerifier !== undefined ? [m.pinVerifier] : []),
   ]);
 export const canonicalCredential = (key: string, memberId: string) => JSON.stringify([key, memberId]);
 

@@ -78,8 +78,38 @@ export const MemberAccess = z.object({
   /** Day and guest passes: entries left; null = not a pass. */
   entriesLeft: z.number().int().min(0).nullable(),
   bookings: z.array(Booking),
+  /** Card + PIN doors: the member's PIN verifier (see PIN_VERIFIER); absent = no PIN set. */
+  pinVerifier: z.string().max(200).optional(),
 });
 export type MemberAccess = z.infer<typeof MemberAccess>;
+
+/**
+ * A member's PIN travels only as `pbkdf2-sha256$<iterations>$<salt>$<hash>` (salt and hash
+ * base64url): the Worker derives it when staff set the PIN, the door derives the typed PIN with
+ * the same salt and compares. core does no crypto itself: each side passes its PBKDF2.
+ */
+export const PIN_VERIFIER = /^pbkdf2-sha256\$(\d{1,7})\$([A-Za-z0-9_-]{8,64})\$([A-Za-z0-9_-]{43})$/;
+export const PIN_ITERATIONS = 10_000;
+export const PIN_PATTERN = /^\d{4,8}$/;
+
+/** PBKDF2-HMAC-SHA256 of the PIN with the salt text, 32 bytes, as base64url without padding. */
+export type Pbkdf2 = (pin: string, salt: string, iterations: number) => Promise<string>;
+
+/** The verifier of a PIN with the given salt (base64url) and iteration count. */
+export async function derivePinVerifier(pin: string, salt: string, pbkdf2: Pbkdf2, iterations = PIN_ITERATIONS): Promise<string> {
+  return `pbkdf2-sha256$${iterations}$${salt}$${await pbkdf2(pin, salt, iterations)}`;
+}
+
+/** Whether a typed PIN matches a verifier; false for a malformed verifier or PIN. */
+export async function pinMatches(pin: string, verifier: string, pbkdf2: Pbkdf2): Promise<boolean> {
+  const m = PIN_VERIFIER.exec(verifier);
+  if (!m || !PIN_PATTERN.test(pin)) return false;
+  const derived = await derivePinVerifier(pin, m[2] as string, pbkdf2, Number(m[1]));
+  // Constant-time comparison: the verifier's length is public, its content is not.
+  let diff = derived.length ^ verifier.length;
+  for (let i = 0; i < Math.min(derived.length, verifier.length); i++) diff |= derived.charCodeAt(i) ^ verifier.charCodeAt(i);
+  return diff === 0;
+}
 
 export const DoorPolicy = z.object({
   id: z.string(),

@@ -22,5 +22,6 @@ export const ACCESS_REASONS = [
   'pass_used_up',
   'daily_limit_reached',
   'anti_passback',
+  'pin_mismatch',
 ] as const;
 export type AccessReason = (typeof ACCESS_REASONS)[number];

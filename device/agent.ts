@@ -10,7 +10,8 @@
 // every relay locked while it is down.
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import type { AccessDecision, CardRead, DeciderState } from '../core/access.ts';
+import type { AccessDecision, CardRead, DeciderState, PinEntry } from '../core/access.ts';
+import { pinMatches } from '../core/entitlement.ts';
 import { commandTopic, type DoorCommand } from '../core/commands.ts';
 import { EntitlementNotice, entitlementTopic, isDoorAlarm, type CheckinUpload, type DoorAlarmUpload, type Heartbeat } from '../core/contracts/wire.ts';
 import type { AccessReason } from '../core/reasons.ts';
@@ -23,10 +24,10 @@ import { DoorClock } from './clock/door-clock.ts';
 import { CommandReceiver, type CommandOutcome } from './commands/command-receiver.ts';
 import { NonceStore } from './commands/nonce-store.ts';
 import { ConfigError, readAgentConfig, readDeviceIdentity, writeAgentConfig } from './config/files.ts';
-import { configForDoors, type AgentConfig, type DeviceIdentity } from './config/schema.ts';
+import { configForDoors, type AgentConfig, type DeviceIdentity, type DoorWiring } from './config/schema.ts';
 import { cardRead, Door, type DoorRead } from './door/door.ts';
 import type { DoorAlarm } from './door/monitor.ts';
-import type { PinVerifier } from './door/pin.ts';
+import { codeListVerifier, nodePbkdf2, type PinVerifier } from './door/pin.ts';
 import type { DriverName, GpioDriver } from './gpio/driver.ts';
 import { selectDriver } from './gpio/select.ts';
 import { isSimulated, type SimulatedGpio } from './gpio/simulated.ts';
@@ -73,7 +74,7 @@ export type AgentOptions = {
   snapshotThread?: boolean;
   compaction?: Partial<CompactionLimits>;
   commandAckRetryMs?: number[];
-  /** Checks PINs at card + PIN doors (extension point for PIN hashes in the cache); default: each door's configured codes. */
+  /** Checks PINs at card + PIN doors; default: the member's PIN verifier from the cache, else the door's configured codes. */
   pinVerifier?: PinVerifier;
 };
 
@@ -144,6 +145,8 @@ const PULL_ON_DENIAL = new Set<AccessReason>([
   'wrong_site',
   'offline_expired',
   'clock_not_synced',
+  // The member may have just changed their PIN.
+  'pin_mismatch',
 ]);
 
 type Runtime = {
@@ -470,13 +473,23 @@ export class Agent implements ControlTarget {
           gapMs: config.wiegandGapMs,
           onRead: (door, read) => this.handleRead(door, read),
           log: this.log.child({ door: wiring.id }),
-          pinVerifier: this.options.pinVerifier,
+          pinVerifier: this.pinVerifierFor(wiring),
           defaultGrantMs: () => (this.cache?.door(wiring.id)?.grantSeconds ?? 5) * 1000,
           onAlarm: (door, alarm) => this.doorAlarm(door, alarm),
           clock: () => this.clock.now(),
           onExitRequest: (door) => this.log.info('request to exit: door unlocked', { door: door.id, event: 'request_to_exit' }),
         }),
     );
+  }
+
+  private pinVerifierFor(wiring: DoorWiring): PinVerifier {
+    if (this.options.pinVerifier) return this.options.pinVerifier;
+    const doorCodes = codeListVerifier(wiring.pin?.codes ?? []);
+    return (check) => {
+      const verifier = check.memberId ? this.cache?.member(check.memberId)?.member.pinVerifier : undefined;
+      // The member's own PIN wins; the door's code serves members who have none.
+      return verifier ? pinMatches(check.pin, verifier, nodePbkdf2) : doorCodes(check);
+    };
   }
 
   private onEntitlements(cache: EntitlementCache, info: UpdateInfo) {
@@ -559,20 +572,18 @@ export class Agent implements ControlTarget {
     const cache = this.cache;
     const card = cardRead(read);
     const pin = door.pin;
-    const { heldOpen, commit, ...decision } = this.decider.decide({ cache, doorId: door.id, read: card, at, state: this.deciderState(), defer: pin !== undefined });
+    const { heldOpen, commit: _deferred, ...decision } = this.decider.decide({ cache, doorId: door.id, read: card, at, state: this.deciderState(), defer: pin !== undefined });
     if (pin && decision.granted && !heldOpen && card.ok) {
       // Card + PIN: the strike waits for the PIN; the decision is recorded once it is known.
       this.log.info('card accepted; waiting for the PIN', { door: door.id, credentialKey: card.credentialKey, memberId: decision.memberId });
       void pin.await(card.credentialKey, decision.memberId).then((outcome) => {
         if (this.stopping && !outcome.ok && outcome.why === 'closed') return;
-        if (outcome.ok) {
-          commit?.();
-          this.finishRead(door, read, card, decision, heldOpen, at);
-          return;
-        }
-        const why = { timeout: 'no PIN was entered in time', wrong_pin: 'the PIN was wrong', superseded: 'another card was presented before the PIN', closed: 'the door stopped' }[outcome.why];
-        // core has no PIN reason yet: a refused PIN is recorded as a bad read with the explanation.
-        this.finishRead(door, read, card, { ...decision, granted: false, reason: 'bad_read', usesPass: false, explanation: `The card was accepted but ${why}.` }, heldOpen, at);
+        const entry: PinEntry = outcome.ok ? 'match' : outcome.why === 'wrong_pin' ? 'mismatch' : 'missing';
+        if (!outcome.ok) this.log.info('PIN refused', { door: door.id, memberId: decision.memberId, why: outcome.why });
+        // The PIN is part of core's decision: decide again for the tap's time, now with the PIN.
+        // Without defer, a grant is remembered (anti-passback, daily limit, pass use) right here.
+        const { heldOpen: held, commit: _committed, ...final } = this.decider.decide({ cache: this.cache, doorId: door.id, read: card, at, state: this.deciderState(), pin: entry });
+        this.finishRead(door, read, card, final, held, at);
       });
       return;
     }

@@ -368,6 +368,14 @@ export const CheckinListQuery = listQuery.extend({
   granted: z.enum(['true', 'false']).optional(),
 });
 
+// Member PINs for card + PIN doors: set in clear over TLS, stored and sent to doors only as a verifier.
+export const MemberPinSet = z
+  .object({ pin: z.string().regex(/^\d{4,8}$/, 'must be 4 to 8 digits') })
+  .meta({ id: 'MemberPinSet' });
+export const MemberPin = z
+  .object({ memberId: MemberId, pinSet: z.boolean() })
+  .meta({ id: 'MemberPin', description: 'Whether the member has a PIN; the PIN itself is never returned' });
+
 // Door alarms (door sensor events uploaded by the agents)
 /** Door sensor alarms the agent raises (device/door/monitor.ts). */
 export const DOOR_ALARM_TYPES = ['door_forced', 'door_held_open', 'door_held_open_cleared'] as const;

@@ -2,7 +2,8 @@
 // current with deltas. A site may hold a million cards, so it is compact:
 //   - members sorted by id: packed ids (member-ids.ts), one byte of status + suspension, a Uint16
 //     profile index, validUntil as whole seconds in a Uint32Array (0 = none); validFrom,
-//     entriesLeft, bookings and validUntil values that are not whole seconds live in sparse Maps;
+//     entriesLeft, bookings, PIN verifiers and validUntil values that are not whole seconds live
+//     in sparse Maps;
 //   - Wiegand keys as a sorted Uint32Array (Float64Array when a key needs more than 32 bits) with
 //     a parallel Uint32Array of member indexes (binary search); raw keys in a Map.
 // With one member per card and 22-character member ids that is 31 bytes per credential.
@@ -101,7 +102,8 @@ export function validateSnapshot(value: unknown): EntitlementSnapshot {
       isTime(m.validUntil) &&
       (m.entriesLeft === null || (Number.isInteger(m.entriesLeft) && (m.entriesLeft as number) >= 0)) &&
       Array.isArray(m.bookings) &&
-      (m.bookings.length === 0 || m.bookings.every((b) => Booking.safeParse(b).success));
+      (m.bookings.length === 0 || m.bookings.every((b) => Booking.safeParse(b).success)) &&
+      (m.pinVerifier === undefined || (typeof m.pinVerifier === 'string' && m.pinVerifier.length <= 200));
     if (!ok) throw new SnapshotError(`snapshot member ${i} is not a valid MemberAccess (id mem_…, status, suspension, profile within the profile list, times, bookings)`);
   });
   const members = header.data.members.length;
@@ -198,6 +200,7 @@ export type CacheParts = {
   validFrom: Map<number, number>;
   entriesLeft: Map<number, number>;
   bookings: Map<number, Booking[]>;
+  pinVerifiers: Map<number, string>;
   wiegandKeys: Uint32Array | Float64Array;
   wiegandRefs: Uint32Array;
   rawKeys: Map<string, number>;
@@ -244,6 +247,7 @@ export function buildParts(snapshot: EntitlementSnapshot): CacheParts {
   const validFrom = new Map<number, number>();
   const entriesLeft = new Map<number, number>();
   const bookings = new Map<number, Booking[]>();
+  const pinVerifiers = new Map<number, string>();
   for (let i = 0; i < n; i++) {
     const m = snapshot.members[original(i)] as MemberAccess;
     flags[i] = (STATUS_CODE.get(m.status) as number) | ((SUSPENSION_CODE.get(m.suspension) as number) << 3);
@@ -254,6 +258,7 @@ export function buildParts(snapshot: EntitlementSnapshot): CacheParts {
     if (m.validFrom !== null) validFrom.set(i, m.validFrom);
     if (m.entriesLeft !== null) entriesLeft.set(i, m.entriesLeft);
     if (m.bookings.length > 0) bookings.set(i, m.bookings);
+    if (m.pinVerifier !== undefined) pinVerifiers.set(i, m.pinVerifier);
   }
 
   let wiegandCount = 0;
@@ -301,6 +306,7 @@ export function buildParts(snapshot: EntitlementSnapshot): CacheParts {
     validFrom,
     entriesLeft,
     bookings,
+    pinVerifiers,
     wiegandKeys: keys,
     wiegandRefs: refs,
     rawKeys,
@@ -338,6 +344,7 @@ export class EntitlementCache {
   private readonly validFromMap: Map<number, number>;
   private readonly entriesLeftMap: Map<number, number>;
   private readonly bookingsMap: Map<number, Booking[]>;
+  private readonly pinVerifierMap: Map<number, string>;
   private readonly wiegandKeys: Uint32Array | Float64Array;
   private readonly wiegandRefs: Uint32Array;
   private readonly rawKeys: Map<string, number>;
@@ -370,6 +377,7 @@ export class EntitlementCache {
     this.validFromMap = parts.validFrom;
     this.entriesLeftMap = parts.entriesLeft;
     this.bookingsMap = parts.bookings;
+    this.pinVerifierMap = parts.pinVerifiers;
     this.wiegandKeys = parts.wiegandKeys;
     this.wiegandRefs = parts.wiegandRefs;
     this.rawKeys = parts.rawKeys;
@@ -421,6 +429,7 @@ export class EntitlementCache {
       validFrom: this.validFromMap,
       entriesLeft: this.entriesLeftMap,
       bookings: this.bookingsMap,
+      pinVerifiers: this.pinVerifierMap,
       wiegandKeys: this.wiegandKeys,
       wiegandRefs: this.wiegandRefs,
       rawKeys: this.rawKeys,
@@ -499,6 +508,7 @@ export class EntitlementCache {
       validUntil: seconds !== 0 ? seconds * 1000 : (this.validUntilExact.get(i) ?? null),
       entriesLeft: this.entriesLeftMap.get(i) ?? null,
       bookings: this.bookingsMap.get(i) ?? [],
+      ...(this.pinVerifierMap.has(i) ? { pinVerifier: this.pinVerifierMap.get(i) } : {}),
     };
   }
 
@@ -686,6 +696,7 @@ export class EntitlementCache {
     sparse(this.validFromMap, m.validFrom, m.validFrom !== null);
     sparse(this.entriesLeftMap, m.entriesLeft, m.entriesLeft !== null);
     sparse(this.bookingsMap, m.bookings, m.bookings.length > 0);
+    sparse(this.pinVerifierMap, m.pinVerifier ?? null, m.pinVerifier !== undefined);
   }
 
   private upsertMember(m: MemberAccess, profileId: string) {
@@ -719,6 +730,7 @@ export class EntitlementCache {
       this.validFromMap.delete(ref);
       this.entriesLeftMap.delete(ref);
       this.bookingsMap.delete(ref);
+      this.pinVerifierMap.delete(ref);
     } else (this.extras[ref - this.baseCount] as ExtraMember).removed = true;
     return ref;
   }

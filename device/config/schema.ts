@@ -63,10 +63,7 @@ export const PinSettings = z.object({
   required: z.boolean().default(true),
   /** How long the PIN may take after the card, seconds. */
   timeoutSeconds: z.number().min(1).max(60).default(10),
-  /**
-   * PINs accepted at this door (a door code). Per-member PIN hashes from the entitlement cache
-   * will plug in through the agent's pinVerifier option.
-   */
+  /** PINs accepted at this door (a door code) from members who have no PIN of their own in the cache. */
   codes: z.array(z.string().regex(/^\d{4,8}$/, 'PINs are 4 to 8 digits')).default([]),
 });
 

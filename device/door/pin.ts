@@ -1,8 +1,10 @@
 // Card + PIN at one door: after a card is granted, the strike waits for a PIN typed on the
 // reader's keypad (4- or 8-bit Wiegand key bursts), ended with '#'; '*' clears what was typed.
 // Without a correct PIN within the timeout the card is refused. Keys with no card waiting are
-// ignored. How a PIN is checked is the verifier's business: today a per-door list of codes from
-// config.json; later the PIN hashes the entitlement cache will carry (see PinVerifier).
+// ignored. How a PIN is checked is the verifier's business: the agent checks the member's PIN
+// verifier from the entitlement cache (nodePbkdf2 below), else the door's codes from config.json.
+import { pbkdf2 } from 'node:crypto';
+import type { Pbkdf2 } from '../../core/entitlement.ts';
 import type { KeypadKey } from '../wiegand/reader.ts';
 
 export type PinCheck = { doorId: string; credentialKey: string; memberId: string | null; pin: string };
@@ -18,6 +20,10 @@ export const codeListVerifier =
   (codes: readonly string[]): PinVerifier =>
   ({ pin }) =>
     codes.includes(pin);
+
+/** core's PBKDF2 seam on Node's thread pool, so deriving a PIN never stalls the readers. */
+export const nodePbkdf2: Pbkdf2 = (pin, salt, iterations) =>
+  new Promise((resolve, reject) => pbkdf2(pin, salt, iterations, 32, 'sha256', (error, key) => (error ? reject(error) : resolve(key.toString('base64url')))));
 
 export class PinGate {
   private waiting: { check: Omit<PinCheck, 'pin'>; typed: string; timer: NodeJS.Timeout; resolve: (o: PinOutcome) => void } | undefined;

@@ -61,5 +61,6 @@ export function memberAccess(m: MemberRow, profileIndex: ReadonlyMap<string, num
     bookings: memberBookings
       .map((b) => ({ doorGroup: b.doorGroup, startsAt: b.startsAt, endsAt: b.endsAt, opensMinutesBefore: b.opensMinutesBefore }))
       .sort((a, b) => a.startsAt - b.startsAt),
+    ...(m.pinVerifier ? { pinVerifier: m.pinVerifier } : {}),
   };
 }

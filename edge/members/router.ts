@@ -1,4 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { MemberCreate, MemberUpdate } from '../../core/contracts/api.ts';
@@ -9,7 +10,8 @@ import { newId } from '../lib/ids.ts';
 import { pageOf } from '../lib/pagination.ts';
 import { invalidField, notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
-import { createBooking, createMember, deleteBooking, getMember, listBookings, listMembers, updateMember } from './routes.ts';
+import { clearMemberPin, createBooking, createMember, deleteBooking, getMember, listBookings, listMembers, setMemberPin, updateMember } from './routes.ts';
+import { derivePinVerifier, type Pbkdf2 } from '../../core/entitlement.ts';
 
 type MemberRow = typeof members.$inferSelect;
 type BookingRow = typeof bookings.$inferSelect;
@@ -86,6 +88,27 @@ async function ownMember(db: Db, organisationId: string, id: string): Promise<Me
     .where(and(eq(members.id, id), eq(members.organisationId, organisationId)));
   if (!row) throw notFound('Member', id);
   return row;
+}
+
+const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
+/** WebCrypto PBKDF2 (workerd allows up to 100,000 iterations). */
+export const pbkdf2: Pbkdf2 = async (pin, salt, iterations) => {
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(pin), 'PBKDF2', false, ['deriveBits']);
+  const bits = await crypto.subtle.deriveBits({ name: 'PBKDF2', hash: 'SHA-256', salt: new TextEncoder().encode(salt), iterations }, key, 256);
+  return b64url(new Uint8Array(bits));
+};
+
+/** A PIN change reaches the doors like any other change to who may pass. */
+async function writePin(c: Context<AppEnv>, id: string, pinVerifier: string | null) {
+  const db = c.var.db;
+  await ownMember(db, c.var.organisationId, id);
+  const update = db
+    .update(members)
+    .set({ pinVerifier, updatedAt: Date.now() })
+    .where(and(eq(members.id, id), eq(members.organisationId, c.var.organisationId)));
+  await writeWithChanges(c, [update], { organisationId: c.var.organisationId }, [{ kind: 'member', entityId: id }]);
+  return { memberId: id, pinSet: pinVerifier !== null };
 }
 
 export const membersRouter = new OpenAPIHono<AppEnv>()
@@ -174,4 +197,11 @@ export const membersRouter = new OpenAPIHono<AppEnv>()
     if (!row) throw notFound('Booking', id);
     await writeWithChanges(c, [db.delete(bookings).where(scope)], { organisationId: c.var.organisationId }, [{ kind: 'member', entityId: row.memberId }]);
     return c.json({ id, deleted: true as const }, 200);
-  });
+  })
+  .openapi(setMemberPin, async (c) => {
+    const { id } = c.req.valid('param');
+    const { pin } = c.req.valid('json');
+    const salt = b64url(crypto.getRandomValues(new Uint8Array(16)));
+    return c.json(await writePin(c, id, await derivePinVerifier(pin, salt, pbkdf2)), 200);
+  })
+  .openapi(clearMemberPin, async (c) => c.json(await writePin(c, c.req.valid('param').id, null), 200));

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { Booking, BookingCreate, IdParam, Member, MemberCreate, MemberListQuery, MemberUpdate, page } from '../../core/contracts/api.ts';
+import { Booking, BookingCreate, IdParam, Member, MemberCreate, MemberListQuery, MemberPin, MemberPinSet, MemberUpdate, page } from '../../core/contracts/api.ts';
 import { json, jsonBody, ownerAuth, problems } from '../lib/openapi.ts';
 
 const tags = ['Members'];
@@ -41,4 +41,16 @@ export const deleteBooking = createRoute({
   method: 'delete', path: '/v1/bookings/{id}', tags, security: ownerAuth, summary: 'Cancel a booking',
   request: { params: IdParam },
   responses: { 200: json(z.object({ id: z.string(), deleted: z.literal(true) }), 'Deleted'), ...problems(401, 404) },
+});
+export const setMemberPin = createRoute({
+  method: 'put', path: '/v1/members/{id}/pin', tags, security: ownerAuth,
+  summary: 'Set the PIN the member types after the card at card + PIN doors (hashed here; doors get only the verifier)',
+  request: { params: IdParam, body: jsonBody(MemberPinSet) },
+  responses: { 200: json(MemberPin, 'The member has a PIN'), ...problems(400, 401, 404) },
+});
+export const clearMemberPin = createRoute({
+  method: 'delete', path: '/v1/members/{id}/pin', tags, security: ownerAuth,
+  summary: "Remove the member's PIN (card + PIN doors then refuse the member)",
+  request: { params: IdParam },
+  responses: { 200: json(MemberPin, 'The member has no PIN'), ...problems(401, 404) },
 });

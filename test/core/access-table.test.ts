@@ -71,6 +71,7 @@ function inputOf(c: AccessCase): AccessInput {
       lastGrantAtDoor: grants.length ? Math.max(...grants) : null,
       grantsToday: grants.filter((g) => localTime(g, TIMEZONE).date === today).length,
     },
+    pin: c.pin,
   };
 }
 

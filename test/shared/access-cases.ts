@@ -16,7 +16,9 @@ export type AccessCase = {
   name: string;
   reason: AccessReason;
   /** The door's own conditions the Worker cannot have: these cases run against the rule only. */
-  doorOnly?: 'bad_read' | 'unknown_door' | 'offline' | 'unsynced';
+  doorOnly?: 'bad_read' | 'unknown_door' | 'offline' | 'unsynced' | 'pin';
+  /** Card + PIN doors (doorOnly 'pin': only the door sees what was typed). */
+  pin?: 'match' | 'mismatch' | 'missing';
   at?: string;
   /** null: nobody holds the card. */
   member?: {
@@ -93,4 +95,9 @@ export const ACCESS_CASES: AccessCase[] = [
   { name: 'daily cap not reached', reason: 'granted', profile: { maxEntriesPerDay: 2 }, grantsMinutesAgo: [60] },
   { name: 'anti-passback within its window', reason: 'anti_passback', door: { antiPassbackSeconds: 600 }, grantsMinutesAgo: [5] },
   { name: 'anti-passback after its window', reason: 'granted', door: { antiPassbackSeconds: 600 }, grantsMinutesAgo: [11] },
+  { name: 'card + PIN with the right PIN', reason: 'granted', doorOnly: 'pin', pin: 'match' },
+  { name: 'card + PIN with a wrong PIN', reason: 'pin_mismatch', doorOnly: 'pin', pin: 'mismatch' },
+  { name: 'card + PIN with no PIN in time', reason: 'pin_mismatch', doorOnly: 'pin', pin: 'missing' },
+  { name: 'card + PIN: a refused card stays refused whatever the PIN', reason: 'member_suspended', doorOnly: 'pin', pin: 'mismatch', member: { status: 'suspended' } },
+  { name: 'card + PIN at a door held unlocked needs no PIN', reason: 'granted', doorOnly: 'pin', pin: 'missing', door: { mode: 'unlocked' } },
 ];
