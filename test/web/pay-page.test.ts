@@ -97,6 +97,26 @@ describe('the pay-now page with the simulated processor', () => {
     expect(escaped).toEqual([]);
   });
 
+  it('PromptPay (THB) offers the simulated QR scan, and a card on the same link is refused once it started', async () => {
+    const m = await memberInDunning(gym, planId, 'Pim T.', 'pim@example.com', simulatedCard(gym, 'pm_card_chargeDeclined'));
+    const link = m.links[0]!;
+    await page.goto(link);
+    await page.getByRole('button', { name: 'Pay with PromptPay' }).click();
+    await expect(page.locator('#payment').getAttribute('data-method')).resolves.toBe('promptpay');
+    await expect(page.locator('form button').allTextContents()).resolves.toEqual(['Simulate scanning the PromptPay QR code']);
+    // The same link by card, from another tab: one payment per link.
+    const other = await context.newPage();
+    const res = await other.request.post(link, { form: { method: 'card' } });
+    expect(res.status()).toBe(410);
+    await other.close();
+    await page.getByRole('button', { name: 'Simulate scanning the PromptPay QR code' }).click();
+    await page.waitForURL(/\/done$/);
+    await expect(page.locator('.outcome').getAttribute('data-status')).resolves.toBe('succeeded');
+    expect(await invoiceOf(gym, m.memberId)).toMatchObject({ status: 'paid' });
+    expect((await paymentsOf(gym, m.invoice.id)).filter((p) => p.method === 'promptpay')).toEqual([expect.objectContaining({ status: 'succeeded' })]);
+    expect(await memberOf(gym, m.memberId)).toMatchObject({ status: 'active', suspension: null });
+  });
+
   it('the dev mailbox lists the sent notice with its pay link, and the link opens the pay page', async () => {
     const m = await memberInDunning(gym, planId, 'Malee S.', 'malee@example.com', simulatedCard(gym, 'pm_card_chargeDeclinedExpiredCard'));
     await page.goto(`${gym.api}/dev/mailbox`);
