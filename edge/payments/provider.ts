@@ -136,6 +136,15 @@ export interface PaymentProvider {
   chargeOffSession(input: ChargeOffSessionInput): Promise<ChargeOutcome>;
   refund(input: RefundInput): Promise<RefundResult>;
   createPayNowPayment(input: PayNowInput): Promise<PayNowPayment>;
+  /** Brand, last four digits and expiry of a saved card, for staff and expiry reminders; null when it is not a card. */
+  describeCard?(paymentMethodId: string): Promise<CardSummary | null>;
+}
+
+export interface CardSummary {
+  brand: string;
+  last4: string;
+  expMonth: number | null;
+  expYear: number | null;
 }
 
 // ---------------------------------------------------------------------------------------------

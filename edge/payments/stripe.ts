@@ -14,6 +14,7 @@ import {
   checkRefund,
   PaymentProviderError,
   type CardSetup,
+  type CardSummary,
   type ChargeOffSessionInput,
   type ChargeOutcome,
   type CustomerRef,
@@ -203,6 +204,16 @@ export function createStripeProvider(config: StripeProviderConfig): PaymentProvi
         if (isStripeError(error) && error.type === 'StripeCardError' && error.payment_intent) {
           return outcomeFromIntent(error.payment_intent, error);
         }
+        return fail(error);
+      }
+    },
+
+    async describeCard(paymentMethodId: string): Promise<CardSummary | null> {
+      try {
+        const pm = await stripe.paymentMethods.retrieve(paymentMethodId);
+        if (!pm.card) return null;
+        return { brand: pm.card.brand, last4: pm.card.last4, expMonth: pm.card.exp_month ?? null, expYear: pm.card.exp_year ?? null };
+      } catch (error) {
         return fail(error);
       }
     },

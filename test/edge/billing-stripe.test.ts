@@ -22,7 +22,8 @@ describe('billing through Stripe', () => {
     const g = await billingGym({ graceDays: 3 }, env);
     const device = await enrollDevice(g.apiKey, g.site.id);
     const visa = await saveStripeCard(g, key, g.member.id, 'pm_card_visa');
-    expect((await g.api('GET', `/v1/members/${g.member.id}/billing`)).body.paymentMethod).toMatchObject({ provider: 'stripe', paymentMethodId: visa });
+    // Brand, last four and expiry are asked of Stripe when the setup succeeds.
+    expect((await g.api('GET', `/v1/members/${g.member.id}/billing`)).body.paymentMethod).toMatchObject({ provider: 'stripe', paymentMethodId: visa, brand: 'visa', last4: '4242', expYear: expect.any(Number) });
 
     const sub = await subscribe(g);
     expect(sub).toMatchObject({ status: 'active', paidThrough: '2030-02-15' });

@@ -353,6 +353,7 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       return newSetupIntent(acct, p);
     }
     if (resource === 'setup_intents' && method === 'GET' && objectId) return get(acct, 'setup_intent', objectId);
+    if (resource === 'payment_methods' && method === 'GET' && objectId && !action) return get(acct, 'payment_method', objectId);
 
     if (resource === 'checkout' && objectId === 'sessions' && method === 'POST' && !action) {
       const mode = p.mode;
