@@ -592,8 +592,10 @@ export class Agent implements ControlTarget {
 
   private finishRead(door: Door, read: DoorRead, card: CardRead, decision: AccessDecision, heldOpen: boolean, at: number): void {
     const cache = this.cache;
+    const grantMs = (cache?.door(door.id)?.grantSeconds ?? 5) * 1000;
     // A door held open is already unlocked; a pulse would only outlast the hold.
-    if (decision.granted && !heldOpen && !this.stopping) door.unlock((cache?.door(door.id)?.grantSeconds ?? 5) * 1000);
+    if (decision.granted && !heldOpen && !this.stopping) door.unlock(grantMs);
+    if (!this.stopping) door.signal(decision.granted, grantMs);
     const credentialKey = card.ok ? card.credentialKey : null;
     const event: CheckinUpload = {
       id: randomUUID(),

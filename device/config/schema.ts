@@ -44,6 +44,14 @@ export const ReaderWiring = z
     format: z.enum(WIEGAND_FORMATS).optional(),
     /** Raw mode for readers core cannot decode: frames of exactly this many bits are keyed raw:<hex>. */
     rawBits: z.number().int().min(1).max(64).optional(),
+    /** Output to the reader's LED input (green while active): lit for the grant time on a grant. */
+    ledLine: gpioLine.optional(),
+    /** The LED input is active low (most readers: pull to ground to light). Default true. */
+    ledActiveLow: z.boolean().optional(),
+    /** Output to the reader's beeper input: one beep on a grant, two on a refusal. */
+    beeperLine: gpioLine.optional(),
+    /** Default true, as for the LED. */
+    beeperActiveLow: z.boolean().optional(),
   })
   .refine((w) => !(w.format && w.rawBits), { message: 'set either format or rawBits, not both', path: ['rawBits'] });
 
@@ -132,6 +140,8 @@ export const AgentConfig = z
         ['wiegand.d0', door.wiegand.d0],
         ['wiegand.d1', door.wiegand.d1],
         ['relay.line', door.relay.line],
+        ...(door.wiegand.ledLine !== undefined ? [['wiegand.ledLine', door.wiegand.ledLine] as [string, number]] : []),
+        ...(door.wiegand.beeperLine !== undefined ? [['wiegand.beeperLine', door.wiegand.beeperLine] as [string, number]] : []),
         ...(door.doorSensor ? [['doorSensor.line', door.doorSensor.line] as [string, number]] : []),
         ...(door.exitButton ? [['exitButton.line', door.exitButton.line] as [string, number]] : []),
       ];

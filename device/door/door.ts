@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from '../log/logger.ts';
 import { WiegandReader, type KeypadPress, type WiegandMode, type WiegandRead } from '../wiegand/reader.ts';
 import { DoorMonitor, type DoorAlarm } from './monitor.ts';
 import { codeListVerifier, PinGate, type PinVerifier } from './pin.ts';
+import { ReaderFeedback } from './reader-feedback.ts';
 import { Relay } from './relay.ts';
 
 export type DoorRead =
@@ -57,6 +58,8 @@ export class Door {
   readonly slot: number;
   readonly wiring: DoorWiring;
   readonly relay: Relay;
+  /** The reader's LED and beeper, when wired. */
+  readonly feedback: ReaderFeedback | undefined;
   private readonly reader: WiegandReader;
   private readonly keyboard: KeyboardWedgeReader | undefined;
   readonly monitor: DoorMonitor | undefined;
@@ -76,6 +79,20 @@ export class Door {
       activeLow: options.wiring.relay.activeLow,
       lock: options.wiring.relay.lock,
     });
+    const { ledLine, ledActiveLow, beeperLine, beeperActiveLow } = options.wiring.wiegand;
+    try {
+      this.feedback =
+        ledLine !== undefined || beeperLine !== undefined
+          ? new ReaderFeedback({
+              driver: options.driver,
+              led: ledLine !== undefined ? { line: ledLine, activeLow: ledActiveLow ?? true } : undefined,
+              beeper: beeperLine !== undefined ? { line: beeperLine, activeLow: beeperActiveLow ?? true } : undefined,
+            })
+          : undefined;
+    } catch (error) {
+      this.relay.close();
+      throw error;
+    }
     const pin = options.wiring.pin;
     this.pin =
       pin?.required === true
@@ -93,6 +110,7 @@ export class Door {
         ...(this.pin ? { onKey: (press: KeypadPress) => this.keypad(press) } : {}),
       });
     } catch (error) {
+      this.feedback?.close();
       this.relay.close();
       throw error;
     }
@@ -111,6 +129,7 @@ export class Door {
         });
       } catch (error) {
         this.reader.close();
+        this.feedback?.close();
         this.relay.close();
         throw error;
       }
@@ -145,7 +164,17 @@ export class Door {
 
   /** Releases the strike for ms: config.json's grantMs when set, else the given default. */
   unlock(defaultMs: number): void {
-    this.relay.pulse(this.wiring.grantMs ?? defaultMs);
+    this.relay.pulse(this.grantMs(defaultMs));
+  }
+
+  private grantMs(defaultMs: number): number {
+    return this.wiring.grantMs ?? defaultMs;
+  }
+
+  /** Tells the person at the reader: LED for the grant time and one beep, or two beeps. */
+  signal(granted: boolean, defaultGrantMs: number): void {
+    if (granted) this.feedback?.granted(this.grantMs(defaultGrantMs));
+    else this.feedback?.denied();
   }
 
   close(): void {
@@ -153,6 +182,7 @@ export class Door {
     this.pin?.close();
     this.keyboard?.close();
     this.reader.close();
+    this.feedback?.close();
     this.relay.close();
   }
 }
