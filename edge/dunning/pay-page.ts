@@ -20,7 +20,7 @@ import * as schema from '../db/schema.ts';
 import { billingCustomers, members, organisations, payments } from '../db/schema.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
-import { isPaymentProviderError, type ChargeOutcome, type PayNowPayment } from '../payments/provider.ts';
+import { isPaymentProviderError, type ChargeOutcome, type PaymentProvider, type PayNowPayment } from '../payments/provider.ts';
 import { SIMULATED_PAY_NOW_OUTCOMES, type SimulatedProvider } from '../payments/simulated.ts';
 import { retrieveStripePayNow, stripeConfigFromEnv } from '../payments/stripe.ts';
 import { choicePage, gone, notice, outcomePage, simulatedStep, stripeStep, type Shown, type Step } from './pay-page-html.ts';
@@ -32,13 +32,25 @@ type PayNowState = PayNowPayment & { outcome: ChargeOutcome | null };
 
 const depsOf = (c: C): BillingDeps => ({ db: drizzle(c.env.DB, { schema }), env: c.env, ctx: c.executionCtx });
 
-/** The configured processor, with the two pay-now calls the page needs. */
+/**
+ * The configured processor with the pay-now calls the page needs, and the publishable key Stripe.js
+ * needs; null when online payment is not set up (the page then says so and charges nothing).
+ */
 function processor(deps: BillingDeps) {
-  const provider = paymentProvider(deps);
+  let provider: PaymentProvider;
+  try {
+    provider = paymentProvider(deps);
+  } catch (error) {
+    if (isPaymentProviderError(error)) return null;
+    throw error;
+  }
   const simulated: SimulatedProvider | null = isSimulated(provider) ? provider : null;
+  const publishableKey = deps.env.STRIPE_PUBLISHABLE_KEY?.trim() ?? '';
+  if (!simulated && !publishableKey) return null;
   const retrieve = (id: string): Promise<PayNowState> => (simulated ? simulated.retrievePayNow(id) : retrieveStripePayNow(stripeConfigFromEnv(deps.env), id));
-  return { provider, simulated, retrieve };
+  return { provider, simulated, publishableKey, retrieve };
 }
+type Processor = NonNullable<ReturnType<typeof processor>>;
 
 async function linkPayment(db: Db, link: PayLink): Promise<PaymentRow | undefined> {
   const [row] = await db.select().from(payments).where(eq(payments.idempotencyKey, payLinkKey(link)));
@@ -89,7 +101,7 @@ const unavailable = () => notice('Payment not available', 'Online payment is not
 const failedToReach = () => notice('Payment not available', 'The payment service could not be reached. Nothing was charged; please try again in a few minutes.', 502);
 
 /** Starts the link's payment, or finds the one it started; refuses a second method. */
-async function startPayment(deps: BillingDeps, l: Extract<Loaded, { ok: true }>, method: Method, now: number): Promise<PaymentRow | 'other_method'> {
+async function startPayment(deps: BillingDeps, proc: Processor, l: Extract<Loaded, { ok: true }>, method: Method, now: number): Promise<PaymentRow | 'other_method'> {
   const { db } = deps;
   const inv = l.invoice;
   const key = payLinkKey(l.link);
@@ -100,7 +112,7 @@ async function startPayment(deps: BillingDeps, l: Extract<Loaded, { ok: true }>,
       organisationId: inv.organisationId,
       payerId: inv.payerId,
       invoiceId: inv.id,
-      provider: paymentProvider(deps).name,
+      provider: proc.provider.name,
       method,
       attempt: await nextAttempt(db, inv.id),
       idempotencyKey: key,
@@ -118,16 +130,13 @@ async function startPayment(deps: BillingDeps, l: Extract<Loaded, { ok: true }>,
 }
 
 /** The payment step for the link's payment: created at the processor if it is not yet, else retrieved. */
-async function paymentStep(c: C, deps: BillingDeps, l: Extract<Loaded, { ok: true }>, payment: PaymentRow) {
-  const proc = processor(deps);
+async function paymentStep(c: C, deps: BillingDeps, proc: Processor, l: Extract<Loaded, { ok: true }>, payment: PaymentRow) {
   const token = c.req.param('token') ?? '';
   if (payment.provider !== proc.provider.name) return notice('Payment not available', 'This payment was started with another payment service. Nothing more was charged; please ask at the front desk.', 409);
   if (payment.amount !== l.invoice.amountRemaining) {
     return notice('Amount changed', 'What this invoice asks has changed since the payment was started. Nothing was charged; please ask at the front desk.', 409);
   }
   const method: Method = payment.method === 'promptpay' ? 'promptpay' : 'card';
-  const publishableKey = c.env.STRIPE_PUBLISHABLE_KEY?.trim();
-  if (!proc.simulated && !publishableKey) return unavailable();
   let state: PayNowState;
   try {
     if (payment.providerPaymentId) state = await proc.retrieve(payment.providerPaymentId);
@@ -157,7 +166,7 @@ async function paymentStep(c: C, deps: BillingDeps, l: Extract<Loaded, { ok: tru
   if (state.outcome?.status === 'succeeded' || state.outcome?.status === 'processing') return c.redirect(`/pay/${token}/done`, 303);
   const step: Step = { token, paymentIntentId: state.paymentIntentId, clientSecret: state.clientSecret, method, lastTry: state.outcome };
   if (proc.simulated) return simulatedStep(l.shown, step);
-  return stripeStep(l.shown, step, publishableKey!, new URL(`/pay/${token}/done`, c.req.url).toString());
+  return stripeStep(l.shown, step, proc.publishableKey, new URL(`/pay/${token}/done`, c.req.url).toString());
 }
 
 export const payPageRouter = new Hono<AppEnv>()
@@ -165,9 +174,9 @@ export const payPageRouter = new Hono<AppEnv>()
     const deps = depsOf(c);
     const l = await load(deps.db, c.req.param('token'), Date.now());
     if (!l.ok) return l.response;
-    if (l.payment) return paymentStep(c, deps, l, l.payment);
-    const online = isSimulated(paymentProvider(deps)) || Boolean(c.env.STRIPE_PUBLISHABLE_KEY?.trim());
-    return choicePage(l.shown, { promptpay: l.invoice.currency === 'THB', online });
+    const proc = processor(deps);
+    if (proc && l.payment) return paymentStep(c, deps, proc, l, l.payment);
+    return choicePage(l.shown, { promptpay: l.invoice.currency === 'THB', online: proc !== null });
   })
   .post('/pay/:token', async (c) => {
     const deps = depsOf(c);
@@ -177,13 +186,14 @@ export const payPageRouter = new Hono<AppEnv>()
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const method: Method = form['method'] === 'promptpay' ? 'promptpay' : 'card';
     if (method === 'promptpay' && l.invoice.currency !== 'THB') return notice('PromptPay not available', 'PromptPay is only available for payments in Thai baht.', 400);
-    if (!isSimulated(paymentProvider(deps)) && !c.env.STRIPE_PUBLISHABLE_KEY?.trim()) return unavailable();
-    const payment = l.payment ?? (await startPayment(deps, l, method, now));
+    const proc = processor(deps);
+    if (!proc) return unavailable();
+    const payment = l.payment ?? (await startPayment(deps, proc, l, method, now));
     // One payment per link: the link was used to start a payment another way, which stays open.
     if (payment === 'other_method' || payment.method !== method) {
       return notice('Link already used', 'This payment link has already been used to start a payment another way. Nothing more was charged; open the link again to finish that payment.', 410);
     }
-    return paymentStep(c, deps, l, payment);
+    return paymentStep(c, deps, proc, l, payment);
   })
   .post('/pay/:token/simulate', async (c) => {
     const deps = depsOf(c);
@@ -192,7 +202,7 @@ export const payPageRouter = new Hono<AppEnv>()
     const l = await load(deps.db, token, now);
     if (!l.ok) return l.response;
     const proc = processor(deps);
-    if (!proc.simulated) return notice('Not available', 'This gym takes real payments: there is nothing to simulate.', 404);
+    if (!proc?.simulated) return notice('Not available', 'This gym takes real payments: there is nothing to simulate.', 404);
     if (!l.payment?.providerPaymentId || l.payment.provider !== 'simulated') return c.redirect(`/pay/${token}`, 303);
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const chosen = SIMULATED_PAY_NOW_OUTCOMES.find((o) => o.outcome === form['outcome']);
@@ -212,6 +222,7 @@ export const payPageRouter = new Hono<AppEnv>()
     if (!link || !invoice) return gone('unknown');
     const payment = await linkPayment(deps.db, link);
     const proc = processor(deps);
+    if (!proc) return unavailable();
     if (!payment?.providerPaymentId || payment.provider !== proc.provider.name) return c.redirect(`/pay/${token}`, 303);
     let state: PayNowState;
     try {
