@@ -69,4 +69,27 @@ describe('the pay-now page with Stripe', () => {
     expect(escaped).toEqual([]);
     await context.close();
   });
+
+  it('PromptPay mounts the element for a PromptPay intent, and opening the link again brings back the same intent', async () => {
+    const m = await memberInDunning(gym, planId, 'Ploy W.', 'ploy@example.com', stripe.saveCard(gym.api, WEBHOOK_SECRET, 'pm_card_chargeDeclined'));
+    const { context, escaped } = await loopbackContext(browser, stripe.route);
+    const page = await context.newPage();
+    await page.goto(m.links[0]!);
+    await page.getByRole('button', { name: 'Pay with PromptPay' }).click();
+    await page.locator('#payment-element[data-mounted="payment"]').waitFor({ timeout: 15_000 });
+    const intentId = (await page.locator('#payment').getAttribute('data-payment-intent'))!;
+    const intent = await stripe.intent(intentId);
+    expect(intent).toMatchObject({ payment_method_types: ['promptpay'], currency: 'thb', amount: 199_000 });
+    await expect(page.locator('body').textContent()).resolves.toContain('PromptPay QR code');
+
+    // The tab closed and the link opened again: the same intent, fetched from Stripe, not a new one.
+    await page.close();
+    const back = await context.newPage();
+    await back.goto(m.links[0]!);
+    await back.locator('#payment-element[data-mounted="payment"]').waitFor({ timeout: 15_000 });
+    await expect(back.locator('#payment').getAttribute('data-payment-intent')).resolves.toBe(intentId);
+    await expect(back.locator('#payment-element').getAttribute('data-client-secret')).resolves.toBe(intent.client_secret);
+    expect(escaped).toEqual([]);
+    await context.close();
+  });
 });
