@@ -5,12 +5,12 @@ import { formatMoney, isCurrency } from '../../core/billing/money.ts';
 import type { ChargeOutcome } from '../payments/provider.ts';
 import { SIMULATED_PAY_NOW_OUTCOMES } from '../payments/simulated.ts';
 
-export const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
-export const money = (amount: number, currency: string) => (isCurrency(currency) ? formatMoney(amount, currency, 'en') : `${currency} ${amount}`);
+const money = (amount: number, currency: string) => (isCurrency(currency) ? formatMoney(amount, currency, 'en') : `${currency} ${amount}`);
 
 /** Where Stripe.js lives; the only origin the page loads script from. */
-export const STRIPE_JS = 'https://js.stripe.com/v3/';
+const STRIPE_JS = 'https://js.stripe.com/v3/';
 
 // Nothing but our own inline style and, on the Stripe step, Stripe.js with its frames: Stripe's own
 // CSP guidance lists js.stripe.com (script, frames), hooks.stripe.com (3-D Secure frames) and
@@ -45,8 +45,7 @@ const GONE: Record<'unknown' | 'expired' | 'used' | 'settled', [string, string]>
   used: ['Link already used', 'This payment link has already been used. Nothing more was charged.'],
   settled: ['Nothing to pay', 'This invoice has nothing left to pay. Thank you!'],
 };
-export type GoneReason = keyof typeof GONE;
-export const gone = (reason: GoneReason) => page(GONE[reason][0], `<p>${esc(GONE[reason][1])}</p>`, { status: reason === 'unknown' ? 404 : 410 });
+export const gone = (reason: keyof typeof GONE) => page(GONE[reason][0], `<p>${esc(GONE[reason][1])}</p>`, { status: reason === 'unknown' ? 404 : 410 });
 
 export type Shown = { gymName: string; memberName: string; invoiceNumber: string; amount: number; currency: string };
 
@@ -114,7 +113,7 @@ ${paymentBox(st)}
 }
 
 /** What the processor said about a decline, in the member's words where it gave some. */
-export function reason(o: ChargeOutcome): string {
+function reason(o: ChargeOutcome): string {
   if (o.status === 'requires_action') return 'Your bank asks you to confirm this payment.';
   return o.failureMessage && !o.failureMessage.startsWith('The payment ended in status') ? o.failureMessage : 'The payment was declined.';
 }
