@@ -187,3 +187,23 @@ export function formatCreditNoteNumber(prefix: string, sequence: number): string
   if (!Number.isSafeInteger(sequence) || sequence < 1) throw new RangeError('credit note sequence numbers start at 1');
   return `${prefix}-CN-${String(sequence).padStart(6, '0')}`;
 }
+
+/**
+ * Which payments a refund of `total` goes back through: one payment that can take all of it
+ * (the oldest such), otherwise the newest payments first, each up to what it has left. Empty when
+ * the payments together have less than `total` left.
+ */
+export function refundAllocation<P extends { amount: number; amountRefunded: number }>(oldestFirst: P[], total: number): Array<{ payment: P; amount: number }> {
+  const whole = oldestFirst.find((p) => p.amount - p.amountRefunded >= total);
+  if (whole) return [{ payment: whole, amount: total }];
+  const parts: Array<{ payment: P; amount: number }> = [];
+  let rest = total;
+  for (const payment of [...oldestFirst].reverse()) {
+    const take = Math.min(rest, payment.amount - payment.amountRefunded);
+    if (take <= 0) continue;
+    parts.push({ payment, amount: take });
+    rest -= take;
+    if (rest === 0) return parts;
+  }
+  return [];
+}

@@ -219,7 +219,8 @@ export const BillingCreditNote = z
     tax: MinorUnits,
     total: MinorUnits,
     issuedAt: Timestamp,
-    refund: BillingRefund.nullable(),
+    refund: BillingRefund.nullable().meta({ description: 'The first of refunds (kept for clients that expect one)' }),
+    refunds: z.array(BillingRefund).meta({ description: 'Outcome refund: the money going back, through one payment or split over several (newest first)' }),
   })
   .meta({ id: 'BillingCreditNote' });
 export const CreditNoteCreate = z

@@ -2,7 +2,7 @@
 // refunds and one-off charges. Each write that must not happen twice is guarded in the database
 // (see invoices.ts); reads before it only produce the messages of refusals.
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { issueCreditNote, type CreditNoteLineRequest, type CreditNoteOutcome, type CreditNoteReason } from '../../core/billing/credit-notes.ts';
+import { issueCreditNote, refundAllocation, type CreditNoteLineRequest, type CreditNoteOutcome, type CreditNoteReason } from '../../core/billing/credit-notes.ts';
 import { computeDraftInvoice, transitionInvoice, type PendingItem } from '../../core/billing/invoice.ts';
 import type { Currency } from '../../core/billing/money.ts';
 import { creditNotes, invoiceSequences, payments, pendingItems, refunds } from '../db/schema.ts';
@@ -191,7 +191,7 @@ export async function createCreditNote(
   invoice: InvoiceRow,
   body: { lines: CreditNoteLineRequest[]; outcome: CreditNoteOutcome; reason: CreditNoteReason; memo?: string | undefined },
   now: number,
-): Promise<{ note: CreditNoteRow; refund: RefundRow | null }> {
+): Promise<{ note: CreditNoteRow; refunds: RefundRow[] }> {
   const { db } = deps;
   const existing = await db.select().from(creditNotes).where(eq(creditNotes.invoiceId, invoice.id)).orderBy(asc(creditNotes.sequenceOnInvoice));
   const currency = invoice.currency as Currency;
@@ -210,31 +210,33 @@ export async function createCreditNote(
   }
   const note = r.creditNote;
   const id = newId('cn', now);
-  let payment: PaymentRow | undefined;
+  let parts: Array<{ payment: PaymentRow; amount: number }> = [];
   if (note.outcome === 'refund') {
     const paid = await db
       .select()
       .from(payments)
       .where(and(eq(payments.invoiceId, invoice.id), eq(payments.status, 'succeeded')))
       .orderBy(asc(payments.createdAt));
-    payment = paid.find((p) => p.amount - p.amountRefunded >= note.total);
-    if (!payment) throw refused('outcome', 'refund_split', `no single payment of invoice ${invoice.number} has ${note.total} left to refund; credit the balance instead`);
+    parts = refundAllocation(paid, note.total);
+    if (parts.length === 0) {
+      const left = paid.reduce((sum, p) => sum + p.amount - p.amountRefunded, 0);
+      throw refused('outcome', 'exceeds_refundable', `the payments of invoice ${invoice.number} have ${left} left to refund; credit the balance instead`);
+    }
   }
-  const refund = payment
-    ? {
-        id: newId('ref', now),
-        organisationId: invoice.organisationId,
-        payerId: invoice.payerId,
-        paymentId: payment.id,
-        creditNoteId: id,
-        amount: note.total,
-        currency: invoice.currency,
-        reason: 'requested_by_customer',
-        idempotencyKey: `refund:${id}`,
-        status: 'pending' as const,
-        createdAt: now,
-      }
-    : null;
+  const refundRows = parts.map(({ payment, amount }, i) => ({
+    id: newId('ref', now),
+    organisationId: invoice.organisationId,
+    payerId: invoice.payerId,
+    paymentId: payment.id,
+    creditNoteId: id,
+    amount,
+    currency: invoice.currency,
+    reason: 'requested_by_customer',
+    // One key per part, stable for the note: a resend refunds nothing twice.
+    idempotencyKey: i === 0 ? `refund:${id}` : `refund:${id}:${i + 1}`,
+    status: 'pending' as const,
+    createdAt: now,
+  }));
   const statements = [
     db.insert(invoiceSequences).values({ organisationId: invoice.organisationId }).onConflictDoNothing(),
     raw(db, sql`UPDATE invoice_sequences SET next_credit_note = next_credit_note + 1 WHERE organisation_id = ${invoice.organisationId}`),
@@ -254,7 +256,7 @@ export async function createCreditNote(
             WHERE id = ${invoice.id} AND status IN ('open', 'uncollectible')`),
         ]
       : []),
-    ...(refund ? refundStatements(deps, refund, now) : []),
+    ...refundRows.flatMap((refund) => refundStatements(deps, refund, now)),
   ];
   try {
     await batch(db, statements);
@@ -263,11 +265,13 @@ export async function createCreditNote(
     throw error;
   }
   const [row] = await db.select().from(creditNotes).where(eq(creditNotes.id, id));
-  const sent = refund && payment ? await sendRefund(deps, { ...refund, providerRefundId: null, failureMessage: null, updatedAt: now }, payment, now) : null;
+  const sent: RefundRow[] = [];
+  for (const [i, refund] of refundRows.entries()) sent.push(await sendRefund(deps, { ...refund, providerRefundId: null, failureMessage: null, updatedAt: now }, parts[i]!.payment, now));
   if (note.outcome === 'reduce_outstanding') await afterInvoiceChange(deps, invoice, now);
   await noteDunning(deps, invoice.organisationId, invoice.payerId, { type: 'amount_owed_changed' }, now);
-  return { note: row!, refund: sent };
+  return { note: row!, refunds: sent };
 }
+
 
 // ---------------------------------------------------------------------------------------------
 // Pending items

@@ -144,7 +144,7 @@ const refundOut = (x: RefundRow) => ({
   createdAt: iso(x.createdAt),
 });
 
-const creditNoteOut = (n: CreditNoteRow, invoiceNumber: string, refund: RefundRow | null) => ({
+const creditNoteOut = (n: CreditNoteRow, invoiceNumber: string, refunds: RefundRow[]) => ({
   id: n.id,
   number: n.number,
   invoiceId: n.invoiceId,
@@ -157,7 +157,8 @@ const creditNoteOut = (n: CreditNoteRow, invoiceNumber: string, refund: RefundRo
   tax: n.tax,
   total: n.total,
   issuedAt: iso(n.issuedAt),
-  refund: refund ? refundOut(refund) : null,
+  refund: refunds[0] ? refundOut(refunds[0]) : null,
+  refunds: refunds.map(refundOut),
 });
 
 const pendingOut = (p: typeof pendingItems.$inferSelect) => ({
@@ -496,8 +497,8 @@ export const billingRouter = new OpenAPIHono<AppEnv>()
   .openapi(r.createCreditNoteRoute, async (c) => {
     const invoice = await ownInvoice(c, c.req.valid('param').id);
     const body = c.req.valid('json');
-    const { note, refund } = await createCreditNote(depsOf(c), invoice, body, Date.now());
-    return c.json(creditNoteOut(note, invoice.number ?? '', refund), 201);
+    const { note, refunds } = await createCreditNote(depsOf(c), invoice, body, Date.now());
+    return c.json(creditNoteOut(note, invoice.number ?? '', refunds), 201);
   })
   .openapi(r.listCreditNotes, async (c) => {
     const { limit, cursor, invoiceId, payerId } = c.req.valid('query');
@@ -519,7 +520,7 @@ export const billingRouter = new OpenAPIHono<AppEnv>()
     const ids = rows.map((x) => x.note.id);
     const refundRows = ids.length ? await db.select().from(refunds).where(inArray(refunds.creditNoteId, ids)) : [];
     return c.json(
-      pageOf(rows, limit, (x) => creditNoteOut(x.note, x.invoiceNumber ?? '', refundRows.find((f) => f.creditNoteId === x.note.id) ?? null), (x) => x.note.id),
+      pageOf(rows, limit, (x) => creditNoteOut(x.note, x.invoiceNumber ?? '', refundRows.filter((f) => f.creditNoteId === x.note.id)), (x) => x.note.id),
       200,
     );
   })

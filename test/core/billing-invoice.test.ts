@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCreditNoteNumber, issueCreditNote, type CreditNote } from '../../core/billing/credit-notes.ts';
+import { formatCreditNoteNumber, issueCreditNote, refundAllocation, type CreditNote } from '../../core/billing/credit-notes.ts';
 import {
   computeDraftInvoice,
   formatInvoiceNumber,
@@ -236,5 +236,24 @@ describe('credit notes', () => {
     expect(issue(inv, [], [{ invoiceLineId: 'line_1', amount: 1 }, { invoiceLineId: 'line_1', amount: 1 }], 'credit_balance')).toMatchObject({ ok: false, reason: 'duplicate_line' });
     expect(issue(inv, [], [], 'credit_balance')).toMatchObject({ ok: false, reason: 'invalid_request' });
     expect(issue(inv, [], [{ invoiceLineId: 'line_1', amount: 0 }], 'credit_balance')).toMatchObject({ ok: false, reason: 'invalid_request' });
+  });
+});
+
+describe('refundAllocation', () => {
+  const pay = (id: string, amount: number, amountRefunded = 0) => ({ id, amount, amountRefunded });
+  const ids = (parts: ReturnType<typeof refundAllocation<ReturnType<typeof pay>>>) => parts.map((p) => [p.payment.id, p.amount]);
+
+  it('uses the oldest payment that can take the whole refund', () => {
+    expect(ids(refundAllocation([pay('a', 50_000), pay('b', 80_000), pay('c', 90_000)], 60_000))).toEqual([['b', 60_000]]);
+  });
+  it('splits newest first when no payment can take it all, counting what was refunded before', () => {
+    expect(ids(refundAllocation([pay('a', 50_000), pay('b', 80_000, 60_000)], 60_000))).toEqual([
+      ['b', 20_000],
+      ['a', 40_000],
+    ]);
+  });
+  it('refuses (empty) more than the payments have left', () => {
+    expect(refundAllocation([pay('a', 50_000, 10_000), pay('b', 20_000)], 60_001)).toEqual([]);
+    expect(refundAllocation([], 1)).toEqual([]);
   });
 });

@@ -302,6 +302,40 @@ describe('credit notes and refunds', () => {
   });
 });
 
+describe('a refund across several payments', () => {
+  it('goes back through one payment when one can take it all, else split over them newest first', async () => {
+    const g = await billingGym();
+    await saveSimulatedCard(g, g.member.id, 'pm_card_chargeDeclined');
+    await subscribe(g);
+    const [invoice] = await invoicesOf(g, g.member.id);
+    expect(invoice).toMatchObject({ status: 'open', amountRemaining: 199_000 });
+    // Paid in two parts: cash at the desk, then the rest on a new card.
+    setClock(bkk('2030-01-16'));
+    expect((await g.api('POST', `/v1/invoices/${invoice.id}/payments`, { amount: 100_000, method: 'cash', idempotencyKey: 'desk-1' })).status).toBe(201);
+    setClock(bkk('2030-01-17'));
+    await saveSimulatedCard(g, g.member.id, 'pm_card_visa');
+    expect((await g.api('GET', `/v1/invoices/${invoice.id}`)).body).toMatchObject({ status: 'paid', amountRemaining: 0 });
+
+    setClock(bkk('2030-01-20'));
+    const note = await g.api('POST', `/v1/invoices/${invoice.id}/credit-notes`, { lines: [{ invoiceLineId: 'line_1', amount: 150_000 }], outcome: 'refund', reason: 'service_not_provided' });
+    expect(note.status, JSON.stringify(note.body)).toBe(201);
+    const refunds = note.body.refunds.map((r: any) => [r.amount, r.status, r.providerRefundId?.slice(0, 7) ?? null]);
+    expect(refunds).toEqual([
+      [99_000, 'succeeded', 're_sim_'],
+      [51_000, 'succeeded', null],
+    ]);
+    expect(note.body.refund).toMatchObject({ amount: 99_000 });
+    const listed = (await g.api('GET', `/v1/credit-notes?invoiceId=${invoice.id}`)).body.data[0];
+    expect(listed.refunds.map((r: any) => r.amount)).toEqual([99_000, 51_000]);
+
+    // A small one fits the cash payment alone.
+    const small = await g.api('POST', `/v1/invoices/${invoice.id}/credit-notes`, { lines: [{ invoiceLineId: 'line_1', amount: 10_000 }], outcome: 'refund', reason: 'goodwill' });
+    expect(small.body.refunds.map((r: any) => r.amount)).toEqual([10_000]);
+    const ledger = await expectLedgerHolds(g, g.member.id);
+    expect(ledger).toMatchObject({ paid: 199_000, refunded: 160_000, creditBalance: 0 });
+  });
+});
+
 describe('payments that fail', () => {
   it('a declined first charge leaves the member past due without access; cash at the desk restores it', async () => {
     const g = await billingGym({ graceDays: 3 });
