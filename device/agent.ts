@@ -88,6 +88,8 @@ export type DoorStatus = {
   relayActive: boolean;
   /** Debounced door position; null without a door sensor. */
   doorOpen: boolean | null;
+  /** The keyboard-wedge reader: grab (through the python3 helper) or direct; null without one. */
+  keyboard: { mode: string; connected: boolean; grabbed: boolean } | null;
   alarms: { doorForced: number; doorHeldOpen: number; last: DoorAlarm | null };
 };
 
@@ -739,6 +741,7 @@ export class Agent implements ControlTarget {
         heldOpen: cache ? this.decider.heldOpen(cache, d.id, at, state) : false,
         relayActive: d.relay.active,
         doorOpen: d.monitor?.doorOpen ?? null,
+        keyboard: d.keyboard ? { mode: d.keyboard.mode, connected: d.keyboard.isConnected, grabbed: d.keyboard.grabbed } : null,
         alarms: {
           doorForced: this.alarmCounts.get(d.id)?.door_forced ?? 0,
           doorHeldOpen: this.alarmCounts.get(d.id)?.door_held_open ?? 0,

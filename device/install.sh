@@ -2,7 +2,8 @@
 # Installs the gymgate door agent on Raspberry Pi OS (bookworm) or Debian 12/13 on a Pi.
 # Run as root from a checkout of the repository:  sudo sh device/install.sh
 #   - Node.js 20+ must be installed (e.g. from NodeSource); the script checks.
-#   - Installs the code to /opt/gymgate (production dependencies only) and Debian's gpiod tools.
+#   - Installs the code to /opt/gymgate (production dependencies only), Debian's gpiod tools and
+#     python3-minimal (the helper that grabs keyboard-wedge readers with EVIOCGRAB).
 #   - Creates the system user gymgate in the groups gpio and input, and /var/lib/gymgate-agent (0700).
 #   - Installs and enables the systemd unit; it starts once device.json exists (after provision).
 # Safe to run again to upgrade: the data directory and its config.json are kept.
@@ -23,8 +24,8 @@ major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 20 ] || die "Node.js $major is too old; 20 or later is needed"
 
 if command -v apt-get >/dev/null 2>&1; then
-  say "installing gpiod (libgpiod tools) and rsync"
-  apt-get install -y --no-install-recommends gpiod rsync >/dev/null
+  say "installing gpiod (libgpiod tools), python3-minimal (keyboard reader grab) and rsync"
+  apt-get install -y --no-install-recommends gpiod python3-minimal rsync >/dev/null
 fi
 
 # Groups: gpio (GPIO character device and sysfs on Raspberry Pi OS), input (keyboard-wedge readers).

@@ -64,6 +64,8 @@ export const KeyboardReader = z.object({
   /** Which key family the printed number becomes, so it matches the site's Wiegand readers. */
   as: z.enum(['H10301', 'H10301-frame', 'N10002', 'raw']).default('H10301'),
   rawBits: z.number().int().min(1).max(128).optional(),
+  /** auto (default): grab the device (EVIOCGRAB) through a python3 helper when python3 runs; off: read it directly. */
+  grab: z.enum(['auto', 'off']).optional(),
 });
 
 export const PinSettings = z.object({

@@ -61,7 +61,7 @@ export class Door {
   /** The reader's LED and beeper, when wired. */
   readonly feedback: ReaderFeedback | undefined;
   private readonly reader: WiegandReader;
-  private readonly keyboard: KeyboardWedgeReader | undefined;
+  readonly keyboard: KeyboardWedgeReader | undefined;
   readonly monitor: DoorMonitor | undefined;
   /** Present at card + PIN doors. */
   readonly pin: PinGate | undefined;
@@ -138,6 +138,7 @@ export class Door {
     if (keyboard) {
       this.keyboard = new KeyboardWedgeReader({
         path: keyboard.device,
+        grab: keyboard.grab,
         log: options.log ?? silentLogger,
         onInput: (text) =>
           options.onRead(this, { source: 'keyboard', text, result: normaliseWedgeInput(text, { encoding: keyboard.encoding, as: keyboard.as, rawBits: keyboard.rawBits }) }),

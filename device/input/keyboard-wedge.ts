@@ -6,13 +6,16 @@
 // console does not matter. Enter (KEY_ENTER or KEY_KPENTER) ends an input.
 //
 // A reader that is unplugged (read error or end of file) is logged with the reason and reopened
-// every reopenMs until it is back; partial input (no Enter within inputTimeoutMs) and overlong
-// input are logged and dropped. Nothing here throws at the caller.
+// with a backoff (reopenMs doubling up to maxReopenMs) until it is back; partial input (no Enter
+// within inputTimeoutMs) and overlong input are logged and dropped. Nothing here throws at the
+// caller.
 //
-// Grabbing: Node has no ioctl, and no maintained pure-JS package issues EVIOCGRAB, so the device is
-// not grabbed; the console also receives the keystrokes. On a door controller nobody is logged in
-// on the console; README.md shows how to keep a getty from reading them.
-import { createReadStream, type ReadStream } from 'node:fs';
+// Grabbing: the device must be grabbed (EVIOCGRAB) so the console never sees the digits. Node has
+// no ioctl, so a small python3 helper (GRAB_HELPER) opens the device, grabs it and streams the raw
+// input_event bytes on its stdout; the agent supervises it as a child process and parses the same
+// bytes. Without python3 the device file is read directly, with a warning that it is not grabbed.
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import type { Logger } from '../log/logger.ts';
 
 export const EV_KEY = 1;
@@ -70,22 +73,70 @@ export function typeEvents(text: string, size: 16 | 24 = inputEventSize()): Buff
   return Buffer.concat(out);
 }
 
+/**
+ * Run as `python3 -c GRAB_HELPER <device>`. Reports on stderr: `grabbed`, or `not-grabbed <why>`
+ * for a file that is no input device (ENOTTY/EINVAL: still streamed), else `<ERRNO>: <message>`
+ * before exiting. Exits when its stdin closes, so a killed agent never leaves the device grabbed.
+ */
+export const GRAB_HELPER = `
+import errno, fcntl, os, select, sys
+def fail(e):
+    sys.stderr.write("%s: %s\\n" % (errno.errorcode.get(e.errno, "EIO"), e.strerror)); sys.stderr.flush(); sys.exit(1)
+try:
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+except OSError as e:
+    fail(e)
+try:
+    fcntl.ioctl(fd, 0x40044590, 1)  # EVIOCGRAB
+    sys.stderr.write("grabbed\\n")
+except OSError as e:
+    if e.errno not in (errno.ENOTTY, errno.EINVAL):
+        fail(e)
+    sys.stderr.write("not-grabbed %s: %s\\n" % (errno.errorcode.get(e.errno), e.strerror))
+sys.stderr.flush()
+out = sys.stdout.buffer
+while True:
+    ready = select.select([fd, 0], [], [])[0]
+    if 0 in ready and not os.read(0, 512):
+        sys.exit(0)
+    if fd in ready:
+        try:
+            data = os.read(fd, 4096)
+        except OSError as e:
+            fail(e)
+        if not data:
+            sys.stderr.write("EOF: end of file (device removed?)\\n"); sys.stderr.flush(); sys.exit(1)
+        out.write(data); out.flush()
+`;
+
+/** How the device is read: through the grabbing helper, or directly (not grabbed). */
+export type WedgeMode = 'grab' | 'direct';
+
 export type KeyboardWedgeOptions = {
   path: string;
   log: Logger;
   onInput: (text: string) => void;
   /** struct input_event size; default for this machine's architecture. */
   eventSize?: 16 | 24;
-  /** Delay between attempts to reopen a device that is gone, ms. Default 1000. */
+  /** First delay before reopening a device that is gone, ms; doubles per failure. Default 1000. */
   reopenMs?: number;
+  /** Longest delay between reopen attempts, ms. Default 10000. */
+  maxReopenMs?: number;
+  /** 'auto' (default): grab through python3 when it runs, else read directly; 'off': read directly. */
+  grab?: 'auto' | 'off';
+  /** Environment of the helper (PATH finds python3). */
+  env?: NodeJS.ProcessEnv;
   /** Input without Enter for this long is dropped, ms. Default 1000. */
   inputTimeoutMs?: number;
   /** Longest input accepted, characters. Default 64. */
   maxLength?: number;
 };
 
+/** One open attempt: the direct stream or the helper process. */
+type Source = { stop(): void };
+
 export class KeyboardWedgeReader {
-  private stream: ReadStream | undefined;
+  private source: Source | undefined;
   private pending = Buffer.alloc(0);
   private text = '';
   private shift = false;
@@ -94,10 +145,15 @@ export class KeyboardWedgeReader {
   private reopenTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private connected = false;
+  private grabbedNow = false;
+  private failures = 0;
   private readonly size: 16 | 24;
+  /** 'grab' until python3 turns out to be missing (or grab: 'off'). */
+  mode: WedgeMode;
 
   constructor(private readonly options: KeyboardWedgeOptions) {
     this.size = options.eventSize ?? inputEventSize();
+    this.mode = options.grab === 'off' ? 'direct' : 'grab';
     this.open();
   }
 
@@ -105,31 +161,86 @@ export class KeyboardWedgeReader {
     return this.connected;
   }
 
-  private open() {
-    if (this.closed) return;
-    const stream = createReadStream(this.options.path, { highWaterMark: this.size * 64 });
-    this.stream = stream;
-    stream.on('open', () => {
-      if (this.closed) return void stream.destroy();
-      this.connected = true;
-      this.options.log.info('keyboard reader connected', { path: this.options.path, eventSize: this.size });
-    });
-    stream.on('data', (chunk) => this.data(chunk as Buffer));
-    stream.on('error', (error: NodeJS.ErrnoException) => this.lost(stream, `${error.code ?? 'error'}: ${error.message}`));
-    stream.on('end', () => this.lost(stream, 'end of file (device removed?)'));
+  /** Whether the open device is grabbed (the console does not see its keys). */
+  get grabbed(): boolean {
+    return this.connected && this.grabbedNow;
   }
 
-  private lost(stream: ReadStream, why: string) {
-    if (this.stream !== stream) return;
-    this.stream = undefined;
-    stream.destroy();
+  private open() {
+    if (this.closed) return;
+    if (this.mode === 'grab') this.openHelper();
+    else this.openDirect();
+  }
+
+  private up(grabbed: boolean, why?: string) {
+    if (this.closed) return;
+    this.connected = true;
+    this.grabbedNow = grabbed;
+    this.failures = 0;
+    this.options.log.info('keyboard reader connected', { path: this.options.path, eventSize: this.size, mode: this.mode, grabbed });
+    if (!grabbed && why) this.options.log.warn('keyboard reader is not grabbed; the console sees its keystrokes', { path: this.options.path, reason: why });
+  }
+
+  private openDirect() {
+    const stream = createReadStream(this.options.path, { highWaterMark: this.size * 64 });
+    const source: Source = { stop: () => stream.destroy() };
+    this.source = source;
+    stream.on('open', () => (this.closed ? stream.destroy() : this.up(false)));
+    stream.on('data', (chunk) => this.data(chunk as Buffer));
+    stream.on('error', (error: NodeJS.ErrnoException) => this.lost(source, `${error.code ?? 'error'}: ${error.message}`));
+    stream.on('end', () => this.lost(source, 'end of file (device removed?)'));
+  }
+
+  private openHelper() {
+    const child = spawn('python3', ['-c', GRAB_HELPER, this.options.path], { stdio: ['pipe', 'pipe', 'pipe'], env: this.options.env ?? process.env });
+    const source: Source = { stop: () => child.kill() };
+    this.source = source;
+    let missing = false;
+    let reason = '';
+    let partial = '';
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') missing = true;
+      else reason = `${error.code ?? 'error'}: ${error.message}`;
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (this.source === source) this.data(chunk);
+    });
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (this.source !== source) return;
+        if (line === 'grabbed') this.up(true);
+        else if (line.startsWith('not-grabbed ')) this.up(false, line.slice('not-grabbed '.length));
+        else if (line.trim()) reason = line.trim().slice(0, 200);
+      }
+    });
+    child.on('close', (code, signal) => {
+      if (this.source !== source || this.closed) return;
+      if (missing) {
+        this.source = undefined;
+        this.mode = 'direct';
+        this.options.log.warn('python3 is not available to grab the keyboard reader; reading the device directly, not grabbed: the console sees its keystrokes', { path: this.options.path });
+        return this.open();
+      }
+      this.lost(source, reason || `grab helper exited (${signal ?? `code ${code}`})`);
+    });
+  }
+
+  private lost(source: Source, why: string) {
+    if (this.source !== source) return;
+    this.source = undefined;
+    source.stop();
     if (this.closed) return;
     const wasConnected = this.connected;
     this.connected = false;
     this.reset();
-    if (wasConnected) this.options.log.warn('keyboard reader disconnected; reopening it until it is back', { path: this.options.path, reason: why });
-    else this.options.log.debug('keyboard reader not available yet', { path: this.options.path, reason: why });
-    this.reopenTimer = setTimeout(() => this.open(), this.options.reopenMs ?? 1000);
+    const retryInMs = Math.min((this.options.reopenMs ?? 1000) * 2 ** this.failures, this.options.maxReopenMs ?? 10_000);
+    this.failures++;
+    if (wasConnected) this.options.log.warn('keyboard reader disconnected; reopening it until it is back', { path: this.options.path, reason: why, retryInMs });
+    else this.options.log.debug('keyboard reader not available yet', { path: this.options.path, reason: why, retryInMs });
+    this.reopenTimer = setTimeout(() => this.open(), retryInMs);
   }
 
   private data(chunk: Buffer) {
@@ -195,8 +306,8 @@ export class KeyboardWedgeReader {
     this.closed = true;
     clearTimeout(this.reopenTimer);
     this.reset();
-    this.stream?.destroy();
-    this.stream = undefined;
+    this.source?.stop();
+    this.source = undefined;
     this.connected = false;
   }
 }

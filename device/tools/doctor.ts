@@ -129,6 +129,23 @@ export async function runDoctor(options: DoctorEnv): Promise<CheckResult[]> {
     } else add('readers', 'warn', 'cannot read idle levels without the gpiod tools and /dev/gpiochip*');
   }
 
+  // Keyboard-wedge readers: grabbed through the python3 helper, or read directly (not grabbed).
+  const keyboards = (config?.doors ?? []).map((door, i) => ({ door, i, keyboard: door.keyboard })).filter((k) => k.keyboard);
+  if (keyboards.length > 0) {
+    const python = await run('python3', ['-c', 'import fcntl, select'], env, timeoutMs);
+    for (const { door, i, keyboard } of keyboards) {
+      const path = keyboard?.device ?? '';
+      const present = await access(path, constants.R_OK).then(
+        () => true,
+        () => false,
+      );
+      const where = `${door.name}: ${path}${present ? '' : ' is not present or not readable (plugged in? user in the input group?)'}`;
+      if (keyboard?.grab === 'off') add(`keyboard-${i + 1}`, 'warn', `${where}; mode direct (grab: "off"): not grabbed, the console sees the keystrokes`);
+      else if (!python.ok) add(`keyboard-${i + 1}`, 'warn', `${where}; mode direct: python3 is missing, so the device is not grabbed and the console sees the keystrokes (apt-get install python3-minimal)`);
+      else add(`keyboard-${i + 1}`, present ? 'ok' : 'warn', `${where}; mode grab: grabbed (EVIOCGRAB) through the python3 helper`);
+    }
+  }
+
   // Clock.
   const td = await run('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], env, timeoutMs);
   if (!td.ok) add('clock', 'warn', `cannot ask timedatectl (${td.stderr.trim().split('\n')[0]}); the agent still learns the Worker's time`);

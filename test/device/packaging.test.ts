@@ -31,6 +31,6 @@ describe('packaging for the controller', () => {
     expect(text).toMatch(/usermod -a -G gpio,input "\$USER_NAME"/);
     expect(text).toMatch(/chmod 0700 "\$DATA"/);
     expect(text).toMatch(/systemctl enable gymgate-agent\.service/);
-    expect(text).toMatch(/apt-get install -y --no-install-recommends gpiod/);
+    expect(text).toMatch(/apt-get install -y --no-install-recommends gpiod python3-minimal/);
   });
 });

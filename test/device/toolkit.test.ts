@@ -113,6 +113,23 @@ describe('doctor, test-relay and logs on a fake Pi', () => {
     expect(results.agent).toMatchObject({ status: 'ok', reason: 'running and deciding' });
   });
 
+  it('doctor reports whether a keyboard-wedge reader is grabbed (python3 helper) or read directly', async () => {
+    const pi = await fakePi();
+    const config = await readAgentConfig(pi.dataDir);
+    const device = join(pi.dev, 'usb-reader-event-kbd');
+    writeFileSync(device, '');
+    await writeAgentConfig(pi.dataDir, { ...config!, healthPort: 0, doors: config!.doors.map((d, i) => (i === 0 ? { ...d, keyboard: { device, encoding: 'decimal' as const, as: 'H10301' as const } } : d)) });
+    const python = join(pi.tools.dir, 'python3');
+    const doctor = async () => byCheck(await runDoctor({ dataDir: pi.dataDir, env: pi.env, sysfsRoot: pi.tree.root, devDir: pi.dev, timeoutMs: 2000 }));
+    writeFileSync(python, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    expect((await doctor())['keyboard-1']).toMatchObject({ status: 'ok', reason: expect.stringMatching(/mode grab: grabbed \(EVIOCGRAB\)/) });
+    writeFileSync(python, '#!/bin/sh\nexit 127\n', { mode: 0o755 });
+    expect((await doctor())['keyboard-1']).toMatchObject({ status: 'warn', reason: expect.stringMatching(/mode direct: python3 is missing.*not grabbed/) });
+    rmSync(device);
+    writeFileSync(python, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    expect((await doctor())['keyboard-1']).toMatchObject({ status: 'warn', reason: expect.stringMatching(/not present/) });
+  });
+
   it('test-relay unlocks the door relay for the given time and locks it again (sysfs driver)', async () => {
     const pi = await fakePi();
     const config = await readAgentConfig(pi.dataDir);
