@@ -202,8 +202,12 @@ export function membershipStatus(s: SubscriptionState, date: CalendarDate = s.as
   return 'active';
 }
 
-/** What the doors get for every member of the subscription, as of the state's date. */
-export function entitlementOf(s: SubscriptionState): SubscriptionEntitlement {
+/**
+ * What the doors get for every member of the subscription, as of the state's date. minGraceDays: the organisation's dunning grace; access
+ * after paid-through lasts the longer of it and the plan's own grace days, so a failed renewal is
+ * never refused at the door before dunning's grace is over.
+ */
+export function entitlementOf(s: SubscriptionState, options: { minGraceDays?: number } = {}): SubscriptionEntitlement {
   const status = membershipStatus(s);
   const covered = coveredThrough(s);
   let validUntil: CalendarDate;
@@ -217,7 +221,7 @@ export function entitlementOf(s: SubscriptionState): SubscriptionEntitlement {
     if (s.freeze && s.freeze.paidDaysLeft !== null && s.paidThrough && s.paidThrough >= s.freeze.from) {
       through = addDays(s.freeze.to, s.freeze.paidDaysLeft);
     }
-    validUntil = addDays(through, s.terms.graceDays);
+    validUntil = addDays(through, Math.max(s.terms.graceDays, options.minGraceDays ?? 0));
     if (s.cancellation) validUntil = minDate(validUntil, s.cancellation.endsOn);
   }
   const candidates = [

@@ -25,7 +25,7 @@ import { providerFailed, refused } from './problems.ts';
 import { freezeFeeOf, ledgerOf, ledgerSources, loadPlan, planPrice, planTerms, stateOf, taxColumns, taxRateOf, type CreditNoteRow, type InvoiceRow, type PaymentRow, type PlanRow, type RefundRow, type SubscriptionRow } from './records.ts';
 import * as r from './routes.ts';
 import { alreadyProcessed, handleStripeEvent } from './stripe-events.ts';
-import { actOnSubscription, addMemberPlan, removeMemberPlan, settleAfterChange, SubscriptionRefused } from './subscriptions.ts';
+import { accessGraceDays, actOnSubscription, addMemberPlan, removeMemberPlan, settleAfterChange, SubscriptionRefused } from './subscriptions.ts';
 
 type Ctx = { var: { db: Db; organisationId: string }; env: AppEnv['Bindings']; executionCtx: { waitUntil(p: Promise<unknown>): void } };
 const depsOf = (c: Ctx): BillingDeps => ({ db: c.var.db, env: c.env, ctx: c.executionCtx });
@@ -53,9 +53,10 @@ const planOut = (p: PlanRow) => ({
   updatedAt: iso(p.updatedAt),
 });
 
-export const subscriptionOut = (row: SubscriptionRow) => {
+/** minGraceDays: the organisation's dunning grace (accessGraceDays), which validUntil includes. */
+export const subscriptionOut = (row: SubscriptionRow, minGraceDays: number) => {
   const s: SubscriptionState = stateOf(row);
-  const ent = entitlementOf(s);
+  const ent = entitlementOf(s, { minGraceDays });
   return {
     id: row.id,
     payerId: row.payerId,
@@ -253,7 +254,7 @@ async function subscriptionAction(c: Ctx, id: string, plan: Parameters<typeof ac
   await ownSubscription(c, id);
   try {
     const { row } = await actOnSubscription(depsOf(c), id, Date.now(), plan);
-    return subscriptionOut(row);
+    return subscriptionOut(row, await accessGraceDays(depsOf(c), c.var.organisationId));
   } catch (error) {
     return asProblem(error);
   }
@@ -324,7 +325,8 @@ export const billingRouter = new OpenAPIHono<AppEnv>()
       )
       .orderBy(asc(subscriptions.id))
       .limit(limit + 1);
-    return c.json(pageOf(rows, limit, subscriptionOut, (s) => s.id), 200);
+    const grace = await accessGraceDays(depsOf(c), c.var.organisationId);
+    return c.json(pageOf(rows, limit, (row) => subscriptionOut(row, grace), (s) => s.id), 200);
   })
   .openapi(r.createSubscription, async (c) => {
     const body = c.req.valid('json');
@@ -383,9 +385,11 @@ export const billingRouter = new OpenAPIHono<AppEnv>()
     ]);
     await settleAfterChange(depsOf(c), id, org, null, now);
     const [row] = await db.select().from(subscriptions).where(eq(subscriptions.id, id));
-    return c.json(subscriptionOut(row!), 201);
+    return c.json(subscriptionOut(row!, await accessGraceDays(depsOf(c), org)), 201);
   })
-  .openapi(r.getSubscription, async (c) => c.json(subscriptionOut(await ownSubscription(c, c.req.valid('param').id)), 200))
+  .openapi(r.getSubscription, async (c) =>
+    c.json(subscriptionOut(await ownSubscription(c, c.req.valid('param').id), await accessGraceDays(depsOf(c), c.var.organisationId)), 200),
+  )
   .openapi(r.changeSubscriptionPlan, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');

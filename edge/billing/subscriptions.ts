@@ -31,6 +31,7 @@ import { changeContext, type BillingDeps } from './deps.ts';
 import { batch, raw, chargeInvoice, draftInvoiceStatements, finaliseInvoice, insertDraftInvoice, isConstraintError, randomToken, type ChargeAttempt, type DraftToStore } from './invoices.ts';
 import { joiningFeeOf, loadSubscription, memberLedger, stateOf, subscriptionFacts, taxRateOf, type InvoiceFact, type InvoiceRow, type SubscriptionRow } from './records.ts';
 import { localDate, startOfDay } from './time.ts';
+import { dunningSettings } from './dunning.ts';
 
 const MAX_ROUNDS = 10;
 /** Periods one run catches up on at most (a year of weekly periods); the next run goes on. */
@@ -76,8 +77,8 @@ export function reconcileEvents(s: SubscriptionState, facts: InvoiceFact[], date
 }
 
 /** The next date anything can happen to the subscription by itself: billing, trial end, freeze, cancellation, validUntil. */
-export function nextReviewDate(s: SubscriptionState, facts: InvoiceFact[], date: CalendarDate): CalendarDate | null {
-  const ent = entitlementOf(s);
+export function nextReviewDate(s: SubscriptionState, facts: InvoiceFact[], date: CalendarDate, minGraceDays = 0): CalendarDate | null {
+  const ent = entitlementOf(s, { minGraceDays });
   if (ent.status === 'ended') return null;
   let next = ent.reviewOn;
   // A charge whose answer never came (network trouble, a concurrent request): look again next run.
@@ -191,10 +192,15 @@ async function entitlementWrites(deps: BillingDeps, row: SubscriptionRow, s: Sub
 }
 
 /** Compare-and-swap of the subscription; false when another write got there first (nothing was written). */
+/** The organisation's dunning grace in days: access lasts at least that long after paid-through. */
+export async function accessGraceDays(deps: BillingDeps, organisationId: string): Promise<number> {
+  return (await dunningSettings(deps.db, organisationId)).policy.graceDays;
+}
+
 export async function commitSubscription(deps: BillingDeps, row: SubscriptionRow, c: Commit, now: number): Promise<boolean> {
   const { db } = deps;
   const token = randomToken();
-  const ent = entitlementOf(c.state);
+  const ent = entitlementOf(c.state, { minGraceDays: await accessGraceDays(deps, row.organisationId) });
   const nextReviewAt = c.nextReviewOn === null ? null : startOfDay(c.nextReviewOn, row.timezone);
   const cas = db
     .update(subscriptions)
@@ -332,9 +338,11 @@ export async function processSubscription(deps: BillingDeps, subscriptionId: str
   let invoice: InvoiceRow | null = null;
   let charge: ChargeAttempt['kind'] | null = null;
   let missed = 0;
+  let grace: number | null = null;
   for (let round = 0; round < MAX_ROUNDS + 2 * missed; round++) {
     const row = await loadSubscription(deps.db, subscriptionId);
     if (!row) return null;
+    grace ??= await accessGraceDays(deps, row.organisationId);
     const date = billingDate(row, now);
     let s = stateOf(row);
     if (date > s.asOf) {
@@ -364,8 +372,8 @@ export async function processSubscription(deps: BillingDeps, subscriptionId: str
         events.push(e);
       }
     }
-    const nextReviewOn = nextReviewDate(s, facts, date);
-    const ent = entitlementOf(s);
+    const nextReviewOn = nextReviewDate(s, facts, date, grace);
+    const ent = entitlementOf(s, { minGraceDays: grace });
     const result: ProcessResult = { subscriptionId, status: ent.status, validUntil: ent.validUntil, nextReviewOn, invoice, charge };
     const unchanged = JSON.stringify(s) === JSON.stringify(row.state) && nextReviewOn === row.nextReviewOn && ent.status === row.status;
     if (unchanged && !(await membersDiffer(deps, row, s, ent))) return result;
@@ -420,7 +428,7 @@ export async function actOnSubscription(
       }
     }
     const facts = await subscriptionFacts(db, subscriptionId);
-    const commit: Commit = { state: s, events, nextReviewOn: nextReviewDate(s, facts, date), ...(alsoChanged ? { alsoChanged } : {}) };
+    const commit: Commit = { state: s, events, nextReviewOn: nextReviewDate(s, facts, date, await accessGraceDays(deps, row.organisationId)), ...(alsoChanged ? { alsoChanged } : {}) };
     if (prorations.length > 0) commit.pendingProrations = [...(row.pendingProrations as ProrationLine[]), ...prorations];
     let prorationInvoiceId: string | null = null;
     if (upgrade) {

@@ -51,9 +51,15 @@ export const VAT7 = { name: 'VAT 7%', basisPoints: 700, mode: 'inclusive' as con
 export type BillingGym = Awaited<ReturnType<typeof billingGym>>;
 
 /** The test gym (Asia/Bangkok site, member with card 12:345) plus a monthly plan. */
-export async function billingGym(plan: Record<string, unknown> = {}, extraEnv: Partial<Env> = SIMULATED) {
+export async function billingGym(plan: Record<string, unknown> = {}, extraEnv: Partial<Env> = SIMULATED, options: { dunningGraceDays?: number } = {}) {
   const g = await gym();
   const api = <T = any>(method: string, path: string, body?: unknown) => call<T>(method, path, { token: g.apiKey, body, env: extraEnv });
+  // Access lasts the longer of the plan's and the dunning policy's grace days; billing scenarios
+  // that count the plan's alone set the policy's to 0.
+  if (options.dunningGraceDays !== undefined) {
+    const res = await api('PUT', '/v1/dunning/policy', { policy: { graceDays: options.dunningGraceDays } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  }
   const created = await api('POST', '/v1/plans', {
     name: 'Monthly',
     currency: 'THB',

@@ -5,9 +5,12 @@ import { billingGym, bkk, bkkMidnight, expectLedgerHolds, invoicesOf, memberOf, 
 
 useBillingClock();
 
+/** A billing gym whose dunning grace is the plan's, so validUntil is paid-through + the plan's grace days. */
+const planGraceGym = (plan: Record<string, unknown> = {}, env?: Parameters<typeof billingGym>[1]) => billingGym(plan, env, { dunningGraceDays: Number(plan.graceDays ?? 0) });
+
 describe('joining mid-month', () => {
   it('invoices the first period with the joining fee at once, then renews on the anchor day', async () => {
-    const g = await billingGym({ joiningFee: 50_000, graceDays: 3 });
+    const g = await planGraceGym({ joiningFee: 50_000, graceDays: 3 });
     await saveSimulatedCard(g, g.member.id);
     const created = await g.api('POST', '/v1/subscriptions', { payerId: g.member.id, planId: g.plan.id, startDate: '2030-01-15' });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
@@ -57,7 +60,7 @@ describe('joining mid-month', () => {
 
 describe('changing plan', () => {
   it('invoices an upgrade at once, credits a downgrade on the next invoice, and moves the access profile', async () => {
-    const g = await billingGym();
+    const g = await planGraceGym();
     const premiumProfile = (await g.api('POST', '/v1/access-profiles', { name: 'Premium', doorGroups: ['general', 'studio'] })).body;
     const basicProfile = (await g.api('POST', '/v1/access-profiles', { name: 'Basic', doorGroups: ['general'] })).body;
     await g.api('PATCH', `/v1/plans/${g.plan.id}`, { accessProfileId: basicProfile.id });
@@ -129,7 +132,7 @@ describe('changing plan', () => {
 
 describe('trials and plan changes at the period end', () => {
   it('bills nothing during the trial, then bills from its end; a period-end change applies from the next period', async () => {
-    const g = await billingGym({ trialDays: 14, graceDays: 2 });
+    const g = await planGraceGym({ trialDays: 14, graceDays: 2 });
     const premium = (await g.api('POST', '/v1/plans', { name: 'Premium', currency: 'THB', price: 299_000, interval: 'monthly', taxRate: VAT7 })).body;
     await saveSimulatedCard(g, g.member.id);
     const sub = await subscribe(g);
@@ -159,7 +162,7 @@ describe('trials and plan changes at the period end', () => {
 
 describe('freezing', () => {
   it('charges the freeze fee instead of the plan, shuts the door, and keeps the paid days for afterwards', async () => {
-    const g = await billingGym({ freezeFee: 20_000 });
+    const g = await planGraceGym({ freezeFee: 20_000 });
     await saveSimulatedCard(g, g.member.id);
     const sub = await subscribe(g);
     await run(g, bkk('2030-02-15'));
@@ -201,7 +204,7 @@ describe('freezing', () => {
 
 describe('cancelling', () => {
   it('ends no earlier than the minimum term nor before the notice runs out, prorating a last short period', async () => {
-    const g = await billingGym({ minimumTermMonths: 3, noticePeriod: { unit: 'months', count: 1 } });
+    const g = await planGraceGym({ minimumTermMonths: 3, noticePeriod: { unit: 'months', count: 1 } });
     await saveSimulatedCard(g, g.member.id);
     const sub = await subscribe(g);
 
@@ -247,7 +250,7 @@ describe('cancelling', () => {
 
 describe('credit notes and refunds', () => {
   it('refunds part of a paid invoice, credits the balance, pays a refund out of it, and uses the rest on the next invoice', async () => {
-    const g = await billingGym();
+    const g = await planGraceGym();
     await saveSimulatedCard(g, g.member.id);
     await subscribe(g);
     const [first] = await invoicesOf(g, g.member.id);
@@ -304,7 +307,7 @@ describe('credit notes and refunds', () => {
 
 describe('a refund across several payments', () => {
   it('goes back through one payment when one can take it all, else split over them newest first', async () => {
-    const g = await billingGym();
+    const g = await planGraceGym();
     await saveSimulatedCard(g, g.member.id, 'pm_card_chargeDeclined');
     await subscribe(g);
     const [invoice] = await invoicesOf(g, g.member.id);
@@ -338,7 +341,7 @@ describe('a refund across several payments', () => {
 
 describe('payments that fail', () => {
   it('a declined first charge leaves the member past due without access; cash at the desk restores it', async () => {
-    const g = await billingGym({ graceDays: 3 });
+    const g = await planGraceGym({ graceDays: 3 });
     await saveSimulatedCard(g, g.member.id, 'pm_card_chargeDeclinedInsufficientFunds');
     const sub = await subscribe(g);
     expect(sub).toMatchObject({ status: 'past_due', paidThrough: null, validUntil: '2030-01-15' });
@@ -375,7 +378,7 @@ describe('payments that fail', () => {
   });
 
   it('voids an unpaid invoice or writes it off', async () => {
-    const g = await billingGym();
+    const g = await planGraceGym();
     const sub = await subscribe(g);
     // No card saved: the invoice waits, open, for a payment at the desk.
     const [invoice] = await invoicesOf(g, g.member.id);
@@ -395,7 +398,7 @@ describe('payments that fail', () => {
 
 describe('one-off charges and family plans', () => {
   it('puts pending items on the next invoice, charges a sale at once, and covers every member of a family plan', async () => {
-    const g = await billingGym({ name: 'Family', price: 349_000, maxMembers: 2 });
+    const g = await planGraceGym({ name: 'Family', price: 349_000, maxMembers: 2 });
     const partner = (await g.api('POST', '/v1/members', { name: 'Nok C.' })).body;
     await saveSimulatedCard(g, g.member.id);
     const sub = await subscribe(g, { memberIds: [g.member.id, partner.id] });
@@ -435,7 +438,7 @@ describe('one-off charges and family plans', () => {
 
 describe('family members joining and leaving', () => {
   it('adds members up to the plan size with the same access, refuses others with a reason, and ends the access of one who leaves', async () => {
-    const g = await billingGym({ name: 'Family', price: 349_000, maxMembers: 3 });
+    const g = await planGraceGym({ name: 'Family', price: 349_000, maxMembers: 3 });
     const partner = (await g.api('POST', '/v1/members', { name: 'Nok C.' })).body;
     const child = (await g.api('POST', '/v1/members', { name: 'Ton C.' })).body;
     const neighbour = (await g.api('POST', '/v1/members', { name: 'Lek D.' })).body;
@@ -479,7 +482,7 @@ describe('family members joining and leaving', () => {
 
 describe('invoice numbering', () => {
   it('uses the organisation prefix from the next invoice on, without a gap, and refuses a bad prefix', async () => {
-    const g = await billingGym();
+    const g = await planGraceGym();
     await saveSimulatedCard(g, g.member.id);
     await subscribe(g);
     expect((await g.api('GET', '/v1/billing/settings')).body).toEqual({ invoicePrefix: 'INV' });
@@ -495,7 +498,7 @@ describe('invoice numbering', () => {
 
 describe('runs that did not happen', () => {
   it('bills every period missed during an outage, oldest first, with consecutive numbers', async () => {
-    const g = await billingGym();
+    const g = await planGraceGym();
     await saveSimulatedCard(g, g.member.id);
     const sub = await subscribe(g);
     // No run from 15 January until 20 April: February, March and April are still owed.
@@ -516,7 +519,7 @@ describe('runs that did not happen', () => {
   });
 
   it('does not bill again a missed period whose invoice was voided', async () => {
-    const g = await billingGym();
+    const g = await planGraceGym();
     await saveSimulatedCard(g, g.member.id, 'pm_card_chargeDeclined');
     const sub = await subscribe(g);
     const [first] = await invoicesOf(g, g.member.id);
@@ -536,7 +539,7 @@ describe('runs that did not happen', () => {
 
 describe('credit balance spent by two invoices at once', () => {
   it('applies the credit once: the invoice finalised second sees what the first used', async () => {
-    const g = await billingGym();
+    const g = await planGraceGym();
     await saveSimulatedCard(g, g.member.id);
     await subscribe(g);
     const [first] = await invoicesOf(g, g.member.id);

@@ -13,13 +13,16 @@ import { callRaw, cryptoProvider, deliver, saveStripeCard, stripeEnv, WEBHOOK_SE
 
 useBillingClock();
 
+/** A billing gym whose dunning grace is the plan's, so validUntil is paid-through + the plan's grace days. */
+const planGraceGym = (plan: Record<string, unknown> = {}, env?: Parameters<typeof billingGym>[1]) => billingGym(plan, env, { dunningGraceDays: Number(plan.graceDays ?? 0) });
+
 const snapshotMember = async (token: string, memberId: string) =>
   ((await call('GET', '/v1/device/snapshot', { token })).body.members as any[]).find((m) => m.id === memberId);
 
 describe('billing through Stripe', () => {
   it('charges the saved card off-session; a decline makes the member past due at the door', async () => {
     const { key, env } = stripeEnv('billingdoor');
-    const g = await billingGym({ graceDays: 3 }, env);
+    const g = await planGraceGym({ graceDays: 3 }, env);
     const device = await enrollDevice(g.apiKey, g.site.id);
     const visa = await saveStripeCard(g, key, g.member.id, 'pm_card_visa');
     // Brand, last four and expiry are asked of Stripe when the setup succeeds.
@@ -51,7 +54,7 @@ describe('billing through Stripe', () => {
 
   it('webhooks sent twice and out of order reach the same books', async () => {
     const { key, env } = stripeEnv('billinghooks');
-    const g = await billingGym({ graceDays: 3 }, env);
+    const g = await planGraceGym({ graceDays: 3 }, env);
     await saveStripeCard(g, key, g.member.id, 'pm_card_chargeDeclinedInsufficientFunds');
     const sub = await subscribe(g);
     expect(sub.status).toBe('past_due');
@@ -114,7 +117,7 @@ describe('billing through Stripe', () => {
 
   it('refuses deliveries that are not signed with the endpoint secret, without asking for an API key', async () => {
     const { env } = stripeEnv('billingsig');
-    const g = await billingGym({}, env);
+    const g = await planGraceGym({}, env);
     const payload = JSON.stringify({ id: 'evt_x', object: 'event', type: 'payment_intent.succeeded', created: 1, data: { object: { id: 'pi_x', object: 'payment_intent' } } });
     const forged = await Stripe.webhooks.generateTestHeaderStringAsync({ payload, secret: 'whsec_someone_else', cryptoProvider });
     const res = await callRaw(g, payload, forged);

@@ -186,6 +186,24 @@ describe('retries, grace and recovery', () => {
   });
 });
 
+describe('one grace for the door and for dunning', () => {
+  it("a plan without grace days still keeps the door open for the dunning policy's grace, then dunning suspends", async () => {
+    const g = await billingGym();
+    expect(g.plan.graceDays).toBe(0);
+    expect((await g.api('GET', '/v1/dunning/policy')).body.policy.graceDays).toBe(7);
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    const { sub } = await renewalFails(g);
+    // Paid through 15 February; the renewal failed that day: access continues for the policy's 7 days.
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'past_due', validUntil: bkkMidnight('2030-02-22') });
+    expect(await snapshotMember(device.deviceToken, g.member.id)).toMatchObject({ status: 'past_due', validUntil: Date.parse(bkkMidnight('2030-02-22')) });
+    expect((await g.api('GET', `/v1/subscriptions/${sub.id}`)).body).toMatchObject({ validUntil: '2030-02-22' });
+    await dun(g, bkk('2030-02-21'));
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'past_due' });
+    await dun(g, bkk('2030-02-22', '10:01'));
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'suspended', suspension: 'payment_overdue' });
+  });
+});
+
 describe('members without a subscription', () => {
   it('a member who owes only a one-off charge is suspended after the grace days and restored by a cash payment', async () => {
     const g = await billingGym();
