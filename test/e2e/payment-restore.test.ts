@@ -47,7 +47,7 @@ describe('a payment recorded at the desk reaches the door', () => {
       paymentMethodId: 'pm_card_chargeDeclinedInsufficientFunds',
     });
     const today = new Date(Date.now() + 7 * 3_600_000).toISOString().slice(0, 10); // Bangkok date
-    await gym.call('POST', '/v1/subscriptions', { payerId: member.id, planId: plan.id, startDate: today });
+    await gym.call('POST', '/v1/subscriptions', { payerId: member.id, planId: plan.id, startDate: today, homeSiteId: siteId });
 
     // The daily run, as the cron would start it: invoice, charge (declined), membership status.
     await fetch(`${gym.api}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('17 3 * * *')}`);
