@@ -33,7 +33,7 @@ import { newId } from '../lib/ids.ts';
 import { outboxNoticeSink, type NoticeSink } from '../dunning/notices.ts';
 import { changeContext, type BillingDeps } from './deps.ts';
 import { markUncollectible } from './documents.ts';
-import { chargeInvoice, nextAttempt } from './invoices.ts';
+import { chargeInvoice, chargeKey, nextAttempt } from './invoices.ts';
 import { memberLedger, type InvoiceRow } from './records.ts';
 import { actOnSubscription, SubscriptionRefused } from './subscriptions.ts';
 
@@ -386,7 +386,10 @@ async function settleStuckCharges(deps: BillingDeps, now: number, options: { org
       }
       const [last] = await db.select().from(payments).where(eq(payments.invoiceId, invoice.id)).orderBy(desc(payments.attempt)).limit(1);
       if (last?.status === 'pending' && last.provider !== 'manual') {
-        await chargeInvoice(deps, invoice, last.attempt, now);
+        // An off-session charge is sent again with its own key; a pay-now payment the member left
+        // unfinished gives way (after its hold) to the next card attempt.
+        const own = last.idempotencyKey === chargeKey(invoice.id, last.attempt);
+        await chargeInvoice(deps, invoice, own ? last.attempt : await nextAttempt(db, invoice.id), now);
       } else if (last?.status === 'failed') {
         await noteDunning(
           deps,

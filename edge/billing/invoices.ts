@@ -267,6 +267,29 @@ export type ChargeAttempt =
 
 export const chargeKey = (invoiceId: string, attempt: number) => `${invoiceId}:attempt:${attempt}`;
 
+/** A payment the member started on the pay-now page holds off the invoice's card retries this long. */
+export const MEMBER_PAYMENT_HOLD_MS = 30 * 60_000;
+
+/**
+ * Another payment of the invoice that may still bring the money in: one the processor is
+ * processing (a bank debit, PromptPay), or one the member started on the pay-now page and may be
+ * confirming right now. Charging the saved card as well could take the money twice.
+ */
+async function paymentUnderWay(db: Db, invoiceId: string, key: string, now: number): Promise<PaymentRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(payments)
+    .where(
+      and(
+        eq(payments.invoiceId, invoiceId),
+        sql`${payments.idempotencyKey} != ${key}`,
+        sql`(${payments.status} = 'processing' OR (${payments.status} IN ('pending', 'requires_action') AND ${payments.idempotencyKey} LIKE '%:paynow:%' AND ${payments.createdAt} > ${now - MEMBER_PAYMENT_HOLD_MS}))`,
+      ),
+    )
+    .limit(1);
+  return row;
+}
+
 /**
  * Charges the payer's saved card for what the invoice still asks, as collection attempt `attempt`.
  * The payments row (unique idempotency key) is written before the processor is called with the
@@ -283,6 +306,8 @@ export async function chargeInvoice(deps: BillingDeps, invoice: InvoiceRow, atte
   if (!customer?.defaultPaymentMethodId || customer.provider !== provider.name) return { kind: 'no_payment_method' };
 
   const key = chargeKey(invoice.id, attempt);
+  const underWay = await paymentUnderWay(db, invoice.id, key, now);
+  if (underWay) return { kind: 'charged', payment: underWay };
   await db
     .insert(payments)
     .values({

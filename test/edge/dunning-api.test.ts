@@ -150,3 +150,33 @@ describe('the pay-now page', () => {
     expect((await g.api('GET', `/v1/payments?invoiceId=${invoice.id}`)).body.data).toHaveLength(2);
   });
 });
+
+describe('a payment the member started on the pay-now page', () => {
+  it('holds off the card retry of its invoice while it may still be confirmed, then gives way', async () => {
+    const g = await billingGym({ graceDays: 14 });
+    await g.api('PUT', '/v1/dunning/policy', { policy: { retryDays: [3, 7] }, payLinkBase: 'https://pay.gym.example' });
+    const invoice = await renewalFails(g);
+    const [url] = await payUrls(g.member.id);
+    const path = new URL(url!).pathname;
+    // Three days after the failure the member opens the link and starts a card payment…
+    setClock(bkk('2030-02-18', '09:50'));
+    expect((await page(g, 'POST', path, { method: 'card' })).status).toBe(200);
+    const attempts = async () => ((await g.api('GET', `/v1/payments?invoiceId=${invoice.id}`)).body.data as any[]).map((p) => [p.attempt, p.method, p.status]).sort();
+    expect(await attempts()).toEqual([
+      [1, 'card', 'failed'],
+      [2, 'card', 'pending'],
+    ]);
+    // …and the scheduled retry that falls due meanwhile does not charge the saved card as well.
+    setClock(bkk('2030-02-18', '10:00'));
+    await runDunning(billingDeps(g.env), bkk('2030-02-18', '10:00'), { organisationId: g.organisationId });
+    expect(await attempts()).toHaveLength(2);
+    // Left unfinished: once the hold and the stuck-charge wait have passed, the card retry goes ahead.
+    setClock(bkk('2030-02-18', '11:00'));
+    await runDunning(billingDeps(g.env), bkk('2030-02-18', '11:00'), { organisationId: g.organisationId });
+    expect(await attempts()).toEqual([
+      [1, 'card', 'failed'],
+      [2, 'card', 'pending'],
+      [3, 'card', 'failed'],
+    ]);
+  });
+});
