@@ -250,6 +250,22 @@ const planColumns = (body: Partial<z.infer<typeof PlanUpdate>>) => {
   return out;
 };
 
+/**
+ * One payer is billed in one currency: their ledger, credit balance and dunning amounts are sums.
+ * The currency is the one of anything already billed to them (invoices, pending items, live
+ * subscriptions); a charge in another currency is refused, naming the field.
+ */
+async function checkPayerCurrency(c: Ctx, payerId: string, currency: string, field: string) {
+  const org = c.var.organisationId;
+  const rows = await c.var.db.all<{ currency: string }>(sql`
+    SELECT currency FROM invoices WHERE organisation_id = ${org} AND payer_id = ${payerId} AND status != 'void' AND currency != ${currency}
+    UNION ALL SELECT currency FROM pending_items WHERE organisation_id = ${org} AND member_id = ${payerId} AND invoice_id IS NULL AND currency != ${currency}
+    UNION ALL SELECT p.currency FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+      WHERE s.organisation_id = ${org} AND s.payer_id = ${payerId} AND s.status != 'ended' AND p.currency != ${currency}
+    LIMIT 1`);
+  if (rows[0]) throw conflict(field, `member ${payerId} is billed in ${rows[0].currency}; one payer is billed in one currency`);
+}
+
 async function subscriptionAction(c: Ctx, id: string, plan: Parameters<typeof actOnSubscription>[3]) {
   await ownSubscription(c, id);
   try {
@@ -351,6 +367,7 @@ export const billingRouter = new OpenAPIHono<AppEnv>()
       .innerJoin(subscriptions, eq(subscriptionMembers.subscriptionId, subscriptions.id))
       .where(and(inArray(subscriptionMembers.memberId, memberIds), ne(subscriptions.status, 'ended')));
     if (taken[0]) throw conflict('memberIds', `member ${taken[0].memberId} is already covered by subscription ${taken[0].subscriptionId}`);
+    await checkPayerCurrency(c, body.payerId, plan.currency, 'planId');
     const home = await homeSite(c, body.homeSiteId, payer, plan);
     const state = startSubscription({
       payerId: body.payerId,
@@ -556,6 +573,7 @@ export const billingRouter = new OpenAPIHono<AppEnv>()
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     await ownMember(c, id);
+    await checkPayerCurrency(c, id, body.currency, 'currency');
     try {
       const { item, invoice } = await addPendingItemOp(depsOf(c), c.var.organisationId, id, body, Date.now());
       return c.json({ item: pendingOut(item), invoice: invoice ? invoiceOut(invoice) : null }, 201);

@@ -187,7 +187,7 @@ export const addPendingItem = createRoute({
   method: 'post', path: '/v1/members/{id}/pending-items', tags: memberTags, security: ownerAuth,
   summary: 'Add a one-off charge (PT session, shop sale, late-cancel fee) to the next invoice, or charge it at once',
   request: { params: IdParam, body: jsonBody(PendingItemCreate) },
-  responses: { 201: json(PendingItemCreated, 'The item (and its invoice when charged at once)'), ...problems(400, 401, 404) },
+  responses: { 201: json(PendingItemCreated, 'The item (and its invoice when charged at once)'), ...problems(400, 401, 404, 409) },
 });
 export const listPendingItems = createRoute({
   method: 'get', path: '/v1/members/{id}/pending-items', tags: memberTags, security: ownerAuth, summary: 'One-off charges not invoiced yet',

@@ -107,6 +107,24 @@ describe('billing API contract', () => {
     expect({ ...(afterFreeze as object), events: (before as any).events }).toEqual(before);
   });
 
+  it('bills one payer in one currency', async () => {
+    const g = await billingGym();
+    await saveSimulatedCard(g, g.member.id);
+    await subscribe(g);
+    const usd = (await g.api('POST', '/v1/plans', { name: 'Expat monthly', currency: 'USD', price: 6_000, interval: 'monthly' })).body;
+    const kid = (await g.api('POST', '/v1/members', { name: 'Ton C.' })).body;
+    const sub = await g.api('POST', '/v1/subscriptions', { payerId: g.member.id, memberIds: [kid.id], planId: usd.id, startDate: '2030-01-20' });
+    expect(sub.status).toBe(409);
+    expect(sub.body.errors[0]).toMatchObject({ field: 'planId', reason: expect.stringContaining('billed in THB') });
+    const item = await g.api('POST', `/v1/members/${g.member.id}/pending-items`, { kind: 'shop_sale', description: 'Cap', unitAmount: 2_000, currency: 'USD' });
+    expect(item.status).toBe(409);
+    expect(item.body.errors[0].field).toBe('currency');
+    expect((await g.api('GET', `/v1/members/${g.member.id}/pending-items`)).body.data).toEqual([]);
+    // Another member can be billed in dollars.
+    const other = (await g.api('POST', '/v1/members', { name: 'Sam K.' })).body;
+    expect((await g.api('POST', `/v1/members/${other.id}/pending-items`, { kind: 'shop_sale', description: 'Cap', unitAmount: 2_000, currency: 'USD' })).status).toBe(201);
+  });
+
   it('documents every billing route in the OpenAPI document', async () => {
     const doc = (await call('GET', '/openapi.json')).body;
     for (const path of [
