@@ -345,3 +345,18 @@ export const BillingSettings = z
       .meta({ description: 'Invoice numbers are {prefix}-000001, credit notes {prefix}-CN-000001; numbering continues when the prefix changes' }),
   })
   .meta({ id: 'BillingSettings' });
+
+// Moving running subscriptions to a plan's current price
+
+export const PlanPriceRollout = z
+  .object({
+    after: z.string().max(64).optional().meta({ description: 'Continue after this subscription id (nextAfter of the previous call)' }),
+  })
+  .meta({ id: 'PlanPriceRollout' });
+export const PlanPriceRolloutResult = z
+  .object({
+    moved: z.array(z.object({ subscriptionId: z.string(), from: z.string().meta({ description: 'First day of the new price: the next period' }) })),
+    skipped: z.array(z.object({ subscriptionId: z.string(), reason: z.string() })),
+    nextAfter: z.string().nullable().meta({ description: 'More remain: call again with this' }),
+  })
+  .meta({ id: 'PlanPriceRolloutResult' });

@@ -313,6 +313,40 @@ export const billingRouter = new OpenAPIHono<AppEnv>()
       .returning();
     return c.json(planOut(row!), 200);
   })
+  .openapi(r.rolloutPlanPrice, async (c) => {
+    const { id } = c.req.valid('param');
+    const { after } = c.req.valid('json');
+    const plan = await ownPlan(c, id);
+    const price = planPrice(plan);
+    const PAGE = 100;
+    // Running subscriptions on the plan whose price (now or from the next period) is not the plan's.
+    const rows = await c.var.db
+      .select({ id: subscriptions.id })
+      .from(subscriptions)
+      .where(
+        and(
+          eq(subscriptions.organisationId, c.var.organisationId),
+          eq(subscriptions.planId, id),
+          ne(subscriptions.status, 'ended'),
+          after ? sql`${subscriptions.id} > ${after}` : undefined,
+          sql`coalesce(json_extract(${subscriptions.state}, '$.pendingPlan.plan.unitAmount'), json_extract(${subscriptions.state}, '$.plan.unitAmount')) != ${price.unitAmount}`,
+        ),
+      )
+      .orderBy(asc(subscriptions.id))
+      .limit(PAGE + 1);
+    const moved: Array<{ subscriptionId: string; from: string }> = [];
+    const skipped: Array<{ subscriptionId: string; reason: string }> = [];
+    for (const { id: subscriptionId } of rows.slice(0, PAGE)) {
+      try {
+        const { row } = await actOnSubscription(depsOf(c), subscriptionId, Date.now(), ({ date }) => ({ events: [{ type: 'change_plan', date, plan: price, timing: 'period_end' }] }));
+        moved.push({ subscriptionId, from: stateOf(row).pendingPlan?.from ?? stateOf(row).asOf });
+      } catch (error) {
+        if (!(error instanceof SubscriptionRefused)) throw error;
+        skipped.push({ subscriptionId, reason: `${error.reason}: ${error.detail}` });
+      }
+    }
+    return c.json({ moved, skipped, nextAfter: rows.length > PAGE ? rows[PAGE - 1]!.id : null }, 200);
+  })
   .openapi(r.archivePlan, async (c) => {
     const { id } = c.req.valid('param');
     await ownPlan(c, id);

@@ -25,6 +25,8 @@ import {
   Plan,
   PlanCreate,
   PlanListQuery,
+  PlanPriceRollout,
+  PlanPriceRolloutResult,
   PlanUpdate,
   RefundCreate,
   SimulatedSetupCompletion,
@@ -63,6 +65,13 @@ export const updatePlan = createRoute({
   summary: 'Update a plan (running subscriptions keep their price; new ones and plan changes take the new terms)',
   request: { params: IdParam, body: jsonBody(PlanUpdate) },
   responses: { 200: json(Plan, 'The updated plan'), ...problems(400, 401, 404) },
+});
+export const rolloutPlanPrice = createRoute({
+  method: 'post', path: '/v1/plans/{id}/apply-price-to-subscriptions', tags: plansTags, security: ownerAuth,
+  summary:
+    "Move running subscriptions of the plan to its current price from each one's next period (up to 100 per call; frozen, suspended and cancelled ones are skipped with the reason). Tell members before their next renewal.",
+  request: { params: IdParam, body: jsonBody(PlanPriceRollout) },
+  responses: { 200: json(PlanPriceRolloutResult, 'What moved'), ...problems(400, 401, 404) },
 });
 export const archivePlan = createRoute({
   method: 'delete', path: '/v1/plans/{id}', tags: plansTags, security: ownerAuth, summary: 'Archive a plan: no new subscriptions, running ones continue',

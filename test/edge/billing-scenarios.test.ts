@@ -565,3 +565,33 @@ describe('credit balance spent by two invoices at once', () => {
     expect(ledger).toMatchObject({ creditBalance: 0, amountOwed: 0 });
   });
 });
+
+describe('a price rise for running subscriptions', () => {
+  it('keeps the old price until the owner applies the new one, then bills it from each next period', async () => {
+    const g = await planGraceGym();
+    const other = (await g.api('POST', '/v1/members', { name: 'Nok C.' })).body;
+    await saveSimulatedCard(g, g.member.id);
+    await saveSimulatedCard(g, other.id);
+    const sub = await subscribe(g);
+    const frozen = await subscribe(g, { payerId: other.id });
+    setClock(bkk('2030-01-20'));
+    expect((await g.api('POST', `/v1/subscriptions/${frozen.id}/freeze`, { from: '2030-01-20', to: '2030-03-01' })).status).toBe(200);
+
+    expect((await g.api('PATCH', `/v1/plans/${g.plan.id}`, { price: 219_000 })).status).toBe(200);
+    // Editing the plan alone changes no running subscription.
+    expect((await g.api('GET', `/v1/subscriptions/${sub.id}`)).body).toMatchObject({ price: 199_000 });
+    const rollout = await g.api('POST', `/v1/plans/${g.plan.id}/apply-price-to-subscriptions`, {});
+    expect(rollout.status, JSON.stringify(rollout.body)).toBe(200);
+    expect(rollout.body.moved).toEqual([{ subscriptionId: sub.id, from: '2030-02-15' }]);
+    expect(rollout.body.skipped).toEqual([{ subscriptionId: frozen.id, reason: expect.stringMatching(/^cannot_change_plan/) }]);
+    expect(rollout.body.nextAfter).toBeNull();
+    // Already moved: a second call moves nothing again.
+    expect((await g.api('POST', `/v1/plans/${g.plan.id}/apply-price-to-subscriptions`, {})).body.moved).toEqual([]);
+
+    await run(g, bkk('2030-02-15'));
+    const renewal = (await invoicesOf(g, g.member.id))[1];
+    expect(renewal).toMatchObject({ period: { start: '2030-02-15', end: '2030-03-15' }, total: 219_000, status: 'paid' });
+    expect((await g.api('GET', `/v1/subscriptions/${sub.id}`)).body).toMatchObject({ price: 219_000 });
+    expect((await g.api('POST', '/v1/plans/plan_nothere/apply-price-to-subscriptions', {})).status).toBe(404);
+  });
+});
