@@ -7,7 +7,7 @@ export default defineConfig({
     projects: [
       { test: { name: 'core', include: ['test/core/**/*.test.ts'], environment: 'node' } },
       'test/edge/vitest.config.ts',
-      { test: { name: 'device', include: ['test/device/**/*.test.ts'], environment: 'node', testTimeout: 20_000 } },
+      { test: { name: 'device', include: ['test/device/**/*.test.ts'], environment: 'node', testTimeout: 60_000 } },
       {
         test: {
           name: 'e2e',
