@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { measureGrantLatency } from '../../device/wiegand/latency.ts';
+import type { BillingBench } from './billing.ts';
 import { measurePropagation } from './propagation.ts';
 import { measureWireSize } from './wire-size.ts';
 
@@ -65,6 +66,22 @@ const wireLabel = wire.members >= 1000 ? `${wire.members / 1000}k` : String(wire
 emit({ figure: `wire_bytes_one_change_notice_${wireLabel}`, value: wire.noticeBytes, unit: 'B', baseline: wire.snapshotBytes, baselineName: 'full snapshot' });
 emit({ figure: `wire_bytes_one_change_delta_${wireLabel}`, value: wire.deltaBytes, unit: 'B', baseline: wire.snapshotBytes, baselineName: 'full snapshot' });
 
+// The daily billing run on local D1 through the Worker's scheduled and queue handlers (billing.ts).
+const billingOptions = { sizes: quick ? [1_000, 10_000] : [1_000, 10_000, 100_000], windowSeconds: quick ? 15 : 20, inlineSize: 200 };
+const billingOut = execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'test/bench/billing-run.ts'), JSON.stringify(billingOptions)], {
+  cwd: root,
+  encoding: 'utf8',
+  maxBuffer: 64 << 20,
+  stdio: ['ignore', 'pipe', 'pipe'],
+  env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  timeout: 10 * 60_000,
+});
+const billing: BillingBench = JSON.parse(billingOut.trim().split('\n').pop()!);
+for (const run of billing.queued) {
+  emit({ figure: `billing_run_invoices_per_s_${run.subscriptions / 1000}k`, value: run.perSecond, unit: '/s', baseline: billing.inline.perSecond, baselineName: 'in line, no queue' });
+}
+emit({ figure: 'billing_rate_limited_payments_per_s', value: billing.limited.perSecond, unit: '/s', baseline: billing.limited.limit, baselineName: 'processor limit N' });
+
 if (!json) {
   const rows = figures.map((f) => [f.figure, `${round(f.value)} ${f.unit}`, f.baseline === null ? '' : `${round(f.baseline)} ${f.unit} (${f.baselineName})`]);
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length), ['figure', 'value', 'baseline'][c]!.length));
@@ -74,6 +91,8 @@ if (!json) {
   for (const r of rows) console.log(line(r));
   console.log(
     `\nnode ${process.version}, ${process.platform}/${process.arch}. Decision = Wiegand decode + lookup + access rule, timed per tap with hrtime;` +
-      `\npropagation = API call to the agent holding the new version, through wrangler dev, an aedes broker and the agent (${propagation.mqtt.samples.length} changes; baseline ${propagation.poll.samples.length}).`,
+      `\npropagation = API call to the agent holding the new version, through wrangler dev, an aedes broker and the agent (${propagation.mqtt.samples.length} changes; baseline ${propagation.poll.samples.length}).` +
+      `\nbilling = paid invoices of the day over the time from the cron to the last one (or a ${quick ? 15 : 20} s window, ${billing.queued.map((r) => `${r.paid}/${r.subscriptions}`).join(', ')} paid);` +
+      ` rate-limited: ${billing.limited.paid} payments from the first admitted charge, ${billing.limited.rejected} requests refused with 429.`,
   );
 }
