@@ -63,7 +63,7 @@ Technician toolkit:
   version
 
 DIR defaults to $GYMGATE_AGENT_DATA or ./.gymgate/agent.
-The control URL defaults to $GYMGATE_AGENT_CONTROL or ${DEFAULT_CONTROL_URL}.
+The control URL defaults to $GYMGATE_AGENT_CONTROL, http://127.0.0.1:$AGENT_CONTROL_PORT, or ${DEFAULT_CONTROL_URL}.
 `;
 
 class UsageError extends Error {
@@ -85,7 +85,8 @@ function parse<T extends Options>(command: string, argv: string[], options: T) {
 const dataDirOf = (value: string | undefined, env: NodeJS.ProcessEnv) =>
   resolve(value ?? env.GYMGATE_AGENT_DATA ?? './.gymgate/agent');
 const controlOf = (value: string | undefined, env: NodeJS.ProcessEnv) => {
-  const url = value ?? env.GYMGATE_AGENT_CONTROL ?? DEFAULT_CONTROL_URL;
+  // AGENT_CONTROL_PORT is the port `npm start` gives the local agent; the tap follows it.
+  const url = value ?? env.GYMGATE_AGENT_CONTROL ?? (env.AGENT_CONTROL_PORT ? `http://127.0.0.1:${env.AGENT_CONTROL_PORT}` : DEFAULT_CONTROL_URL);
   if (!URL.canParse(url) || new URL(url).protocol !== 'http:') throw new UsageError(`--control must be an http:// URL, got ${url}`);
   return url;
 };
