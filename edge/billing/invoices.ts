@@ -19,7 +19,7 @@ import { newId } from '../lib/ids.ts';
 import { isPaymentProviderError, type ChargeOutcome } from '../payments/index.ts';
 import { paymentProvider, type BillingDeps } from './deps.ts';
 import { noteDunning } from './dunning.ts';
-import { ledgerFingerprint, loadInvoice, memberLedger, readLedgerFingerprint, type InvoiceRow, type PaymentRow } from './records.ts';
+import { latestLedgerTime, ledgerFingerprint, ledgerOf, ledgerSources, loadInvoice, readLedgerFingerprint, type InvoiceRow, type PaymentRow } from './records.ts';
 
 type Batch = [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]];
 export const batch = (db: Db, items: BatchItem<'sqlite'>[]) => db.batch(items as Batch) as Promise<unknown[]>;
@@ -150,7 +150,11 @@ export async function finaliseInvoice(db: Db, organisationId: string, invoiceId:
     if (!draft) throw new Error(`invoice ${invoiceId} disappeared`);
     if (draft.status !== 'draft') return draft;
     const fingerprint = await readLedgerFingerprint(db, organisationId, draft.payerId);
-    const t = invoiceTotals(draft.lines as Invoice['lines'], (await memberLedger(db, organisationId, draft.payerId)).creditBalance);
+    const sources = await ledgerSources(db, organisationId, draft.payerId);
+    const t = invoiceTotals(draft.lines as Invoice['lines'], ledgerOf(sources).creditBalance);
+    // The ledger orders documents by time: the invoice must come after everything its credit was
+    // computed from, even what was recorded in this same millisecond.
+    const finalisedAt = Math.max(now, latestLedgerTime(sources) + 1);
     const unchanged = sql`${ledgerFingerprint(organisationId, draft.payerId)} = ${fingerprint}`;
     const isDraft = sql`EXISTS (SELECT 1 FROM invoices WHERE id = ${invoiceId} AND organisation_id = ${organisationId} AND status = 'draft')`;
     await batch(db, [
@@ -164,8 +168,8 @@ export async function finaliseInvoice(db: Db, organisationId: string, invoiceId:
           ending_credit_balance = ${t.endingCreditBalance},
           amount_remaining = ${t.amountDue} - amount_paid - amount_credited,
           status = CASE WHEN ${t.amountDue} = 0 THEN 'paid' ELSE 'open' END,
-          paid_at = CASE WHEN ${t.amountDue} = 0 THEN ${now} ELSE paid_at END,
-          finalised_at = ${now}
+          paid_at = CASE WHEN ${t.amountDue} = 0 THEN ${finalisedAt} ELSE paid_at END,
+          finalised_at = ${finalisedAt}
         WHERE id = ${invoiceId} AND organisation_id = ${organisationId} AND status = 'draft' AND ${unchanged}`),
     ]);
   }

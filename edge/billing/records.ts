@@ -164,6 +164,17 @@ export async function ledgerSources(db: Db, organisationId: string, payerId: str
   return { invoices: inv, creditNotes: notes, payments: pays, refunds: refs };
 }
 
+/** The time of the payer's latest ledger document (0 when there is none). */
+export function latestLedgerTime(sources: LedgerSources): number {
+  const times = [
+    ...sources.invoices.flatMap((i) => [i.finalisedAt ?? 0, i.voidedAt ?? 0]),
+    ...sources.creditNotes.map((n) => n.issuedAt),
+    ...sources.payments.map((p) => p.settledAt ?? p.updatedAt),
+    ...sources.refunds.map((r) => r.createdAt),
+  ];
+  return times.length ? Math.max(...times) : 0;
+}
+
 export function ledgerOf(sources: LedgerSources): Ledger {
   const numberOf = new Map(sources.invoices.map((i) => [i.id, i.number ?? '']));
   const noteNumber = new Map(sources.creditNotes.map((n) => [n.id, n.number]));
