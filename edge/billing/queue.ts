@@ -14,6 +14,8 @@ export type BillingMessage = { type: 'bill_subscription'; subscriptionId: string
 
 const PAGE = 100;
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Subscriptions due at `now`, in id order, a page at a time. */
 export async function dueSubscriptions(db: Db, now: number, options: { organisationId?: string; after?: string; limit?: number } = {}) {
   return db
@@ -32,6 +34,28 @@ export async function dueSubscriptions(db: Db, now: number, options: { organisat
     .limit(options.limit ?? PAGE);
 }
 
+/**
+ * Waits (ms) before sending a page again that the queue refused: a queue takes writes at a bounded
+ * rate (and the local one holds a bounded number of messages not yet delivered), and a run of
+ * 100k subscriptions sends its pages as fast as D1 reads them. Giving up would leave the rest of
+ * the run to the next day.
+ */
+const SEND_WAITS = [250, 500, 1000, 2000, 4000, 8000];
+
+async function sendPage(queue: Pick<Queue<BillingMessage>, 'sendBatch'>, messages: MessageSendRequest<BillingMessage>[]): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await queue.sendBatch(messages);
+      return;
+    } catch (error) {
+      const wait = SEND_WAITS[attempt];
+      if (wait === undefined) throw error;
+      console.warn(JSON.stringify({ msg: 'billing run: the queue refused a page; sending it again', waitMs: wait, error: String(error) }));
+      await sleep(wait);
+    }
+  }
+}
+
 /** The scheduled half: one message per due subscription. Returns how many were sent. */
 export async function enqueueBillingRun(db: Db, queue: Pick<Queue<BillingMessage>, 'sendBatch'>, now: number, options: { organisationId?: string } = {}): Promise<number> {
   let sent = 0;
@@ -39,7 +63,7 @@ export async function enqueueBillingRun(db: Db, queue: Pick<Queue<BillingMessage
   for (;;) {
     const page = await dueSubscriptions(db, now, { ...options, ...(after ? { after } : {}) });
     if (page.length === 0) break;
-    await queue.sendBatch(page.map((s) => ({ body: { type: 'bill_subscription' as const, subscriptionId: s.id, organisationId: s.organisationId, now } })));
+    await sendPage(queue, page.map((s) => ({ body: { type: 'bill_subscription' as const, subscriptionId: s.id, organisationId: s.organisationId, now } })));
     sent += page.length;
     after = page[page.length - 1]!.id;
     if (page.length < PAGE) break;
@@ -64,11 +88,10 @@ export const RETRY_DELAY = 60;
  * more than the charge, with the same idempotency key.
  */
 export const RATE_LIMITED_WAIT_MS = 250;
-export const RATE_LIMITED_TRIES = 10;
-export const RATE_LIMITED_DELAY = 5;
+export const RATE_LIMITED_TRIES = 20;
+export const RATE_LIMITED_DELAY = 2;
 
 const rateLimited = (error: unknown) => isPaymentProviderError(error) && error.kind === 'rate_limited';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function consumeOne(deps: BillingDeps, message: Message<BillingMessage>): Promise<void> {
   const { subscriptionId, now } = message.body;
