@@ -1,6 +1,6 @@
 // The daily billing run, end to end on one machine: the real Worker run by wrangler's
-// startWorker (what `wrangler dev` runs, without the DevTools inspector, whose per-request
-// events cost as much as the D1 calls themselves) with local D1 and its local queue, triggered
+// startWorker (what `wrangler dev` runs, without the DevTools inspector, whose events for each
+// D1 call slowed the run 1.5–2× under `wrangler dev`) with local D1 and its local queue, triggered
 // through its scheduled handler, timed until every due subscription has a paid invoice for the
 // day's period, or for a fixed window when the run would take longer than the bench can wait.
 //
