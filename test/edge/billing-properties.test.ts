@@ -85,11 +85,12 @@ describe('billing over random histories', () => {
   it('balances to the minor unit, numbers invoices without gaps and never changes a finalised invoice', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 6, maxLength: 16 }), async (ops) => {
+        // Every history starts on the same day (the previous one left the clock days ahead).
+        const clock = { now: bkk('2030-01-15') };
+        setClock(clock.now);
         const g = await billingGym();
         await saveSimulatedCard(g, g.member.id);
         await subscribe(g);
-        const clock = { now: bkk('2030-01-15') };
-        setClock(clock.now);
         const seen = new Map<string, unknown>();
         for (const o of ops) {
           // Each step is its own request, a second after the last (the ledger orders by time).
