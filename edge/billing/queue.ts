@@ -77,6 +77,7 @@ export async function enqueueBillingRun(db: Db, queue: Pick<Queue<BillingMessage
  * Safe because processSubscription is atomic per subscription (compare-and-swap, unique keys).
  */
 export const BILLING_CONCURRENCY = 20;
+export const LANE_STAGGER_MS = 25;
 /** Seconds before a message is tried again after a failure. */
 export const RETRY_DELAY = 60;
 /**
@@ -133,10 +134,14 @@ export async function consumeBillingMessages(deps: BillingDeps, batch: Pick<Mess
     else lanes.set(body.subscriptionId, [message]);
   }
   const pending = [...lanes.values()];
-  const worker = async () => {
-    for (let lane = pending.shift(); lane; lane = pending.shift()) for (const message of lane) await consumeOne(deps, message);
+  // Lanes start LANE_STAGGER_MS apart: started together, their D1 reads interleave and the batch's
+  // first charge waits until nearly all of them have read; staggered, charges start at once,
+  // which keeps a rate-limited processor's allowance in use from one batch to the next.
+  const worker = async (lane: number) => {
+    await sleep(lane * LANE_STAGGER_MS);
+    for (let next = pending.shift(); next; next = pending.shift()) for (const message of next) await consumeOne(deps, message);
   };
-  await Promise.all(Array.from({ length: Math.min(BILLING_CONCURRENCY, pending.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(BILLING_CONCURRENCY, pending.length) }, (_, lane) => worker(lane)));
 }
 
 /** The run without a queue (tests, and Workers deployed without the binding): the same work, in line. */
