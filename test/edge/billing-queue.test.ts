@@ -54,10 +54,11 @@ describe("the cron's enqueueing", () => {
     await subscribe(g);
     const sent: BillingMessage[] = [];
     let refusals = 1;
-    const queue = {
-      sendBatch: async (messages: Iterable<MessageSendRequest<BillingMessage>>) => {
+    const queue: Pick<Queue<BillingMessage>, 'sendBatch'> = {
+      sendBatch: async (messages) => {
         if (refusals-- > 0) throw new Error('Too many messages in the queue');
         for (const m of messages) sent.push(m.body);
+        return { metadata: { metrics: { backlogCount: sent.length, backlogBytes: 0 } } } as QueueSendBatchResponse;
       },
     };
     const now = bkk('2030-02-15', '03:17');
