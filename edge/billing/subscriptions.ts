@@ -146,6 +146,8 @@ export type Commit = {
   extra?: (token: string) => BatchItem<'sqlite'>[];
   /** Members the extra statements change (for the doors), beyond those the subscription covers. */
   alsoChanged?: string[];
+  /** The organisation's dunning grace days when the caller has read them (accessGraceDays). */
+  graceDays?: number;
 };
 
 export const tokenHolds = (subscriptionId: string, token: string): SQL =>
@@ -200,7 +202,7 @@ export async function accessGraceDays(deps: BillingDeps, organisationId: string)
 export async function commitSubscription(deps: BillingDeps, row: SubscriptionRow, c: Commit, now: number): Promise<boolean> {
   const { db } = deps;
   const token = randomToken();
-  const ent = entitlementOf(c.state, { minGraceDays: await accessGraceDays(deps, row.organisationId) });
+  const ent = entitlementOf(c.state, { minGraceDays: c.graceDays ?? (await accessGraceDays(deps, row.organisationId)) });
   const nextReviewAt = c.nextReviewOn === null ? null : startOfDay(c.nextReviewOn, row.timezone);
   const cas = db
     .update(subscriptions)
@@ -296,6 +298,10 @@ async function billPeriod(deps: BillingDeps, row: SubscriptionRow, s: Subscripti
       creditBalance: ledger.creditBalance,
     });
     if (!draft.ok) throw new Error(`draft invoice for ${row.id} refused: ${draft.detail}`);
+    // The joining fee and the downgrade credits are the subscription's; they are spent with the
+    // insert, so the draft must have been computed from the version that held them, and the
+    // subscription is read again afterwards. A plain renewal spends nothing of it and goes on.
+    const spends = row.joiningFeeDue || (row.pendingProrations as ProrationLine[]).length > 0;
     const store: DraftToStore = {
       id: newId('inv', now),
       organisationId: row.organisationId,
@@ -305,19 +311,20 @@ async function billPeriod(deps: BillingDeps, row: SubscriptionRow, s: Subscripti
       sourceKey: null,
       invoice: draft.invoice,
       pendingItemIds: pending.ids,
-      // The joining fee and the downgrade credits are the subscription's; they are spent with the
-      // insert, so the draft must have been computed from the version that held them.
-      guard: sql`(SELECT version FROM subscriptions WHERE id = ${row.id}) = ${row.version}`,
-      after: [
-        db
-          .update(subscriptions)
-          .set({ version: row.version + 1, joiningFeeDue: false, pendingProrations: [], updatedAt: now })
-          .where(and(eq(subscriptions.id, row.id), eq(subscriptions.version, row.version))),
-      ],
+      guard: spends ? sql`(SELECT version FROM subscriptions WHERE id = ${row.id}) = ${row.version}` : null,
+      after: spends
+        ? [
+            db
+              .update(subscriptions)
+              .set({ version: row.version + 1, joiningFeeDue: false, pendingProrations: [], updatedAt: now })
+              .where(and(eq(subscriptions.id, row.id), eq(subscriptions.version, row.version))),
+          ]
+        : [],
       now,
     };
-    await insertDraftInvoice(db, store);
-    return { kind: 'reload' };
+    // Lost to a concurrent run (the period's invoice is unique), or the subscription changed: read again.
+    if (!(await insertDraftInvoice(db, store)) || spends) return { kind: 'reload' };
+    invoice = await finaliseInvoice(db, row.organisationId, store.id, now);
   }
   if (invoice.status === 'draft') invoice = await finaliseInvoice(db, row.organisationId, invoice.id, now);
   let charge: ChargeAttempt['kind'] | null = null;
@@ -377,7 +384,7 @@ export async function processSubscription(deps: BillingDeps, subscriptionId: str
     const result: ProcessResult = { subscriptionId, status: ent.status, validUntil: ent.validUntil, nextReviewOn, invoice, charge };
     const unchanged = JSON.stringify(s) === JSON.stringify(row.state) && nextReviewOn === row.nextReviewOn && ent.status === row.status;
     if (unchanged && !(await membersDiffer(deps, row, s, ent))) return result;
-    if (await commitSubscription(deps, row, { state: s, events, nextReviewOn }, now)) return result;
+    if (await commitSubscription(deps, row, { state: s, events, nextReviewOn, graceDays: grace }, now)) return result;
   }
   throw new Error(`subscription ${subscriptionId} kept changing under the billing run; try again`);
 }
