@@ -285,7 +285,6 @@ async function billPeriod(deps: BillingDeps, row: SubscriptionRow, s: Subscripti
     if (!plan) throw new Error(`plan ${row.planId} of subscription ${row.id} is missing`);
     const currency = plan.currency;
     const pending = await pendingFor(deps, row, currency);
-    const ledger = await memberLedger(db, row.organisationId, row.payerId);
     const draft = computeDraftInvoice({
       currency: currency as never,
       period: due.period,
@@ -295,7 +294,8 @@ async function billPeriod(deps: BillingDeps, row: SubscriptionRow, s: Subscripti
       joiningFee: row.joiningFeeDue ? joiningFeeOf(plan) : null,
       pendingItems: pending.items,
       prorations: row.pendingProrations as ProrationLine[],
-      creditBalance: ledger.creditBalance,
+      // The credit balance is applied by finaliseInvoice, from the ledger as it is then.
+      creditBalance: 0,
     });
     if (!draft.ok) throw new Error(`draft invoice for ${row.id} refused: ${draft.detail}`);
     // The joining fee and the downgrade credits are the subscription's; they are spent with the
