@@ -97,7 +97,19 @@ export async function runDoctor(options: DoctorEnv): Promise<CheckResult[]> {
         (exportable ? '' : `; ${join(sysfsRoot, 'export')} is not writable by this user`),
     );
   } else add('gpio-sysfs', chardevs.length > 0 ? 'ok' : 'warn', `no sysfs GPIO under ${sysfsRoot}${chardevs.length > 0 ? ' (the character device is used instead)' : ''}`);
-  if (chardevs.length === 0 && chips.length === 0) add('gpio', 'fail', 'no GPIO at all: the agent would run on the simulated driver and move no relay');
+  if (chardevs.length === 0 && chips.length === 0) {
+    // Say what is missing, what it means for this config, and how to fix it on a Pi and elsewhere.
+    const chardevGlob = join(devDir, 'gpiochip*');
+    const missing = `no GPIO at all: neither ${chardevGlob} nor GPIO chips under ${sysfsRoot}`;
+    if (config?.driver === 'simulated') {
+      add('gpio', 'warn', `${missing}; config.json sets "driver": "simulated", so no relay moves (fine on a development machine, never at a door)`);
+    } else {
+      const effect = config && config.driver !== 'auto' ? `the ${config.driver} driver set in config.json cannot start` : 'the agent would run on the simulated driver and move no relay';
+      const onPi = `check that the kernel exposes ${chardevGlob} (ls -l ${chardevGlob}), sudo apt-get install gpiod, and add the service user to the gpio group (sudo usermod -a -G gpio gymgate, then restart the agent)`;
+      const onDevMachine = `set "driver": "simulated" in ${join(dataDir, 'config.json')}`;
+      add('gpio', 'fail', `${missing}, so ${effect}. Fix on a Raspberry Pi: ${onPi}. Fix on a development machine: ${onDevMachine}`);
+    }
+  }
 
   // Reader wiring: Wiegand data lines idle high (the reader pulls them up); low at idle means
   // the reader is unpowered, a line is shorted to ground, or D0/D1 are on other pins.

@@ -103,6 +103,35 @@ describe('doctor, test-relay and logs on a fake Pi', () => {
     expect(cliRun.stdout).toMatch(/^OK\s+gpio-sysfs\s+chip base 512/m);
   });
 
+  it('doctor on a machine without GPIO says so, names what is missing and suggests the fix', async () => {
+    const pi = await fakePi();
+    const config = await readAgentConfig(pi.dataDir);
+    await writeAgentConfig(pi.dataDir, { ...config!, healthPort: 0 });
+    const dev = mkdtempSync(join(tmpdir(), 'gymgate-nodev-'));
+    const sys = mkdtempSync(join(tmpdir(), 'gymgate-nosys-'));
+    cleanups.push(() => rmSync(dev, { recursive: true, force: true }), () => rmSync(sys, { recursive: true, force: true }));
+    const env = { ...pi.env, GYMGATE_DEV_DIR: dev, GYMGATE_SYSFS_GPIO: sys };
+    const gpioLine = (stdout: string) => stdout.split('\n').find((l) => /^\S+\s+gpio\s/.test(l)) ?? '';
+
+    const run = await cli(['doctor', '--data', pi.dataDir], env);
+    expect(run.code).toBe(1);
+    const line = gpioLine(run.stdout);
+    expect(line).toMatch(/^FAIL\s+gpio\s+no GPIO at all/);
+    expect(line).toContain(`neither ${join(dev, 'gpiochip*')} nor GPIO chips under ${sys}`);
+    expect(line).toContain('the agent would run on the simulated driver and move no relay');
+    expect(line).toContain(`Fix on a Raspberry Pi: check that the kernel exposes ${join(dev, 'gpiochip*')}`);
+    expect(line).toContain('sudo apt-get install gpiod');
+    expect(line).toContain('add the service user to the gpio group (sudo usermod -a -G gpio gymgate');
+    expect(line).toContain(`Fix on a development machine: set "driver": "simulated" in ${join(pi.dataDir, 'config.json')}`);
+    expect(run.stdout).toMatch(/^WARN\s+gpio-chardev\s+no .*gpiochip\*/m);
+
+    // The driver named in config.json changes what the missing GPIO means.
+    await writeAgentConfig(pi.dataDir, { ...config!, healthPort: 0, driver: 'gpiod' });
+    expect(gpioLine((await cli(['doctor', '--data', pi.dataDir], env)).stdout)).toMatch(/^FAIL\s+gpio\s+.*the gpiod driver set in config\.json cannot start\. Fix on a Raspberry Pi/);
+    await writeAgentConfig(pi.dataDir, { ...config!, healthPort: 0, driver: 'simulated' });
+    expect(gpioLine((await cli(['doctor', '--data', pi.dataDir], env)).stdout)).toMatch(/^WARN\s+gpio\s+no GPIO at all.*"driver": "simulated", so no relay moves/);
+  });
+
   it('doctor sees a running agent through its health endpoint', async () => {
     const pi = await fakePi();
     running = await runAgent(pi.dataDir);
