@@ -29,7 +29,7 @@ import { cardRead, Door, type DoorRead } from './door/door.ts';
 import type { DoorAlarm } from './door/monitor.ts';
 import { codeListVerifier, nodePbkdf2, type PinVerifier } from './door/pin.ts';
 import type { DriverName, GpioDriver } from './gpio/driver.ts';
-import { selectDriver } from './gpio/select.ts';
+import { autoFallbackReason, selectDriver } from './gpio/select.ts';
 import { isSimulated, type SimulatedGpio } from './gpio/simulated.ts';
 import { createLogger, type Logger } from './log/logger.ts';
 import { BrokerLink, ReconnectCounter, redact, type BrokerSettings } from './mqtt/broker-link.ts';
@@ -98,6 +98,8 @@ export type AgentStatus = {
   siteId: string;
   agentVersion: string;
   driver: string;
+  /** Why driver "auto" fell back to the simulated driver (no usable GPIO: no relay moves), or null. */
+  gpioFallback: string | null;
   entitlementVersion: number | null;
   entitlementHash: string | null;
   credentials: number;
@@ -176,6 +178,9 @@ type Shared = {
   cache: EntitlementCache | undefined;
   log: Logger;
 };
+
+/** The health problem of a door whose driver "auto" fell back to the simulated driver. */
+export const SIMULATED_FALLBACK_PROBLEM = 'simulated GPIO: no relay moves (driver "auto" found no usable GPIO; run gymgate-agent doctor)';
 
 /** How far simulated time travel has moved the door's clocks, ms. */
 export class TimeShift {
@@ -758,6 +763,7 @@ export class Agent implements ControlTarget {
       siteId: this.identity.siteId,
       agentVersion: AGENT_VERSION,
       driver: this.gpio.name,
+      gpioFallback: autoFallbackReason(this.gpio) ?? null,
       entitlementVersion: cache?.version ?? null,
       entitlementHash: cache?.hashValue ?? null,
       credentials: cache?.size ?? 0,
@@ -786,12 +792,15 @@ export class Agent implements ControlTarget {
     if (!this.runtime) problems.push('restarting');
     if (s.entitlementVersion === null) problems.push('no entitlement cache');
     if (s.doors.length === 0) problems.push('no doors wired');
+    // A provisioned door on `auto` that found no GPIO decides taps but moves no relay.
+    if (s.gpioFallback !== null) problems.push(SIMULATED_FALLBACK_PROBLEM);
     return {
       ok: problems.length === 0,
       problems,
       deviceId: s.deviceId,
       agentVersion: s.agentVersion,
       driver: s.driver,
+      gpioFallback: s.gpioFallback,
       uptimeSeconds: Math.round(process.uptime()),
       entitlementVersion: s.entitlementVersion,
       cacheAgeMs: s.cacheAgeMs,

@@ -313,6 +313,7 @@ async function statusCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const when = (t: number | null) => (t === null ? 'never' : new Date(t).toISOString());
   io.stdout(`Device ${s.deviceId} at site ${s.siteId} (agent ${s.agentVersion}, ${s.driver} driver)`);
+  if (s.gpioFallback) io.stdout(`GPIO: SIMULATED, no relay moves: driver "auto" found no usable GPIO (${s.gpioFallback}); run gymgate-agent doctor`);
   io.stdout(
     `Entitlements: version ${s.entitlementVersion ?? 'none'} (hash ${s.entitlementHash ?? 'none'}), ${s.credentials} credential(s), ` +
       `last sync ${when(s.lastSyncAt)}, cache age ${s.cacheAgeMs === null ? 'unknown' : `${Math.round(s.cacheAgeMs / 1000)} s`}`,

@@ -18,6 +18,16 @@ export type SelectOptions = {
   gpiod?: Partial<Omit<GpiodOptions, 'log'>>;
 };
 
+const fallbacks = new WeakMap<GpioDriver, string>();
+
+/**
+ * Why `auto` fell back to the simulated driver (no usable gpiod or sysfs GPIO), or undefined when
+ * the driver was not such a fallback (real GPIO, or the simulated driver chosen by name).
+ */
+export function autoFallbackReason(driver: GpioDriver): string | undefined {
+  return fallbacks.get(driver);
+}
+
 export async function selectDriver(name: DriverName, options: SelectOptions): Promise<GpioDriver> {
   const { log } = options;
   const root = options.sysfsRoot ?? SYSFS_GPIO;
@@ -51,8 +61,11 @@ export async function selectDriver(name: DriverName, options: SelectOptions): Pr
           reasons.push(`onoff: ${error.message}`);
         }
       } else reasons.push(`onoff: ${sysfs.why}`);
-      log.info('no usable GPIO on this machine; using the simulated GPIO driver', { reason: reasons.join('; ') });
-      return new SimulatedGpio();
+      const reason = reasons.join('; ');
+      log.warn('no usable GPIO on this machine; using the simulated GPIO driver', { reason });
+      const fallback = new SimulatedGpio();
+      fallbacks.set(fallback, reason);
+      return fallback;
     }
   }
 }
