@@ -18,6 +18,8 @@ export type Env = {
   COMMAND_SIGNING_KEY?: string;
   /** Billing work, one message per subscription due (produced by the daily run, consumed by this Worker). */
   BILLING_QUEUE?: Queue<BillingMessage>;
+  /** "off" bills every due subscription on its own instead of plain renewals a page at a time (edge/billing/page.ts). */
+  BILLING_PAGE_PATH?: string;
   /** "stripe" (deployed) or "simulated" (local runs and tests: no money moves). */
   PAYMENT_PROVIDER?: string;
   STRIPE_SECRET_KEY?: string;

@@ -30,6 +30,18 @@ export function d1SimulatedStore(db: Db): SimulatedStore {
         .values({ key, value })
         .onConflictDoUpdate({ target: simulatedProcessorRecords.key, set: { value } });
     },
+    // A JSON array as the one bound parameter: any number of keys in one statement.
+    async getMany(keys) {
+      const rows = await db.all<{ key: string; value: string }>(
+        sql`SELECT key, value FROM simulated_processor_records WHERE key IN (SELECT value FROM json_each(${JSON.stringify(keys)}))`,
+      );
+      return new Map(rows.map((r) => [r.key, r.value]));
+    },
+    async putMany(entries) {
+      await db.run(sql`INSERT INTO simulated_processor_records (key, value)
+        SELECT value ->> 0, value ->> 1 FROM json_each(${JSON.stringify(entries)}) WHERE true
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
+    },
   };
 }
 

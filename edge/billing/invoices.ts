@@ -136,6 +136,37 @@ export async function insertDraftInvoice(db: Db, d: DraftToStore): Promise<boole
 }
 
 /**
+ * The statements that finalise a draft: the organisation's next number, the credit applied and
+ * draft → open (or paid when nothing is due), each only while the invoice is still a draft and the
+ * payer's ledger still has `fingerprint` (what the totals' credit balance was computed from).
+ * The invoice update returns the number it took.
+ */
+export function finaliseStatements(
+  db: Db,
+  f: { organisationId: string; payerId: string; invoiceId: string; totals: ReturnType<typeof invoiceTotals>; finalisedAt: number; fingerprint: string },
+): BatchItem<'sqlite'>[] {
+  const { organisationId, invoiceId, totals: t, finalisedAt } = f;
+  const unchanged = sql`${ledgerFingerprint(organisationId, f.payerId)} = ${f.fingerprint}`;
+  const isDraft = sql`EXISTS (SELECT 1 FROM invoices WHERE id = ${invoiceId} AND organisation_id = ${organisationId} AND status = 'draft')`;
+  return [
+    db.insert(invoiceSequences).values({ organisationId }).onConflictDoNothing(),
+    raw(db, sql`UPDATE invoice_sequences SET next_invoice = next_invoice + 1 WHERE organisation_id = ${organisationId} AND ${isDraft} AND ${unchanged}`),
+    raw(db, sql`UPDATE invoices SET
+        number = (SELECT prefix || '-' || printf('%06d', next_invoice - 1) FROM invoice_sequences WHERE organisation_id = ${organisationId}),
+        starting_credit_balance = ${t.startingCreditBalance},
+        credit_applied = ${t.creditApplied},
+        amount_due = ${t.amountDue},
+        ending_credit_balance = ${t.endingCreditBalance},
+        amount_remaining = ${t.amountDue} - amount_paid - amount_credited,
+        status = CASE WHEN ${t.amountDue} = 0 THEN 'paid' ELSE 'open' END,
+        paid_at = CASE WHEN ${t.amountDue} = 0 THEN ${finalisedAt} ELSE paid_at END,
+        finalised_at = ${finalisedAt}
+      WHERE id = ${invoiceId} AND organisation_id = ${organisationId} AND status = 'draft' AND ${unchanged}
+      RETURNING id, number`),
+  ];
+}
+
+/**
  * draft → open (or paid when nothing is due) with the organisation's next number, in one batch.
  * The counter moves only if the invoice is a draft at that moment; a second, concurrent
  * finalisation changes nothing. The payer's credit balance is applied here, from the ledger as it
@@ -155,23 +186,7 @@ export async function finaliseInvoice(db: Db, organisationId: string, invoiceId:
     // The ledger orders documents by time: the invoice must come after everything its credit was
     // computed from, even what was recorded in this same millisecond.
     const finalisedAt = Math.max(now, latestLedgerTime(sources) + 1);
-    const unchanged = sql`${ledgerFingerprint(organisationId, draft.payerId)} = ${fingerprint}`;
-    const isDraft = sql`EXISTS (SELECT 1 FROM invoices WHERE id = ${invoiceId} AND organisation_id = ${organisationId} AND status = 'draft')`;
-    await batch(db, [
-      db.insert(invoiceSequences).values({ organisationId }).onConflictDoNothing(),
-      raw(db, sql`UPDATE invoice_sequences SET next_invoice = next_invoice + 1 WHERE organisation_id = ${organisationId} AND ${isDraft} AND ${unchanged}`),
-      raw(db, sql`UPDATE invoices SET
-          number = (SELECT prefix || '-' || printf('%06d', next_invoice - 1) FROM invoice_sequences WHERE organisation_id = ${organisationId}),
-          starting_credit_balance = ${t.startingCreditBalance},
-          credit_applied = ${t.creditApplied},
-          amount_due = ${t.amountDue},
-          ending_credit_balance = ${t.endingCreditBalance},
-          amount_remaining = ${t.amountDue} - amount_paid - amount_credited,
-          status = CASE WHEN ${t.amountDue} = 0 THEN 'paid' ELSE 'open' END,
-          paid_at = CASE WHEN ${t.amountDue} = 0 THEN ${finalisedAt} ELSE paid_at END,
-          finalised_at = ${finalisedAt}
-        WHERE id = ${invoiceId} AND organisation_id = ${organisationId} AND status = 'draft' AND ${unchanged}`),
-    ]);
+    await batch(db, finaliseStatements(db, { organisationId, payerId: draft.payerId, invoiceId, totals: t, finalisedAt, fingerprint }));
   }
   throw new Error(`the ledger of invoice ${invoiceId}'s payer kept changing; try again`);
 }
@@ -214,7 +229,7 @@ export function succeedStatements(db: Db, payment: Pick<PaymentRow, 'id' | 'invo
   return [mark, apply];
 }
 
-const resultColumns = (r: PaymentResult) => sql`,
+export const resultColumns = (r: PaymentResult) => sql`,
   provider_payment_id = coalesce(${r.providerPaymentId ?? null}, provider_payment_id),
   charge_id = coalesce(${r.chargeId ?? null}, charge_id)`;
 
@@ -294,6 +309,44 @@ async function paymentUnderWay(db: Db, invoiceId: string, key: string, now: numb
   return row;
 }
 
+/** The payments row of a card charge, written (pending) before the processor is called with its key. */
+export const cardAttemptRow = (
+  invoice: Pick<InvoiceRow, 'id' | 'organisationId' | 'payerId' | 'amountRemaining' | 'currency'>,
+  provider: PaymentRow['provider'],
+  attempt: number,
+  now: number,
+): typeof payments.$inferInsert => ({
+  id: newId('pay', now),
+  organisationId: invoice.organisationId,
+  payerId: invoice.payerId,
+  invoiceId: invoice.id,
+  provider,
+  method: 'card',
+  attempt,
+  idempotencyKey: chargeKey(invoice.id, attempt),
+  status: 'pending',
+  amount: invoice.amountRemaining,
+  currency: invoice.currency,
+  createdAt: now,
+  updatedAt: now,
+});
+
+/** What the processor is asked for a card charge of an invoice (a retry with the key must ask the same). */
+export const chargeRequest = (
+  invoice: Pick<InvoiceRow, 'id' | 'organisationId' | 'number'>,
+  customer: { customerId: string; defaultPaymentMethodId: string },
+  payment: Pick<PaymentRow, 'amount' | 'currency'>,
+  attempt: number,
+) => ({
+  customerId: customer.customerId,
+  paymentMethodId: customer.defaultPaymentMethodId,
+  amount: payment.amount,
+  currency: payment.currency,
+  idempotencyKey: chargeKey(invoice.id, attempt),
+  description: `Invoice ${invoice.number ?? invoice.id}`,
+  metadata: { invoiceId: invoice.id, organisationId: invoice.organisationId, attempt },
+});
+
 /**
  * Charges the payer's saved card for what the invoice still asks, as collection attempt `attempt`.
  * The payments row (unique idempotency key) is written before the processor is called with the
@@ -312,39 +365,14 @@ export async function chargeInvoice(deps: BillingDeps, invoice: InvoiceRow, atte
   const key = chargeKey(invoice.id, attempt);
   const underWay = await paymentUnderWay(db, invoice.id, key, now);
   if (underWay) return { kind: 'charged', payment: underWay };
-  await db
-    .insert(payments)
-    .values({
-      id: newId('pay', now),
-      organisationId: invoice.organisationId,
-      payerId: invoice.payerId,
-      invoiceId: invoice.id,
-      provider: provider.name,
-      method: 'card',
-      attempt,
-      idempotencyKey: key,
-      status: 'pending',
-      amount: invoice.amountRemaining,
-      currency: invoice.currency,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .onConflictDoNothing();
+  await db.insert(payments).values(cardAttemptRow(invoice, provider.name, attempt, now)).onConflictDoNothing();
   const [payment] = await db.select().from(payments).where(eq(payments.idempotencyKey, key));
   if (!payment) throw new Error(`payment ${key} disappeared`);
   if (payment.status !== 'pending') return { kind: 'charged', payment };
 
   let result: PaymentResult;
   try {
-    const outcome = await provider.chargeOffSession({
-      customerId: customer.customerId,
-      paymentMethodId: customer.defaultPaymentMethodId,
-      amount: payment.amount,
-      currency: payment.currency,
-      idempotencyKey: key,
-      description: `Invoice ${invoice.number ?? invoice.id}`,
-      metadata: { invoiceId: invoice.id, organisationId: invoice.organisationId, attempt },
-    });
+    const outcome = await provider.chargeOffSession(chargeRequest(invoice, { customerId: customer.customerId, defaultPaymentMethodId: customer.defaultPaymentMethodId }, payment, attempt));
     result = outcomeResult(outcome);
   } catch (error) {
     // A concurrent request with the same key is still running (409): it will settle the charge.

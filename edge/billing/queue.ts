@@ -8,6 +8,7 @@ import { subscriptions } from '../db/schema.ts';
 import type { Db } from '../env.ts';
 import { isPaymentProviderError } from '../payments/index.ts';
 import type { BillingDeps } from './deps.ts';
+import { billPage } from './page.ts';
 import { processSubscription, type ProcessResult } from './subscriptions.ts';
 
 export type BillingMessage = { type: 'bill_subscription'; subscriptionId: string; organisationId: string; now: number };
@@ -117,9 +118,32 @@ async function consumeOne(deps: BillingDeps, message: Message<BillingMessage>): 
 }
 
 /**
- * The queue half: bills the batch's subscriptions, BILLING_CONCURRENCY at a time (messages for the
- * same subscription, a redelivery next to its original, one after the other). A failure is
- * retried by the queue alone.
+ * The page path (edge/billing/page.ts) bills plain renewals many at a time; BILLING_PAGE_PATH =
+ * "off" bills every subscription on its own (processSubscription), as a switch if it ever misbehaves.
+ */
+const pagePathOn = (deps: BillingDeps) => deps.env.BILLING_PAGE_PATH?.trim().toLowerCase() !== 'off';
+
+/**
+ * Bills `ids` at `now` through the page path and returns the ids it left to processSubscription.
+ * A page that fails as a whole (D1 unreachable, a bug) is left entirely to the slow path, which
+ * picks up whatever part of it was written.
+ */
+async function billThroughPage(deps: BillingDeps, ids: string[], now: number, results?: ProcessResult[]): Promise<string[]> {
+  if (!pagePathOn(deps) || ids.length === 0) return ids;
+  try {
+    const page = await billPage(deps, ids, now);
+    results?.push(...page.results);
+    return page.rest;
+  } catch (error) {
+    console.error(JSON.stringify({ msg: 'billing page failed; billing its subscriptions one by one', size: ids.length, error: String(error) }));
+    return ids;
+  }
+}
+
+/**
+ * The queue half: bills the batch's plain renewals as one page, then the rest
+ * BILLING_CONCURRENCY at a time (messages for the same subscription, a redelivery next to its
+ * original, one after the other). A failure is retried by the queue alone.
  */
 export async function consumeBillingMessages(deps: BillingDeps, batch: Pick<MessageBatch<BillingMessage>, 'messages'>): Promise<void> {
   const lanes = new Map<string, Message<BillingMessage>[]>();
@@ -132,6 +156,18 @@ export async function consumeBillingMessages(deps: BillingDeps, batch: Pick<Mess
     const lane = lanes.get(body.subscriptionId);
     if (lane) lane.push(message);
     else lanes.set(body.subscriptionId, [message]);
+  }
+  // One page per run instant (a batch normally holds one run's messages).
+  const byRun = new Map<number, string[]>();
+  for (const [id, [first]] of lanes) byRun.set(first!.body.now, [...(byRun.get(first!.body.now) ?? []), id]);
+  for (const [now, ids] of byRun) {
+    const rest = new Set(await billThroughPage(deps, ids, now));
+    for (const id of ids) {
+      if (rest.has(id)) continue;
+      // Billed: its first message is done; a duplicate finds nothing left to do.
+      lanes.get(id)!.shift()!.ack();
+      if (lanes.get(id)!.length === 0) lanes.delete(id);
+    }
   }
   const pending = [...lanes.values()];
   // Lanes start LANE_STAGGER_MS apart: started together, their D1 reads interleave and the batch's
@@ -150,13 +186,13 @@ export async function runBilling(deps: BillingDeps, now: number, options: { orga
   let after: string | undefined;
   for (;;) {
     const page = await dueSubscriptions(deps.db, now, { ...options, ...(after ? { after } : {}) });
-    for (const s of page) {
+    for (const id of await billThroughPage(deps, page.map((s) => s.id), now, results)) {
       try {
-        const r = await processSubscription(deps, s.id, now);
+        const r = await processSubscription(deps, id, now);
         if (r) results.push(r);
       } catch (error) {
         // Still due: the next run tries again. Other subscriptions go on.
-        console.error(JSON.stringify({ msg: 'billing failed', subscriptionId: s.id, error: String(error) }));
+        console.error(JSON.stringify({ msg: 'billing failed', subscriptionId: id, error: String(error) }));
       }
     }
     if (page.length < PAGE) break;

@@ -117,7 +117,8 @@ const COUNTED_REFUNDS = ['pending', 'succeeded'] as const;
  * credit notes, settled payments, counted refunds). Equal fingerprints read before and inside a
  * batch mean the ledger did not change in between.
  */
-export const ledgerFingerprint = (organisationId: string, payerId: string): SQL => {
+export const ledgerFingerprint = (organisationId: string | SQL, payerId: string | SQL): SQL => {
+  // SQL arguments (e.g. an outer query's columns) read many payers' fingerprints in one query.
   const mine = (table: string) => sql`FROM ${sql.raw(table)} WHERE organisation_id = ${organisationId} AND payer_id = ${payerId}`;
   return sql`((SELECT count(*) ${mine('invoices')} AND number IS NOT NULL) || ':' ||
     (SELECT count(*) ${mine('invoices')} AND voided_at IS NOT NULL) || ':' ||
@@ -207,18 +208,21 @@ export async function memberLedger(db: Db, organisationId: string, payerId: stri
   return ledgerOf(await ledgerSources(db, organisationId, payerId));
 }
 
+/** What the billing run looks at of a subscription's invoices. */
+export const INVOICE_FACT_COLUMNS = {
+  id: invoices.id,
+  reason: invoices.reason,
+  status: invoices.status,
+  periodStart: invoices.periodStart,
+  periodEnd: invoices.periodEnd,
+  amountRemaining: invoices.amountRemaining,
+};
+
 /** The subscription's invoices (finalised or not, void excluded) with the status of each one's latest payment. */
 export async function subscriptionFacts(db: Db, subscriptionId: string) {
   const [inv, pays] = await db.batch([
     db
-      .select({
-        id: invoices.id,
-        reason: invoices.reason,
-        status: invoices.status,
-        periodStart: invoices.periodStart,
-        periodEnd: invoices.periodEnd,
-        amountRemaining: invoices.amountRemaining,
-      })
+      .select(INVOICE_FACT_COLUMNS)
       .from(invoices)
       .where(and(eq(invoices.subscriptionId, subscriptionId), ne(invoices.status, 'void'))),
     db

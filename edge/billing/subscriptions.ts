@@ -126,7 +126,7 @@ export function billingTarget(s: SubscriptionState, billed: BilledPeriod[], date
   return date;
 }
 
-async function billedPeriods(db: BillingDeps['db'], subscriptionId: string): Promise<BilledPeriod[]> {
+export async function billedPeriods(db: BillingDeps['db'], subscriptionId: string): Promise<BilledPeriod[]> {
   return db
     .select({ reason: invoices.reason, status: invoices.status, periodStart: invoices.periodStart, periodEnd: invoices.periodEnd })
     .from(invoices)
@@ -153,15 +153,23 @@ export type Commit = {
 export const tokenHolds = (subscriptionId: string, token: string): SQL =>
   sql`EXISTS (SELECT 1 FROM subscriptions WHERE id = ${subscriptionId} AND write_token = ${token})`;
 
-/** Member updates that make the doors follow the entitlement (only those that change something). */
-async function entitlementWrites(deps: BillingDeps, row: SubscriptionRow, s: SubscriptionState, ent: SubscriptionEntitlement, token: string, now: number) {
-  const { db } = deps;
-  const ids = ent.memberIds;
-  if (ids.length === 0) return { statements: [] as BatchItem<'sqlite'>[], changed: [] as string[] };
-  const [[plan], rows] = await db.batch([
-    db.select({ accessProfileId: plans.accessProfileId }).from(plans).where(eq(plans.id, s.plan.planId)),
-    db.select().from(members).where(and(eq(members.organisationId, row.organisationId), inArray(members.id, ids))),
-  ]);
+type MemberRow = typeof members.$inferSelect;
+
+/**
+ * Member updates that make the doors follow the entitlement (only those that change something),
+ * from the covered members' rows and the plan's access profile (undefined: the plan is gone, each
+ * member keeps theirs). They run only if the subscription write holding `token` won.
+ */
+export function memberUpdates(
+  db: Db,
+  row: SubscriptionRow,
+  s: SubscriptionState,
+  ent: SubscriptionEntitlement,
+  token: string,
+  now: number,
+  covered: { rows: MemberRow[]; planAccessProfileId: string | null | undefined },
+) {
+  const ids = new Set(ent.memberIds);
   const desired = {
     status: ent.status,
     suspension: ent.status === 'suspended' ? ent.suspension : null,
@@ -170,9 +178,10 @@ async function entitlementWrites(deps: BillingDeps, row: SubscriptionRow, s: Sub
   };
   const statements: BatchItem<'sqlite'>[] = [];
   const changed: string[] = [];
-  for (const m of rows) {
+  for (const m of covered.rows) {
+    if (!ids.has(m.id) || m.organisationId !== row.organisationId) continue;
     // The plan's access profile is the access it grants (null: general doors at every site, 24/7).
-    const accessProfileId = plan ? plan.accessProfileId : m.accessProfileId;
+    const accessProfileId = covered.planAccessProfileId === undefined ? m.accessProfileId : covered.planAccessProfileId;
     if (
       m.status === desired.status &&
       m.suspension === desired.suspension &&
@@ -193,16 +202,28 @@ async function entitlementWrites(deps: BillingDeps, row: SubscriptionRow, s: Sub
   return { statements, changed };
 }
 
-/** Compare-and-swap of the subscription; false when another write got there first (nothing was written). */
+/** memberUpdates, reading the covered members and the plan first. */
+async function entitlementWrites(deps: BillingDeps, row: SubscriptionRow, s: SubscriptionState, ent: SubscriptionEntitlement, token: string, now: number) {
+  const { db } = deps;
+  const ids = ent.memberIds;
+  if (ids.length === 0) return { statements: [] as BatchItem<'sqlite'>[], changed: [] as string[] };
+  const [[plan], rows] = await db.batch([
+    db.select({ accessProfileId: plans.accessProfileId }).from(plans).where(eq(plans.id, s.plan.planId)),
+    db.select().from(members).where(and(eq(members.organisationId, row.organisationId), inArray(members.id, ids))),
+  ]);
+  return memberUpdates(db, row, s, ent, token, now, { rows, planAccessProfileId: plan?.accessProfileId });
+}
+
 /** The organisation's dunning grace in days: access lasts at least that long after paid-through. */
 export async function accessGraceDays(deps: BillingDeps, organisationId: string): Promise<number> {
   return (await dunningSettings(deps.db, organisationId)).policy.graceDays;
 }
 
-export async function commitSubscription(deps: BillingDeps, row: SubscriptionRow, c: Commit, now: number): Promise<boolean> {
-  const { db } = deps;
-  const token = randomToken();
-  const ent = entitlementOf(c.state, { minGraceDays: c.graceDays ?? (await accessGraceDays(deps, row.organisationId)) });
+/**
+ * The compare-and-swap of the subscription (first; it returns the id when it won) and the event
+ * log, each event written only if the swap won. `token` is the write's.
+ */
+export function commitStatements(db: Db, row: SubscriptionRow, c: Commit, ent: SubscriptionEntitlement, token: string, now: number): BatchItem<'sqlite'>[] {
   const nextReviewAt = c.nextReviewOn === null ? null : startOfDay(c.nextReviewOn, row.timezone);
   const cas = db
     .update(subscriptions)
@@ -224,9 +245,17 @@ export async function commitSubscription(deps: BillingDeps, row: SubscriptionRow
       SELECT ${newId('sev', now)}, ${row.id}, ${row.organisationId}, ${row.version + 1}, ${e.type}, ${e.date}, ${JSON.stringify(e)}, ${now + i}
       WHERE ${tokenHolds(row.id, token)}`),
   );
-  const { statements: memberUpdates, changed: covered } = await entitlementWrites(deps, row, c.state, ent, token, now);
+  return [cas, ...log];
+}
+
+/** Compare-and-swap of the subscription; false when another write got there first (nothing was written). */
+export async function commitSubscription(deps: BillingDeps, row: SubscriptionRow, c: Commit, now: number): Promise<boolean> {
+  const { db } = deps;
+  const token = randomToken();
+  const ent = entitlementOf(c.state, { minGraceDays: c.graceDays ?? (await accessGraceDays(deps, row.organisationId)) });
+  const { statements: memberWrites, changed: covered } = await entitlementWrites(deps, row, c.state, ent, token, now);
   const changed = [...new Set([...covered, ...(c.alsoChanged ?? [])])];
-  const statements = [cas, ...log, ...memberUpdates, ...(c.extra?.(token) ?? [])];
+  const statements = [...commitStatements(db, row, c, ent, token, now), ...memberWrites, ...(c.extra?.(token) ?? [])];
   try {
     const results =
       changed.length > 0
@@ -237,6 +266,17 @@ export async function commitSubscription(deps: BillingDeps, row: SubscriptionRow
     if (isConstraintError(error)) return false;
     throw error;
   }
+}
+
+/** The subscription's state moved to the day billing acts on at `now` (see billingDate). */
+export function stateOnBillingDay(row: SubscriptionRow, now: number): { date: CalendarDate; state: SubscriptionState } {
+  const date = billingDate(row, now);
+  let state = stateOf(row);
+  if (date > state.asOf) {
+    const advanced = applySubscriptionEvent(state, { type: 'advance', date });
+    if (advanced.ok) state = advanced.state;
+  }
+  return { date, state };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -350,12 +390,8 @@ export async function processSubscription(deps: BillingDeps, subscriptionId: str
     const row = await loadSubscription(deps.db, subscriptionId);
     if (!row) return null;
     grace ??= await accessGraceDays(deps, row.organisationId);
-    const date = billingDate(row, now);
-    let s = stateOf(row);
-    if (date > s.asOf) {
-      const advanced = applySubscriptionEvent(s, { type: 'advance', date });
-      if (advanced.ok) s = advanced.state;
-    }
+    const { date, state: advanced } = stateOnBillingDay(row, now);
+    let s = advanced;
     if (bill) {
       const target = billingTarget(s, await billedPeriods(deps.db, subscriptionId), date);
       const billed = await billPeriod(deps, row, s, target, now);
@@ -416,12 +452,8 @@ export async function actOnSubscription(
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const row = await loadSubscription(db, subscriptionId);
     if (!row) throw new Error(`subscription ${subscriptionId} is missing`);
-    const date = billingDate(row, now);
-    let s = stateOf(row);
-    if (date > s.asOf) {
-      const advanced = applySubscriptionEvent(s, { type: 'advance', date });
-      if (advanced.ok) s = advanced.state;
-    }
+    const { date, state: advanced } = stateOnBillingDay(row, now);
+    let s = advanced;
     const { events, extra, alsoChanged } = await plan({ row, state: s, date });
     const prorations: ProrationLine[] = [];
     let upgrade: ProrationLine[] | null = null;

@@ -138,6 +138,11 @@ export interface PaymentProvider {
   createPayNowPayment(input: PayNowInput): Promise<PayNowPayment>;
   /** Brand, last four digits and expiry of a saved card, for staff and expiry reminders; null when it is not a card. */
   describeCard?(paymentMethodId: string): Promise<CardSummary | null>;
+  /**
+   * Several off-session charges at once, each answered like chargeOffSession (in input order). A
+   * processor that can do them in fewer round trips implements it (the billing run's pages use it).
+   */
+  chargeOffSessionMany?(inputs: ChargeOffSessionInput[]): Promise<PromiseSettledResult<ChargeOutcome>[]>;
 }
 
 export interface CardSummary {

@@ -34,6 +34,31 @@ import {
 export interface SimulatedStore {
   get(key: string): Promise<string | null>;
   put(key: string, value: string): Promise<void>;
+  /** Many keys in one read (absent keys are missing from the map); optional. */
+  getMany?(keys: string[]): Promise<Map<string, string>>;
+  /** Many writes at once, all or none; optional. */
+  putMany?(entries: [string, string][]): Promise<void>;
+}
+
+/**
+ * A store over `base` that has read `keys` already and keeps its writes until `writes` is taken:
+ * a run of many operations costs one read and one write of the base store.
+ */
+async function stagedStore(base: SimulatedStore & Required<Pick<SimulatedStore, 'getMany'>>, keys: string[]) {
+  const known = await base.getMany([...new Set(keys)]);
+  const asked = new Set(keys);
+  const writes = new Map<string, string>();
+  const store: SimulatedStore = {
+    async get(key) {
+      if (writes.has(key)) return writes.get(key)!;
+      if (asked.has(key)) return known.get(key) ?? null;
+      return base.get(key);
+    },
+    async put(key, value) {
+      writes.set(key, value);
+    },
+  };
+  return { store, writes };
 }
 
 /** A SimulatedStore in a Map (tests, one-off scripts). */
@@ -275,6 +300,27 @@ export function createSimulatedProvider(options: SimulatedProviderOptions): Simu
         };
         return snapshot(await confirm(intent, input.paymentMethodId, input.idempotencyKey));
       });
+    },
+
+    async chargeOffSessionMany(inputs: ChargeOffSessionInput[]): Promise<PromiseSettledResult<ChargeOutcome>[]> {
+      const settle = (work: Promise<ChargeOutcome>) =>
+        work.then(
+          (value) => ({ status: 'fulfilled' as const, value }),
+          (reason: unknown) => ({ status: 'rejected' as const, reason }),
+        );
+      const { getMany, putMany } = store;
+      if (!getMany || !putMany) return Promise.all(inputs.map((input) => settle(this.chargeOffSession(input))));
+      // One read of every record the charges look at, the charges one after the other in memory
+      // (so two with one idempotency key still replay), then one write of what they saved.
+      const staged = await stagedStore(
+        { ...store, getMany: getMany.bind(store) },
+        inputs.flatMap((i) => [`idempotency:${i.idempotencyKey}`, `customer:${i.customerId}`]),
+      );
+      const inner = createSimulatedProvider({ ...options, store: staged.store });
+      const results: PromiseSettledResult<ChargeOutcome>[] = [];
+      for (const input of inputs) results.push(await settle(inner.chargeOffSession(input)));
+      if (staged.writes.size > 0) await putMany.call(store, [...staged.writes]);
+      return results;
     },
 
     async refund(input: RefundInput): Promise<RefundResult> {

@@ -247,7 +247,8 @@ export async function measureBilling(options: { sizes: number[]; windowSeconds: 
     options.sizes.forEach((n, i) => seed(d1File(), template, n, sizeDates[i]!, String.fromCharCode(97 + i)));
 
     const simulated = { PAYMENT_PROVIDER: 'simulated' };
-    const inline = await timeRun(await start(persistDir, simulated, inlineConfig(dir)), d1File(), inlineDate, options.inlineSize, windowMs);
+    // Baseline: every subscription on its own (processSubscription), in line.
+    const inline = await timeRun(await start(persistDir, { ...simulated, BILLING_PAGE_PATH: 'off' }, inlineConfig(dir)), d1File(), inlineDate, options.inlineSize, windowMs);
     retire(d1File(), inlineDate);
     const queued: BillingRun[] = [];
     for (const [i, n] of options.sizes.entries()) {

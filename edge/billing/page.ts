@@ -1,0 +1,429 @@
+// The billing run for a page of subscriptions at once. Most subscriptions on a billing day are
+// plain renewals: one period due, nothing pending, a saved card, no dunning. Billing them one by
+// one costs some 25 D1 round trips each; here a page of them costs a handful in all:
+//
+//   1. one batch of reads: the subscriptions, their plans, invoices and payments, the payers'
+//      ledgers and fingerprints, saved cards, dunning rows and pending items, the covered members;
+//   2. (pure) which of them are plain renewals, and the invoice of each;
+//   3. one batch: every draft inserted and finalised (gap-free numbers) with its pending card
+//      payment row — the same statements processSubscription uses, with the same guards;
+//   4. the charges, through the processor's many-at-once path when it has one;
+//   5. one batch: each successful payment applied to its invoice and each subscription's
+//      compare-and-swap with its members' entitlements and the change log the doors sync from;
+//   6. one read of the invoices, for the results.
+//
+// Anything else (a missed period, a joining fee, pending items, credit, a declined card, a lost
+// race) is handed back to be billed by processSubscription, which picks up whatever this left: a
+// draft, an open invoice whose pending payment it repeats with the same idempotency key. So the
+// page path only ever does part of the work processSubscription would do, never something else.
+import { sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { alias } from 'drizzle-orm/sqlite-core';
+import { computeDraftInvoice, invoiceTotals, type Invoice } from '../../core/billing/invoice.ts';
+import { billingDue, entitlementOf, applySubscriptionEvent, type SubscriptionEvent } from '../../core/billing/subscription.ts';
+import { billingCustomers, creditNotes, dunningStates, invoices, members, payments, pendingItems, plans, refunds, subscriptions } from '../db/schema.ts';
+import { recordChanges, type BumpedSite } from '../entitlements/changes.ts';
+import { newId } from '../lib/ids.ts';
+import { announceEntitlementChanges } from '../notify/entitlements.ts';
+import { isPaymentProviderError, type ChargeOffSessionInput, type ChargeOutcome } from '../payments/index.ts';
+import { paymentProvider, type BillingDeps } from './deps.ts';
+import { dunningSettings } from './dunning.ts';
+import {
+  batch,
+  cardAttemptRow,
+  chargeRequest,
+  draftInvoiceStatements,
+  finaliseStatements,
+  isConstraintError,
+  outcomeResult,
+  randomToken,
+  resultColumns,
+  succeedStatements,
+} from './invoices.ts';
+import { INVOICE_FACT_COLUMNS, latestLedgerTime, ledgerFingerprint, ledgerOf, planPrice, type InvoiceFact, type InvoiceRow, type LedgerSources, type PaymentRow, type SubscriptionRow } from './records.ts';
+import { billingTarget, commitStatements, memberUpdates, nextReviewDate, reconcileEvents, stateOnBillingDay, type ProcessResult } from './subscriptions.ts';
+import { localDate } from './time.ts';
+
+/** The ids as one bound parameter (D1 allows 100 per statement; a page may have more). */
+const inJson = (column: SQL, ids: string[]) => sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Charges refused as too many requests (429) are asked again after 250–500 ms, this many times. */
+const RATE_LIMITED_TRIES = 20;
+const RATE_LIMITED_WAIT_MS = 250;
+
+export type PageResult = {
+  /** Subscriptions billed and committed here. */
+  results: ProcessResult[];
+  /** Subscriptions left to processSubscription (not plain renewals, or something changed). */
+  rest: string[];
+};
+
+type Renewal = {
+  row: SubscriptionRow;
+  date: string;
+  state: ReturnType<typeof stateOnBillingDay>['state'];
+  facts: InvoiceFact[];
+  invoiceId: string;
+  invoice: Invoice;
+  totals: ReturnType<typeof invoiceTotals>;
+  fingerprint: string;
+  finalisedAt: number;
+  customer: { customerId: string; defaultPaymentMethodId: string };
+  payment: typeof payments.$inferInsert & { id: string };
+  graceDays: number;
+  planAccessProfileId: string | null;
+};
+
+/** Step 1: everything the page's decisions need, in one batch of reads. */
+async function readPage(deps: BillingDeps, ids: string[]) {
+  const { db } = deps;
+  const subs = sql`(SELECT id FROM subscriptions WHERE ${inJson(sql`id`, ids)})`;
+  const payers = sql`(SELECT payer_id FROM subscriptions WHERE ${inJson(sql`id`, ids)})`;
+  // The page's subscriptions under another name, so each payer's fingerprint subqueries can name its columns.
+  const outer = alias(subscriptions, 'page_subscription');
+  const ofPayers = (table: { organisationId: unknown; payerId: unknown }) => sql`${table.payerId} IN ${payers}`;
+  const [subRows, planRows, subInvoices, subPayments, ledgerInvoices, notes, pays, refs, fingerprints, customers, dunning, pending, covered] = await db.batch([
+    db.select().from(subscriptions).where(inJson(sql`${subscriptions.id}`, ids)),
+    db.select().from(plans).where(sql`${plans.id} IN (SELECT plan_id FROM subscriptions WHERE ${inJson(sql`id`, ids)})`),
+    db
+      .select({ ...INVOICE_FACT_COLUMNS, subscriptionId: invoices.subscriptionId })
+      .from(invoices)
+      .where(sql`${invoices.subscriptionId} IN ${subs}`),
+    db
+      .select({ invoiceId: payments.invoiceId, attempt: payments.attempt, status: payments.status })
+      .from(payments)
+      .where(sql`${payments.invoiceId} IN (SELECT id FROM invoices WHERE subscription_id IN ${subs})`),
+    db.select().from(invoices).where(sql`${ofPayers(invoices)} AND ${invoices.number} IS NOT NULL`),
+    db.select().from(creditNotes).where(ofPayers(creditNotes)),
+    db.select().from(payments).where(sql`${ofPayers(payments)} AND ${payments.status} = 'succeeded'`),
+    db.select().from(refunds).where(sql`${ofPayers(refunds)} AND ${refunds.status} IN ('pending', 'succeeded')`),
+    db
+      .select({ payerId: outer.payerId, fingerprint: sql<string>`${ledgerFingerprint(sql`${outer.organisationId}`, sql`${outer.payerId}`)}`.as('fingerprint') })
+      .from(outer)
+      .where(inJson(sql`${outer.id}`, ids)),
+    db.select().from(billingCustomers).where(sql`${billingCustomers.memberId} IN ${payers}`),
+    db.select({ payerId: dunningStates.payerId }).from(dunningStates).where(sql`${dunningStates.payerId} IN ${payers}`),
+    db
+      .select({ memberId: pendingItems.memberId })
+      .from(pendingItems)
+      .where(sql`${pendingItems.memberId} IN ${payers} AND ${pendingItems.invoiceId} IS NULL`),
+    db
+      .select()
+      .from(members)
+      .where(sql`${members.id} IN (SELECT member_id FROM subscription_members WHERE subscription_id IN ${subs}) OR ${members.id} IN ${payers}`),
+  ]);
+  return { subRows, planRows, subInvoices, subPayments, ledgerInvoices, notes, pays, refs, fingerprints, customers, dunning, pending, covered };
+}
+
+type PageData = Awaited<ReturnType<typeof readPage>>;
+
+const byKey = <T, K>(rows: T[], key: (row: T) => K): Map<K, T[]> => {
+  const map = new Map<K, T[]>();
+  for (const r of rows) {
+    const k = key(r);
+    const list = map.get(k);
+    if (list) list.push(r);
+    else map.set(k, [r]);
+  }
+  return map;
+};
+
+/** The subscription's invoices (void excluded) with each one's latest payment status, as subscriptionFacts gives them. */
+function factsOf(data: PageData, subscriptionId: string, paymentsByInvoice: Map<string | null, PageData['subPayments']>): InvoiceFact[] {
+  return data.subInvoices
+    .filter((i) => i.subscriptionId === subscriptionId && i.status !== 'void')
+    .map((i) => {
+      const latest = (paymentsByInvoice.get(i.id) ?? []).reduce<PageData['subPayments'][number] | null>((a, p) => (a === null || p.attempt > a.attempt ? p : a), null);
+      return { id: i.id, reason: i.reason, status: i.status, periodStart: i.periodStart, periodEnd: i.periodEnd, amountRemaining: i.amountRemaining, lastPaymentStatus: latest?.status ?? null };
+    });
+}
+
+/** Step 2 (pure on what was read): the plain renewals of the page and the draft of each. */
+function planRenewals(data: PageData, now: number, providerName: PaymentRow['provider'], graceOf: Map<string, number>): { renewals: Renewal[]; rest: string[] } {
+  const plansById = new Map(data.planRows.map((p) => [p.id, p]));
+  const paymentsByInvoice = byKey(data.subPayments, (p) => p.invoiceId);
+  const fingerprint = new Map(data.fingerprints.map((f) => [f.payerId, f.fingerprint]));
+  const customer = new Map(data.customers.map((c) => [c.memberId, c]));
+  const inDunning = new Set(data.dunning.map((d) => d.payerId));
+  const withPending = new Set(data.pending.map((p) => p.memberId));
+  const payersInPage = byKey(data.subRows, (r) => r.payerId);
+  const sources = (payerId: string): LedgerSources => ({
+    invoices: data.ledgerInvoices.filter((i) => i.payerId === payerId).sort((a, b) => (a.finalisedAt ?? 0) - (b.finalisedAt ?? 0) || (a.id < b.id ? -1 : 1)),
+    creditNotes: data.notes.filter((n) => n.payerId === payerId).sort((a, b) => a.issuedAt - b.issuedAt),
+    payments: data.pays.filter((p) => p.payerId === payerId).sort((a, b) => (a.settledAt ?? 0) - (b.settledAt ?? 0)),
+    refunds: data.refs.filter((r) => r.payerId === payerId).sort((a, b) => a.createdAt - b.createdAt),
+  });
+
+  const renewals: Renewal[] = [];
+  const rest: string[] = [];
+  for (const row of data.subRows) {
+    const plan = plansById.get(row.planId);
+    const card = customer.get(row.payerId);
+    const fp = fingerprint.get(row.payerId);
+    const plainRow =
+      card?.provider === providerName &&
+      !row.joiningFeeDue &&
+      (row.pendingProrations as unknown[]).length === 0 &&
+      !inDunning.has(row.payerId) &&
+      !withPending.has(row.payerId) &&
+      // Two invoices of one payer finalised in one batch would both read the same credit.
+      payersInPage.get(row.payerId)!.length === 1;
+    if (!plainRow || !plan || fp === undefined || !card?.defaultPaymentMethodId) {
+      rest.push(row.id);
+      continue;
+    }
+    const { date, state } = stateOnBillingDay(row, now);
+    const billed = data.subInvoices.filter((i) => i.subscriptionId === row.id && (i.reason === 'plan' || i.reason === 'freeze_fee'));
+    const facts = factsOf(data, row.id, paymentsByInvoice);
+    const due = billingDue(state, date);
+    const ledgerSources = sources(row.payerId);
+    const ledger = ledgerOf(ledgerSources);
+    const plain =
+      due.kind === 'plan' &&
+      billingTarget(state, billed, date) === date &&
+      localDate(now, row.timezone) >= due.period.start &&
+      !(state.paidThrough !== null && state.paidThrough >= due.period.end) &&
+      !billed.some((b) => b.reason === 'plan' && b.periodStart === due.period.start) &&
+      // Nothing else is under way for it (a failed or unanswered charge, a past-due state).
+      reconcileEvents(state, facts, date).length === 0 &&
+      state.pastDueSince === null &&
+      // A plan change taking effect today goes the slow way (its access profile is another plan's).
+      state.plan.planId === row.planId &&
+      ledger.creditBalance === 0;
+    if (!plain || due.kind !== 'plan') {
+      rest.push(row.id);
+      continue;
+    }
+    const draft = computeDraftInvoice({
+      currency: plan.currency as never,
+      period: due.period,
+      plan: due.plan,
+      planFraction: due.planFraction,
+      freezeFee: null,
+      joiningFee: null,
+      pendingItems: [],
+      prorations: [],
+      creditBalance: 0,
+    });
+    if (!draft.ok || draft.invoice.amountDue <= 0) {
+      rest.push(row.id);
+      continue;
+    }
+    const invoiceId = newId('inv', now);
+    const totals = invoiceTotals(draft.invoice.lines, 0);
+    renewals.push({
+      row,
+      date,
+      state,
+      facts,
+      invoiceId,
+      invoice: draft.invoice,
+      totals,
+      fingerprint: fp,
+      finalisedAt: Math.max(now, latestLedgerTime(ledgerSources) + 1),
+      customer: { customerId: card.customerId, defaultPaymentMethodId: card.defaultPaymentMethodId },
+      payment: cardAttemptRow(
+        { id: invoiceId, organisationId: row.organisationId, payerId: row.payerId, amountRemaining: totals.amountDue, currency: draft.invoice.currency },
+        providerName,
+        1,
+        now,
+      ) as Renewal['payment'],
+      graceDays: graceOf.get(row.organisationId)!,
+      planAccessProfileId: plan.accessProfileId,
+    });
+  }
+  return { renewals, rest };
+}
+
+/** Step 3: the drafts, finalised, with their pending card payments; false when a guard refused (nothing was written). */
+async function storeRenewals(deps: BillingDeps, renewals: Renewal[], now: number): Promise<Map<string, string> | null> {
+  const { db } = deps;
+  const statements: BatchItem<'sqlite'>[] = [];
+  const numberAt: [string, number][] = [];
+  for (const r of renewals) {
+    const unchanged = sql`(SELECT version FROM subscriptions WHERE id = ${r.row.id}) = ${r.row.version} AND ${ledgerFingerprint(r.row.organisationId, r.row.payerId)} = ${r.fingerprint}`;
+    statements.push(
+      ...draftInvoiceStatements(db, {
+        id: r.invoiceId,
+        organisationId: r.row.organisationId,
+        payerId: r.row.payerId,
+        subscriptionId: r.row.id,
+        reason: 'plan',
+        sourceKey: null,
+        invoice: r.invoice,
+        pendingItemIds: [],
+        guard: unchanged,
+        after: [],
+        now,
+      }),
+    );
+    const finalise = finaliseStatements(db, {
+      organisationId: r.row.organisationId,
+      payerId: r.row.payerId,
+      invoiceId: r.invoiceId,
+      totals: r.totals,
+      finalisedAt: r.finalisedAt,
+      fingerprint: r.fingerprint,
+    });
+    statements.push(...finalise);
+    numberAt.push([r.invoiceId, statements.length - 1]);
+    statements.push(db.insert(payments).values(r.payment));
+  }
+  let results: unknown[];
+  try {
+    results = await batch(db, statements);
+  } catch (error) {
+    if (isConstraintError(error)) return null;
+    throw error;
+  }
+  const numbers = new Map<string, string>();
+  for (const [invoiceId, at] of numberAt) {
+    const rows = (results[at] as { results?: { number: string | null }[] }).results ?? [];
+    if (rows[0]?.number) numbers.set(invoiceId, rows[0].number);
+  }
+  // Every invoice took a number, or the ledger moved under one of them: let the slow path look.
+  return numbers.size === renewals.length ? numbers : null;
+}
+
+/** Charges of a page made at the same time when the processor takes them one request each. */
+const CHARGE_LANES = 20;
+
+/**
+ * Step 4: the charges. A processor with a many-at-once path gets them in one call; others get
+ * one request per charge, CHARGE_LANES at a time, each asked again after 250–500 ms (jittered, so
+ * waiting charges do not all come back in the same instant) when the processor answers 429.
+ * Any other error leaves the payment pending: processSubscription asks again with the same key.
+ */
+async function chargeAll(deps: BillingDeps, inputs: ChargeOffSessionInput[]): Promise<(ChargeOutcome | null)[]> {
+  const provider = paymentProvider(deps);
+  const answers: (ChargeOutcome | null)[] = inputs.map(() => null);
+  const rateLimited = (reason: unknown) => isPaymentProviderError(reason) && reason.kind === 'rate_limited';
+  const many = provider.chargeOffSessionMany?.bind(provider);
+  if (many) {
+    let waiting = inputs.map((_, i) => i);
+    for (let tries = 1; waiting.length > 0 && tries <= RATE_LIMITED_TRIES; tries++) {
+      if (tries > 1) await sleep(RATE_LIMITED_WAIT_MS * (1 + Math.random()));
+      const settled = await many(waiting.map((i) => inputs[i]!));
+      const again: number[] = [];
+      settled.forEach((s, k) => {
+        if (s.status === 'fulfilled') answers[waiting[k]!] = s.value;
+        else if (rateLimited(s.reason)) again.push(waiting[k]!);
+      });
+      waiting = again;
+    }
+    return answers;
+  }
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < inputs.length; i = next++) {
+      for (let tries = 1; tries <= RATE_LIMITED_TRIES; tries++) {
+        try {
+          answers[i] = await provider.chargeOffSession(inputs[i]!);
+          break;
+        } catch (error) {
+          if (!rateLimited(error)) break;
+          await sleep(RATE_LIMITED_WAIT_MS * (1 + Math.random()));
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CHARGE_LANES, inputs.length) }, lane));
+  return answers;
+}
+
+/**
+ * Bills `ids` at `now`: the plain renewals here, the rest left to processSubscription (see the top
+ * of this file). Safe next to other runs: every write is guarded like processSubscription's.
+ */
+export async function billPage(deps: BillingDeps, ids: string[], now: number): Promise<PageResult> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return { results: [], rest: [] };
+  const { db } = deps;
+  const provider = paymentProvider(deps);
+  const data = await readPage(deps, unique);
+  const found = new Set(data.subRows.map((r) => r.id));
+  const missing = unique.filter((id) => !found.has(id));
+  const orgs = [...new Set(data.subRows.map((r) => r.organisationId))];
+  const graceOf = new Map(await Promise.all(orgs.map(async (o) => [o, (await dunningSettings(db, o)).policy.graceDays] as const)));
+  const planned = planRenewals(data, now, provider.name, graceOf);
+  const rest = [...missing, ...planned.rest];
+  if (planned.renewals.length === 0) return { results: [], rest };
+
+  const numbers = await storeRenewals(deps, planned.renewals, now);
+  if (!numbers) return { results: [], rest: unique };
+
+  const outcomes = await chargeAll(
+    deps,
+    planned.renewals.map((r) =>
+      chargeRequest({ id: r.invoiceId, organisationId: r.row.organisationId, number: numbers.get(r.invoiceId)! }, r.customer, { amount: r.payment.amount, currency: r.payment.currency }, 1),
+    ),
+  );
+
+  // Step 5: successful charges, and the subscriptions they pay for.
+  const paid = planned.renewals.filter((_, i) => outcomes[i]?.status === 'succeeded');
+  rest.push(...planned.renewals.filter((_, i) => outcomes[i]?.status !== 'succeeded').map((r) => r.row.id));
+  if (paid.length === 0) return { results: [], rest };
+  const statements: BatchItem<'sqlite'>[] = [];
+  const casAt: [Renewal, number][] = [];
+  const changedByOrg = new Map<string, string[]>();
+  const committed = new Map<string, ProcessResult>();
+  for (const [i, r] of planned.renewals.entries()) {
+    const outcome = outcomes[i];
+    if (outcome?.status !== 'succeeded') continue;
+    statements.push(...succeedStatements(db, { id: r.payment.id, invoiceId: r.invoiceId, amount: r.payment.amount }, now, randomToken(), resultColumns(outcomeResult(outcome))));
+    const facts: InvoiceFact[] = [
+      ...r.facts,
+      { id: r.invoiceId, reason: 'plan', status: 'paid', periodStart: r.invoice.period!.start, periodEnd: r.invoice.period!.end, amountRemaining: 0, lastPaymentStatus: 'succeeded' },
+    ];
+    let s = r.state;
+    const events: SubscriptionEvent[] = [];
+    for (const e of reconcileEvents(s, facts, r.date)) {
+      const step = applySubscriptionEvent(s, e);
+      if (step.ok) {
+        s = step.state;
+        events.push(e);
+      }
+    }
+    const nextReviewOn = nextReviewDate(s, facts, r.date, r.graceDays);
+    const ent = entitlementOf(s, { minGraceDays: r.graceDays });
+    const token = randomToken();
+    casAt.push([r, statements.length]);
+    statements.push(...commitStatements(db, r.row, { state: s, events, nextReviewOn }, ent, token, now));
+    const updates = memberUpdates(db, r.row, s, ent, token, now, { rows: data.covered, planAccessProfileId: r.planAccessProfileId });
+    statements.push(...updates.statements);
+    if (updates.changed.length > 0) changedByOrg.set(r.row.organisationId, [...(changedByOrg.get(r.row.organisationId) ?? []), ...updates.changed]);
+    committed.set(r.row.id, { subscriptionId: r.row.id, status: ent.status, validUntil: ent.validUntil, nextReviewOn, invoice: null, charge: 'charged' });
+  }
+  const bumps: number[] = [];
+  for (const [organisationId, changed] of changedByOrg) {
+    bumps.push(statements.length);
+    statements.push(...recordChanges(db, { organisationId }, changed.map((entityId) => ({ kind: 'member' as const, entityId }))));
+  }
+  const results = await batch(db, statements);
+  const bumped = bumps.flatMap((at) => results[at] as BumpedSite[]);
+  if (bumped.length > 0) deps.ctx.waitUntil(announceEntitlementChanges(deps.env, db, bumped));
+
+  // A subscription whose swap lost (changed since it was read) is looked at again by the slow path.
+  for (const [r, at] of casAt) {
+    if ((results[at] as unknown[]).length === 0) {
+      committed.delete(r.row.id);
+      rest.push(r.row.id);
+    }
+  }
+  // Step 6: the invoices as stored, for the results.
+  const stored = committed.size
+    ? await db
+        .select()
+        .from(invoices)
+        .where(
+          inJson(
+            sql`${invoices.id}`,
+            paid.filter((r) => committed.has(r.row.id)).map((r) => r.invoiceId),
+          ),
+        )
+    : [];
+  const invoiceOf = new Map<string | null, InvoiceRow>(stored.map((i) => [i.subscriptionId, i]));
+  return { results: [...committed.values()].map((c) => ({ ...c, invoice: invoiceOf.get(c.subscriptionId) ?? null })), rest };
+}
