@@ -15,7 +15,7 @@ import * as schema from './db/schema.ts';
 import { deviceSyncRouter } from './device-sync/router.ts';
 import { devicesRouter } from './devices/router.ts';
 import { doorsRouter } from './doors/router.ts';
-import { dunningRouter, payPageRouter } from './dunning/router.ts';
+import { cardPageRouter, dunningRouter, payPageRouter } from './dunning/router.ts';
 import { enrollExchangeRouter, enrollmentRouter } from './enrollment/router.ts';
 import type { AppEnv } from './env.ts';
 import { membersRouter } from './members/router.ts';
@@ -70,6 +70,7 @@ export function createApp() {
     notificationsRouter,
     dunningRouter,
     payPageRouter,
+    cardPageRouter,
   ];
   for (const router of routers) app.route('/', router);
 

@@ -25,6 +25,12 @@ export type Env = {
   STRIPE_SECRET_KEY?: string;
   /** Stripe's publishable key (pk_live_… / pk_test_…): the pay-now page hands it to Stripe.js. Not a secret. */
   STRIPE_PUBLISHABLE_KEY?: string;
+  /**
+   * The Worker's public address, e.g. https://gym.example: the origin of the pay-now and update-card
+   * links in member notices when the organisation has set no payLinkBase. Unset (and no payLinkBase):
+   * notices go out without a link, and the gap is logged. Local runs set it to the local URL.
+   */
+  PUBLIC_BASE_URL?: string;
   /** Signing secret of the Stripe webhook endpoint (whsec_…). */
   STRIPE_WEBHOOK_SECRET?: string;
   /** Test only: origin of a fake Stripe API, e.g. http://127.0.0.1:12111. */

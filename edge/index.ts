@@ -38,7 +38,7 @@ export default {
       ),
     );
     // Reminders: renewals in the next days, saved cards about to expire.
-    ctx.waitUntil(enqueueReminders(db, now).then((r) => console.log(JSON.stringify({ msg: 'reminders', ...r }))));
+    ctx.waitUntil(enqueueReminders(db, now, env.PUBLIC_BASE_URL).then((r) => console.log(JSON.stringify({ msg: 'reminders', ...r }))));
     // Dunning: retries, grace limits and card waits whose time has come (after the billing run's charges).
     ctx.waitUntil(
       runDunning({ db, env, ctx }, now).then((r) => console.log(JSON.stringify({ msg: 'dunning run', ...r }))),

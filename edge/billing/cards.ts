@@ -1,5 +1,5 @@
 // The member's customer at the payment processor and the card billing charges off-session.
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { billingCustomers, members } from '../db/schema.ts';
 import { SIMULATED_TEST_CARDS, type CardSetup } from '../payments/index.ts';
 import { isSimulated, paymentProvider, type BillingDeps } from './deps.ts';
@@ -13,7 +13,7 @@ type MemberRow = typeof members.$inferSelect;
 export async function startCardSetup(
   deps: BillingDeps,
   member: MemberRow,
-  body: { returnUrl: string; flow: 'setup_intent' | 'checkout' },
+  body: { returnUrl: string; flow: 'setup_intent' | 'checkout'; idempotencyKey?: string },
   now: number,
 ): Promise<{ provider: 'stripe' | 'simulated'; providerDescription: string; customerId: string; setup: CardSetup }> {
   const { db } = deps;
@@ -31,13 +31,26 @@ export async function startCardSetup(
         ? { updatedAt: now }
         : { provider: provider.name, customerId: ref.customerId, defaultPaymentMethodId: null, cardBrand: null, cardLast4: null, cardExpMonth: null, cardExpYear: null, updatedAt: now },
     });
-  const setup = await provider.startCardSetup({ customerId: ref.customerId, returnUrl: body.returnUrl, flow: body.flow, memberId: member.id, organisationId: member.organisationId });
+  const setup = await provider.startCardSetup({
+    customerId: ref.customerId,
+    returnUrl: body.returnUrl,
+    flow: body.flow,
+    memberId: member.id,
+    organisationId: member.organisationId,
+    ...(body.idempotencyKey ? { idempotencyKey: body.idempotencyKey } : {}),
+  });
   return { provider: provider.name, providerDescription: provider.description, customerId: ref.customerId, setup };
 }
 
 export type CardDetails = { brand: string | null; last4: string | null; expMonth: number | null; expYear: number | null };
 
-/** Makes a payment method the customer's card for off-session charges. */
+/**
+ * Makes a payment method the customer's card for off-session charges, and tells dunning, which
+ * retries an open invoice at once. Stripe gives every saved card its own payment method id, so the
+ * same id again is one setup reported twice (its webhook and the card page's return): the card is
+ * saved and retried once. The simulated processor names cards by their test id, so there saving
+ * one again counts as a new card.
+ */
 export async function saveCard(
   deps: BillingDeps,
   provider: 'stripe' | 'simulated',
@@ -46,13 +59,42 @@ export async function saveCard(
   card: CardDetails,
   now: number,
 ): Promise<BillingCustomerRow | undefined> {
-  const [row] = await deps.db
-    .update(billingCustomers)
-    .set({ defaultPaymentMethodId: paymentMethodId, cardBrand: card.brand, cardLast4: card.last4, cardExpMonth: card.expMonth, cardExpYear: card.expYear, updatedAt: now })
-    .where(and(eq(billingCustomers.provider, provider), eq(billingCustomers.customerId, customerId)))
-    .returning();
-  if (row) await noteDunning(deps, row.organisationId, row.memberId, { type: 'card_updated' }, now);
-  return row;
+  const save = (onlyIfNew: boolean) =>
+    deps.db
+      .update(billingCustomers)
+      .set({ defaultPaymentMethodId: paymentMethodId, cardBrand: card.brand, cardLast4: card.last4, cardExpMonth: card.expMonth, cardExpYear: card.expYear, updatedAt: now })
+      .where(
+        and(
+          eq(billingCustomers.provider, provider),
+          eq(billingCustomers.customerId, customerId),
+          onlyIfNew ? sql`${billingCustomers.defaultPaymentMethodId} IS NOT ${paymentMethodId}` : undefined,
+        ),
+      )
+      .returning();
+  const [row] = await save(provider === 'stripe');
+  if (row) {
+    await noteDunning(deps, row.organisationId, row.memberId, { type: 'card_updated' }, now);
+    return row;
+  }
+  if (provider !== 'stripe') return undefined;
+  // Already the customer's card: the details are refreshed, dunning heard of it the first time.
+  const [same] = await save(false);
+  return same;
+}
+
+/**
+ * A card the processor reports set up (Stripe's setup_intent.succeeded, or the card page's return
+ * from a succeeded SetupIntent). Its brand, last four and expiry (for staff and the expiry
+ * reminder) are asked of the processor; without them the card is still saved.
+ */
+export async function saveSetUpCard(deps: BillingDeps, customerId: string, paymentMethodId: string, now: number): Promise<BillingCustomerRow | undefined> {
+  let card: CardDetails = { brand: null, last4: null, expMonth: null, expYear: null };
+  try {
+    card = (await paymentProvider(deps).describeCard?.(paymentMethodId)) ?? card;
+  } catch (error) {
+    console.warn(JSON.stringify({ msg: 'card details not available', paymentMethodId, error: String(error) }));
+  }
+  return saveCard(deps, 'stripe', customerId, paymentMethodId, card, now);
 }
 
 /** Local runs: stands in for the member entering a test card on the setup page (simulated processor only). */

@@ -58,7 +58,7 @@ type LogType = (typeof DUNNING_LOG_TYPES)[number];
 
 /** The notice sink of a run: the deps' own (tests) or the notification outbox. */
 const sinkOf = (deps: BillingDeps, settings: DunningSettings, now: number): NoticeSink =>
-  deps.notices ?? outboxNoticeSink(deps.db, { now, payLinkBase: settings.payLinkBase });
+  deps.notices ?? outboxNoticeSink(deps.db, { now, payLinkBase: settings.payLinkBase, publicBaseUrl: deps.env.PUBLIC_BASE_URL });
 
 /**
  * Feeds one event about a payer into their dunning state and carries out what it asks. Returns the

@@ -10,10 +10,10 @@
 import { and, eq, notInArray, sql } from 'drizzle-orm';
 import { billingCustomers, payments, processedWebhookEvents, refunds } from '../db/schema.ts';
 import { supersedes, type CardSetupEvent, type CardUpdatedEvent, type DisputeEvent, type NormalisedEvent, type PaymentEvent, type RefundEvent } from '../payments/index.ts';
-import { paymentProvider, type BillingDeps } from './deps.ts';
+import type { BillingDeps } from './deps.ts';
 import { afterInvoiceChange } from './documents.ts';
 import { noteDunning } from './dunning.ts';
-import { saveCard, type CardDetails } from './cards.ts';
+import { saveSetUpCard } from './cards.ts';
 import { batch, raw, chargeKey, movableFrom, succeedStatements } from './invoices.ts';
 import { loadInvoice, type PaymentRow } from './records.ts';
 import { newId } from '../lib/ids.ts';
@@ -108,15 +108,7 @@ async function onPayment(deps: BillingDeps, ev: PaymentEvent, now: number): Prom
 }
 
 async function onCardSetup(deps: BillingDeps, ev: CardSetupEvent, now: number): Promise<string> {
-  // The event carries the payment method's id only; its brand, last four and expiry (for staff
-  // and the expiry reminder) are asked of the processor. Without them the card is still saved.
-  let card: CardDetails = { brand: null, last4: null, expMonth: null, expYear: null };
-  try {
-    card = (await paymentProvider(deps).describeCard?.(ev.paymentMethodId)) ?? card;
-  } catch (error) {
-    console.warn(JSON.stringify({ msg: 'card details not available', paymentMethodId: ev.paymentMethodId, error: String(error) }));
-  }
-  const saved = await saveCard(deps, 'stripe', ev.customerId, ev.paymentMethodId, card, now);
+  const saved = await saveSetUpCard(deps, ev.customerId, ev.paymentMethodId, now);
   return saved ? 'card_saved' : 'ignored:unknown_customer';
 }
 

@@ -688,7 +688,7 @@ export const dunningPolicies = sqliteTable('dunning_policies', {
     .references(() => organisations.id),
   /** A DunningPolicy (core/billing/dunning.ts), complete. */
   policy: text('policy', { mode: 'json' }).$type<JsonValue>().notNull(),
-  /** Origin members' pay-now links point to, e.g. https://pay.gym.example (null: http://localhost:8787). */
+  /** Origin members' pay-now and card links point to, e.g. https://pay.gym.example (null: the Worker's PUBLIC_BASE_URL). */
   payLinkBase: text('pay_link_base'),
   updatedAt: integer('updated_at').notNull(),
 });
@@ -748,4 +748,22 @@ export const dunningPayLinks = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [index('dunning_pay_links_invoice').on(t.invoiceId)],
+);
+
+/** Links of card notices (/card/{token}): one member adds or replaces the card billing charges. */
+export const cardUpdateLinks = sqliteTable(
+  'card_update_links',
+  {
+    /** SHA-256 (hex) of the random token in the link; the token itself is not stored. */
+    tokenHash: text('token_hash').primaryKey(),
+    organisationId: organisationRef(),
+    memberId: text('member_id')
+      .notNull()
+      .references(() => members.id),
+    expiresAt: integer('expires_at').notNull(),
+    /** When a card was saved through the link; it is then used up. */
+    usedAt: integer('used_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('card_update_links_member').on(t.memberId)],
 );

@@ -51,7 +51,10 @@ export async function bootstrapLocal(persistDir: string, name: string): Promise<
 export type Worker = { url: string; proc: Proc; stop: () => Promise<void> };
 
 export async function startWorker(options: { port: number; persistDir: string; vars?: Record<string, string>; echo?: (l: string) => void }): Promise<Worker> {
-  const vars = Object.entries(options.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
+  // Links in member notices point at this Worker unless the caller says otherwise (deployed, the
+  // public address comes from wrangler.toml or the dashboard).
+  const local = { PUBLIC_BASE_URL: `http://127.0.0.1:${options.port}`, ...options.vars };
+  const vars = Object.entries(local).flatMap(([k, v]) => ['--var', `${k}:${v}`]);
   const proc = startProcess(
     BIN('wrangler'),
     ['dev', '--ip', '127.0.0.1', '--port', String(options.port), '--persist-to', options.persistDir, '--show-interactive-dev-session=false', '--log-level', 'info', ...vars],

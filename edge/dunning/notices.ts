@@ -1,13 +1,15 @@
 // Dunning notices to members, through the notification outbox (edge/notifications/outbox.ts).
 // Dunning speaks to a NoticeSink only, so it does not depend on how notices are rendered or sent;
-// outboxNoticeSink fills in the template data (gym and member names, amount, pay-now link) and
+// outboxNoticeSink fills in the template data (gym and member names, amount, pay-now or card link) and
 // enqueues it with a dedupe key, so a step replayed after a lost race sends nothing twice.
 import { and, eq } from 'drizzle-orm';
 import type { Currency } from '../../core/billing/money.ts';
 import { invoices, members, organisations } from '../db/schema.ts';
 import type { Db } from '../env.ts';
-import { enqueueNotice } from '../notifications/outbox.ts';
+import { enqueueNotice, isQueued } from '../notifications/outbox.ts';
 import type { NoticeTemplate } from '../notifications/templates.ts';
+import { createCardLink } from './card-links.ts';
+import { memberLinkBase } from './link-base.ts';
 import { createPayLink } from './pay-links.ts';
 
 export type DunningNoticeKind = 'payment_failed' | 'update_card' | 'suspension_upcoming' | 'suspended' | 'restored' | 'payment_recovered' | 'final_notice';
@@ -37,11 +39,15 @@ export function memoryNoticeSink(): NoticeSink & { sent: DunningNotice[] } {
   return { sent, notify: async (n) => void sent.push(n) };
 }
 
-const UPDATE_CARD_PATH = '/pay';
+/** Notices that carry a pay-now link to the case's invoice. */
+const PAY_LINK_KINDS: ReadonlySet<DunningNoticeKind> = new Set(['payment_failed', 'suspension_upcoming', 'suspended', 'final_notice']);
 
-/** The notification outbox. A notice that cannot be written (member without contact, bad data) is logged, never thrown: dunning goes on. */
-export function outboxNoticeSink(db: Db, opts: { now: number; payLinkBase: string | null }): NoticeSink {
-  const base = (opts.payLinkBase ?? 'http://localhost:8787').replace(/\/+$/, '');
+/**
+ * The notification outbox. A notice that cannot be written (member without contact, bad data) is
+ * logged, never thrown: dunning goes on. Links start at the organisation's payLinkBase, else the
+ * Worker's PUBLIC_BASE_URL; with neither the notice goes without one (./link-base.ts).
+ */
+export function outboxNoticeSink(db: Db, opts: { now: number; payLinkBase: string | null; publicBaseUrl?: string | undefined }): NoticeSink {
   return {
     async notify(n) {
       try {
@@ -50,10 +56,18 @@ export function outboxNoticeSink(db: Db, opts: { now: number; payLinkBase: strin
           db.select({ name: organisations.name }).from(organisations).where(eq(organisations.id, n.organisationId)),
         ]);
         if (!member || !org) return;
+        const dedupeKey = `dunning:${n.payload.dedupeKey}:${n.kind}`;
+        // A step replayed after a lost race: the notice is written already, so no new link either.
+        if (await isQueued(db, n.organisationId, dedupeKey)) return;
         const common = { gymName: org.name, memberName: member.name };
         const amount = { amount: n.payload.amount, currency: n.payload.currency as Currency };
-        let payUrl = `${base}${UPDATE_CARD_PATH}`;
-        if (n.payload.invoiceNumber && n.kind !== 'restored' && n.kind !== 'payment_recovered') {
+        const wantsLink = n.kind === 'update_card' || (PAY_LINK_KINDS.has(n.kind) && n.payload.invoiceNumber !== null);
+        const base = wantsLink ? memberLinkBase(opts.payLinkBase, opts.publicBaseUrl, { organisationId: n.organisationId, memberId: n.memberId, kind: n.kind }) : null;
+        let payUrl: string | null = null;
+        let updateCardUrl: string | null = null;
+        if (base && n.kind === 'update_card') {
+          updateCardUrl = `${base}/card/${await createCardLink(db, { organisationId: n.organisationId, memberId: n.memberId }, opts.now)}`;
+        } else if (base && n.payload.invoiceNumber) {
           const [inv] = await db
             .select({ id: invoices.id })
             .from(invoices)
@@ -62,7 +76,7 @@ export function outboxNoticeSink(db: Db, opts: { now: number; payLinkBase: strin
         }
         const data: Record<NoticeTemplate, unknown> = {
           payment_failed: { ...common, amount, payUrl, nextRetryAt: n.payload.nextRetryAt ?? null },
-          update_card: { ...common, amount, updateCardUrl: payUrl },
+          update_card: { ...common, amount, updateCardUrl },
           suspension_upcoming: { ...common, amount, payUrl, suspendsAt: n.payload.suspendsAt ?? opts.now },
           suspended: { ...common, amount, payUrl },
           restored: { ...common },
@@ -73,7 +87,7 @@ export function outboxNoticeSink(db: Db, opts: { now: number; payLinkBase: strin
         };
         await enqueueNotice(
           db,
-          { organisationId: n.organisationId, memberId: n.memberId, template: n.kind, data: data[n.kind] as never, locale: member.locale, dedupeKey: `dunning:${n.payload.dedupeKey}:${n.kind}` },
+          { organisationId: n.organisationId, memberId: n.memberId, template: n.kind, data: data[n.kind] as never, locale: member.locale, dedupeKey },
           opts.now,
         );
       } catch (error) {

@@ -5,9 +5,9 @@ import { formatMoney, isCurrency } from '../../core/billing/money.ts';
 import type { ChargeOutcome } from '../payments/provider.ts';
 import { SIMULATED_PAY_NOW_OUTCOMES } from '../payments/simulated.ts';
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+export const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
-const money = (amount: number, currency: string) => (isCurrency(currency) ? formatMoney(amount, currency, 'en') : `${currency} ${amount}`);
+export const money = (amount: number, currency: string) => (isCurrency(currency) ? formatMoney(amount, currency, 'en') : `${currency} ${amount}`);
 
 /** Where Stripe.js lives; the only origin the page loads script from. */
 const STRIPE_JS = 'https://js.stripe.com/v3/';
@@ -65,16 +65,20 @@ const lastTry = (o: ChargeOutcome | null) => (o && (o.status === 'failed' || o.s
 const paymentBox = (st: Step, extra = '') =>
   `<div id="payment" data-payment-intent="${esc(st.paymentIntentId)}" data-client-secret="${esc(st.clientSecret)}" data-method="${st.method}"${extra}></div>`;
 
-/** Stripe: the Payment Element for this intent; confirmPayment sends the member to the return URL. */
-export function stripeStep(s: Shown, st: Step, publishableKey: string, returnUrl: string) {
+/**
+ * Stripe.js's Payment Element in the form under `box` (an element with id "payment" carrying the
+ * client secret, publishable key and return URL as data attributes). `confirm` is the Stripe.js
+ * call that finishes it (confirmPayment, or confirmSetup to save a card) and sends the member to
+ * the return URL; a decline or an incomplete form stays on the page with Stripe's message.
+ */
+export function stripeElement(box: string, confirm: 'confirmPayment' | 'confirmSetup', button: string, fallback: string): { html: string; nonce: string } {
   const nonce = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
-  const how = st.method === 'promptpay' ? 'Pay, then scan the PromptPay QR code with your banking app.' : 'Enter your card details.';
   const script = `(() => {
   const box = document.getElementById('payment');
   const form = document.getElementById('pay-form');
   const error = document.getElementById('pay-error');
   const button = form.querySelector('button');
-  if (typeof Stripe !== 'function') { error.textContent = 'The payment form could not be loaded. Nothing was charged; please reload the page.'; button.disabled = true; return; }
+  if (typeof Stripe !== 'function') { error.textContent = 'The form could not be loaded. Nothing was charged; please reload the page.'; button.disabled = true; return; }
   const stripe = Stripe(box.dataset.publishableKey);
   const elements = stripe.elements({ clientSecret: box.dataset.clientSecret });
   elements.create('payment').mount('#payment-element');
@@ -82,20 +86,24 @@ export function stripeStep(s: Shown, st: Step, publishableKey: string, returnUrl
     event.preventDefault();
     button.disabled = true;
     error.textContent = '';
-    const result = await stripe.confirmPayment({ elements, confirmParams: { return_url: box.dataset.returnUrl } });
+    const result = await stripe.${confirm}({ elements, confirmParams: { return_url: box.dataset.returnUrl } });
     // Only reached when Stripe did not send the member on (a decline, an incomplete form).
-    if (result.error) error.textContent = result.error.message || 'The payment did not go through.';
+    if (result.error) error.textContent = result.error.message || ${JSON.stringify(fallback)};
     button.disabled = false;
   });
 })();`;
-  return page(
-    `Pay ${s.gymName}`,
-    `${header(s)}<p>${how}</p>${lastTry(st.lastTry)}
-${paymentBox(st, ` data-publishable-key="${esc(publishableKey)}" data-return-url="${esc(returnUrl)}"`)}
-<form id="pay-form"><div id="payment-element"></div><button type="submit">Pay ${esc(money(s.amount, s.currency))}</button><p id="pay-error" class="error" role="alert"></p></form>
-<script src="${STRIPE_JS}"></script><script nonce="${nonce}">${script}</script>`,
-    { stripeNonce: nonce },
-  );
+  const html = `${box}
+<form id="pay-form"><div id="payment-element"></div><button type="submit">${esc(button)}</button><p id="pay-error" class="error" role="alert"></p></form>
+<script src="${STRIPE_JS}"></script><script nonce="${nonce}">${script}</script>`;
+  return { html, nonce };
+}
+
+/** Stripe: the Payment Element for this intent; confirmPayment sends the member to the return URL. */
+export function stripeStep(s: Shown, st: Step, publishableKey: string, returnUrl: string) {
+  const how = st.method === 'promptpay' ? 'Pay, then scan the PromptPay QR code with your banking app.' : 'Enter your card details.';
+  const box = paymentBox(st, ` data-publishable-key="${esc(publishableKey)}" data-return-url="${esc(returnUrl)}"`);
+  const element = stripeElement(box, 'confirmPayment', `Pay ${money(s.amount, s.currency)}`, 'The payment did not go through.');
+  return page(`Pay ${s.gymName}`, `${header(s)}<p>${how}</p>${lastTry(st.lastTry)}\n${element.html}`, { stripeNonce: element.nonce });
 }
 
 /** The simulated processor: the member picks which test outcome the "bank" answers. */

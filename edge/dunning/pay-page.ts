@@ -30,13 +30,13 @@ type C = Context<AppEnv>;
 type Method = 'card' | 'promptpay';
 type PayNowState = PayNowPayment & { outcome: ChargeOutcome | null };
 
-const depsOf = (c: C): BillingDeps => ({ db: drizzle(c.env.DB, { schema }), env: c.env, ctx: c.executionCtx });
+export const depsOf = (c: C): BillingDeps => ({ db: drizzle(c.env.DB, { schema }), env: c.env, ctx: c.executionCtx });
 
 /**
  * The configured processor with the pay-now calls the page needs, and the publishable key Stripe.js
  * needs; null when online payment is not set up (the page then says so and charges nothing).
  */
-function processor(deps: BillingDeps) {
+export function processor(deps: BillingDeps) {
   let provider: PaymentProvider;
   try {
     provider = paymentProvider(deps);

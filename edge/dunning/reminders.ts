@@ -1,10 +1,13 @@
-// Reminders before money moves: a renewal coming up, and a saved card about to expire. Run by the
-// daily cron; each reminder has a dedupe key, so running twice writes it once.
+// Reminders before money moves: a renewal coming up, and a saved card about to expire (with a link
+// to the update-card page, /card/{token}). Run by the daily cron; each reminder has a dedupe key, so
+// running twice writes it once.
 import { and, eq, gt, inArray, isNotNull, lte } from 'drizzle-orm';
 import type { Currency } from '../../core/billing/money.ts';
 import { billingCustomers, dunningPolicies, members, organisations, plans, subscriptions } from '../db/schema.ts';
 import type { Db } from '../env.ts';
-import { enqueueNotice } from '../notifications/outbox.ts';
+import { enqueueNotice, isQueued } from '../notifications/outbox.ts';
+import { createCardLink } from './card-links.ts';
+import { memberLinkBase } from './link-base.ts';
 
 const DAY = 86_400_000;
 /** Days before a renewal that the member hears of it. */
@@ -12,7 +15,8 @@ export const RENEWAL_NOTICE_DAYS = 3;
 /** Days before the end of a card's expiry month that the member is asked to update it. */
 export const CARD_NOTICE_DAYS = 30;
 
-export async function enqueueReminders(db: Db, now: number): Promise<{ renewals: number; cards: number }> {
+/** `publicBaseUrl`: the Worker's PUBLIC_BASE_URL, where card links point when the organisation set no payLinkBase. */
+export async function enqueueReminders(db: Db, now: number, publicBaseUrl?: string): Promise<{ renewals: number; cards: number }> {
   let renewals = 0;
   let cards = 0;
   // The next review of an active subscription is the start of its next period: the renewal.
@@ -83,7 +87,11 @@ export async function enqueueReminders(db: Db, now: number): Promise<{ renewals:
     const endsAt = Date.UTC(c.expYear as number, c.expMonth as number, 1);
     if (endsAt <= now || endsAt > now + CARD_NOTICE_DAYS * DAY || !/^\d{4}$/.test(c.cardLast4 ?? '')) continue;
     try {
-      const base = (c.payLinkBase ?? 'http://localhost:8787').replace(/\/+$/, '');
+      const dedupeKey = `card:${c.memberId}:${c.expYear}-${c.expMonth}`;
+      // The daily run meets the same card every day of the month before: one notice, one link.
+      if (await isQueued(db, c.organisationId, dedupeKey)) continue;
+      const base = memberLinkBase(c.payLinkBase, publicBaseUrl, { organisationId: c.organisationId, memberId: c.memberId, kind: 'card_expiring' });
+      const updateCardUrl = base ? `${base}/card/${await createCardLink(db, { organisationId: c.organisationId, memberId: c.memberId }, now)}` : null;
       const written = await enqueueNotice(
         db,
         {
@@ -96,10 +104,10 @@ export async function enqueueReminders(db: Db, now: number): Promise<{ renewals:
             cardLast4: c.cardLast4 as string,
             expMonth: c.expMonth as number,
             expYear: c.expYear as number,
-            updateCardUrl: `${base}/pay`,
+            updateCardUrl,
           },
           locale: c.locale,
-          dedupeKey: `card:${c.memberId}:${c.expYear}-${c.expMonth}`,
+          dedupeKey,
         },
         now,
       );

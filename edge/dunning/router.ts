@@ -9,6 +9,7 @@ import { dunningCollections, dunningLog, dunningPolicies, dunningStates, invoice
 import type { AppEnv, Db } from '../env.ts';
 import { notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
+import { cardPageRouter } from './card-page.ts';
 import { payPageRouter } from './pay-page.ts';
 import * as r from './routes.ts';
 
@@ -194,4 +195,4 @@ for (const [route, type] of memberActions) {
 }
 
 export const dunningRouter = router;
-export { payPageRouter };
+export { cardPageRouter, payPageRouter };

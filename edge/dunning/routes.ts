@@ -10,7 +10,7 @@ const PayLinkBase = z
   .url({ protocol: /^https?$/ })
   .max(200)
   .nullable()
-  .meta({ description: 'Origin of the pay-now links in notices (the Worker serves /pay/{token}); null: http://localhost:8787' });
+  .meta({ description: 'Origin of the pay-now and update-card links in notices (the Worker serves /pay/{token} and /card/{token}); null: the Worker\'s PUBLIC_BASE_URL' });
 
 export const DunningSettingsOut = z.object({ policy: DunningPolicy, payLinkBase: PayLinkBase }).meta({ id: 'DunningSettings' });
 export const DunningSettingsIn = z

@@ -109,6 +109,16 @@ export async function enqueueNotice<T extends NoticeTemplate>(db: Db, notice: No
     .returning();
 }
 
+/** Whether a notice with this dedupe key was already written (so a caller need not make its links again). */
+export async function isQueued(db: Db, organisationId: string, dedupeKey: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: notificationMessages.id })
+    .from(notificationMessages)
+    .where(and(eq(notificationMessages.organisationId, organisationId), eq(notificationMessages.dedupeKey, dedupeKey)))
+    .limit(1);
+  return Boolean(row);
+}
+
 /** The local dev mailbox: "sends" by storing the message in D1 for GET /dev/mailbox. */
 export function devTransports(db: Db, now: () => number = Date.now): Transports {
   const make = (channel: Channel): Transport => ({

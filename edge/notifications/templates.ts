@@ -56,15 +56,15 @@ export const NoticeDataSchemas = {
     cardLast4: z.string().regex(/^\d{4}$/),
     expMonth: z.number().int().min(1).max(12),
     expYear: z.number().int().min(2000).max(2100),
-    updateCardUrl: SecureUrl,
+    updateCardUrl: SecureUrl.nullable(),
   }),
-  payment_failed: z.object({ ...common, amount: Money, payUrl: SecureUrl, nextRetryAt: EpochMs.nullish() }),
-  update_card: z.object({ ...common, amount: Money, updateCardUrl: SecureUrl }),
-  suspension_upcoming: z.object({ ...common, amount: Money, suspendsAt: EpochMs, payUrl: SecureUrl }),
-  suspended: z.object({ ...common, amount: Money, payUrl: SecureUrl }),
+  payment_failed: z.object({ ...common, amount: Money, payUrl: SecureUrl.nullable(), nextRetryAt: EpochMs.nullish() }),
+  update_card: z.object({ ...common, amount: Money, updateCardUrl: SecureUrl.nullable() }),
+  suspension_upcoming: z.object({ ...common, amount: Money, suspendsAt: EpochMs, payUrl: SecureUrl.nullable() }),
+  suspended: z.object({ ...common, amount: Money, payUrl: SecureUrl.nullable() }),
   restored: z.object({ ...common }),
   payment_recovered: z.object({ ...common, amount: Money }),
-  final_notice: z.object({ ...common, amount: Money, payUrl: SecureUrl, deadline: EpochMs.nullish() }),
+  final_notice: z.object({ ...common, amount: Money, payUrl: SecureUrl.nullable(), deadline: EpochMs.nullish() }),
 } satisfies Record<NoticeTemplate, z.ZodType>;
 
 export type NoticeData = { [T in NoticeTemplate]: z.input<(typeof NoticeDataSchemas)[T]> };
@@ -93,6 +93,11 @@ function formatters(locale: Locale, timezone = 'Asia/Bangkok'): Fmt {
 type Parts = { subject: string; paragraphs: string[]; action?: { label: string; url: string }; sms: string };
 type Copy = { [T in NoticeTemplate]: (d: z.output<(typeof NoticeDataSchemas)[T]>, f: Fmt) => Parts };
 
+// A notice whose link could not be made (no public address configured) still goes out, pointing
+// the member to the front desk instead.
+const action = (label: string, url: string | null | undefined) => (url ? { action: { label, url } } : {});
+const linkOr = (url: string | null | undefined, withLink: (url: string) => string, without: string) => (url ? withLink(url) : without);
+
 const EN: Copy = {
   renewal_upcoming: (d, f) => ({
     subject: `Your ${d.gymName} membership renews on ${f.date(d.renewsAt)}`,
@@ -108,41 +113,41 @@ const EN: Copy = {
       `The card ending ${d.cardLast4} that pays for your ${d.gymName} membership expires at the end of ${f.card(d.expMonth, d.expYear)}.`,
       'Please add a new card so your membership continues without interruption.',
     ],
-    action: { label: 'Update card', url: d.updateCardUrl },
-    sms: `${d.gymName}: your card ending ${d.cardLast4} expires ${f.card(d.expMonth, d.expYear)}. Update it: ${d.updateCardUrl}`,
+    ...action('Update card', d.updateCardUrl),
+    sms: `${d.gymName}: your card ending ${d.cardLast4} expires ${f.card(d.expMonth, d.expYear)}. ${linkOr(d.updateCardUrl, (u) => `Update it: ${u}`, 'Please update it at the front desk.')}`,
   }),
   payment_failed: (d, f) => ({
     subject: `Payment failed: ${f.money(d.amount)} for ${d.gymName}`,
     paragraphs: [
       `We could not collect ${f.money(d.amount)} for your membership.${d.nextRetryAt ? ` We will try your card again on ${f.date(d.nextRetryAt)}.` : ''}`,
-      'You can pay now with the secure link below.',
+      linkOr(d.payUrl, () => 'You can pay now with the secure link below.', 'You can pay at the front desk.'),
     ],
-    action: { label: 'Pay now', url: d.payUrl },
-    sms: `${d.gymName}: payment of ${f.money(d.amount)} failed. Pay securely: ${d.payUrl}`,
+    ...action('Pay now', d.payUrl),
+    sms: `${d.gymName}: payment of ${f.money(d.amount)} failed. ${linkOr(d.payUrl, (u) => `Pay securely: ${u}`, 'Please pay at the front desk.')}`,
   }),
   update_card: (d, f) => ({
     subject: `Action needed: update your card for ${d.gymName}`,
     paragraphs: [
       `Your bank declined the payment of ${f.money(d.amount)} and it cannot be retried with this card.`,
-      'Please add a new card; we will charge it straight away.',
+      linkOr(d.updateCardUrl, () => 'Please add a new card; we will charge it straight away.', 'Please add a new card at the front desk; we will charge it straight away.'),
     ],
-    action: { label: 'Update card', url: d.updateCardUrl },
-    sms: `${d.gymName}: your bank declined ${f.money(d.amount)}. Please update your card: ${d.updateCardUrl}`,
+    ...action('Update card', d.updateCardUrl),
+    sms: `${d.gymName}: your bank declined ${f.money(d.amount)}. ${linkOr(d.updateCardUrl, (u) => `Please update your card: ${u}`, 'Please update your card at the front desk.')}`,
   }),
   suspension_upcoming: (d, f) => ({
     subject: `Your ${d.gymName} access will be paused on ${f.date(d.suspendsAt)}`,
     paragraphs: [
       `${f.money(d.amount)} is still unpaid. If it is not paid by ${f.date(d.suspendsAt)}, your door access will be paused until it is.`,
-      'You can pay now with the secure link below.',
+      linkOr(d.payUrl, () => 'You can pay now with the secure link below.', 'You can pay at the front desk.'),
     ],
-    action: { label: 'Pay now', url: d.payUrl },
-    sms: `${d.gymName}: ${f.money(d.amount)} unpaid. Access pauses on ${f.date(d.suspendsAt)}. Pay: ${d.payUrl}`,
+    ...action('Pay now', d.payUrl),
+    sms: `${d.gymName}: ${f.money(d.amount)} unpaid. Access pauses on ${f.date(d.suspendsAt)}. ${linkOr(d.payUrl, (u) => `Pay: ${u}`, 'Please pay at the front desk.')}`,
   }),
   suspended: (d, f) => ({
     subject: `Your ${d.gymName} membership is suspended`,
     paragraphs: [`Your door access is paused because ${f.money(d.amount)} is unpaid.`, 'It comes back as soon as you pay.'],
-    action: { label: 'Pay now', url: d.payUrl },
-    sms: `${d.gymName}: access paused, ${f.money(d.amount)} unpaid. Pay to restore: ${d.payUrl}`,
+    ...action('Pay now', d.payUrl),
+    sms: `${d.gymName}: access paused, ${f.money(d.amount)} unpaid. ${linkOr(d.payUrl, (u) => `Pay to restore: ${u}`, 'Pay at the front desk to restore it.')}`,
   }),
   restored: (d) => ({
     subject: `Your ${d.gymName} membership is active again`,
@@ -160,8 +165,8 @@ const EN: Copy = {
       `This is our last reminder: ${f.money(d.amount)} is overdue${d.deadline ? ` and must be paid by ${f.date(d.deadline)}` : ''}.`,
       'If it remains unpaid, your membership will be closed under your membership terms.',
     ],
-    action: { label: 'Pay now', url: d.payUrl },
-    sms: `${d.gymName}: FINAL NOTICE, ${f.money(d.amount)} overdue. Pay now: ${d.payUrl}`,
+    ...action('Pay now', d.payUrl),
+    sms: `${d.gymName}: FINAL NOTICE, ${f.money(d.amount)} overdue. ${linkOr(d.payUrl, (u) => `Pay now: ${u}`, 'Please pay at the front desk.')}`,
   }),
 };
 
@@ -180,38 +185,41 @@ const TH: Copy = {
       `บัตรที่ลงท้ายด้วย ${d.cardLast4} ซึ่งใช้ชำระค่าสมาชิก ${d.gymName} จะหมดอายุเมื่อสิ้นเดือน ${f.card(d.expMonth, d.expYear)}`,
       'โปรดเพิ่มบัตรใหม่เพื่อให้ใช้บริการได้ต่อเนื่อง',
     ],
-    action: { label: 'อัปเดตบัตร', url: d.updateCardUrl },
-    sms: `${d.gymName}: บัตร ${d.cardLast4} จะหมดอายุ อัปเดตที่ ${d.updateCardUrl}`,
+    ...action('อัปเดตบัตร', d.updateCardUrl),
+    sms: `${d.gymName}: บัตร ${d.cardLast4} จะหมดอายุ ${linkOr(d.updateCardUrl, (u) => `อัปเดตที่ ${u}`, 'อัปเดตได้ที่เคาน์เตอร์')}`,
   }),
   payment_failed: (d, f) => ({
     subject: `ชำระเงินไม่สำเร็จ: ${f.money(d.amount)} สำหรับ ${d.gymName}`,
     paragraphs: [
       `เราไม่สามารถเรียกเก็บเงิน ${f.money(d.amount)} สำหรับสมาชิกของคุณได้${d.nextRetryAt ? ` และจะลองเรียกเก็บอีกครั้งในวันที่ ${f.date(d.nextRetryAt)}` : ''}`,
-      'คุณสามารถชำระเงินได้ทันทีผ่านลิงก์ที่ปลอดภัยด้านล่าง',
+      linkOr(d.payUrl, () => 'คุณสามารถชำระเงินได้ทันทีผ่านลิงก์ที่ปลอดภัยด้านล่าง', 'คุณสามารถชำระเงินได้ที่เคาน์เตอร์'),
     ],
-    action: { label: 'ชำระเงินตอนนี้', url: d.payUrl },
-    sms: `${d.gymName}: ชำระ ${f.money(d.amount)} ไม่สำเร็จ ชำระที่ ${d.payUrl}`,
+    ...action('ชำระเงินตอนนี้', d.payUrl),
+    sms: `${d.gymName}: ชำระ ${f.money(d.amount)} ไม่สำเร็จ ${linkOr(d.payUrl, (u) => `ชำระที่ ${u}`, 'ชำระได้ที่เคาน์เตอร์')}`,
   }),
   update_card: (d, f) => ({
     subject: `โปรดอัปเดตบัตรสำหรับ ${d.gymName}`,
-    paragraphs: [`ธนาคารปฏิเสธการชำระเงิน ${f.money(d.amount)} และไม่สามารถลองใหม่กับบัตรนี้ได้`, 'โปรดเพิ่มบัตรใหม่ แล้วเราจะเรียกเก็บเงินทันที'],
-    action: { label: 'อัปเดตบัตร', url: d.updateCardUrl },
-    sms: `${d.gymName}: ธนาคารปฏิเสธ ${f.money(d.amount)} โปรดอัปเดตบัตร ${d.updateCardUrl}`,
+    paragraphs: [
+      `ธนาคารปฏิเสธการชำระเงิน ${f.money(d.amount)} และไม่สามารถลองใหม่กับบัตรนี้ได้`,
+      linkOr(d.updateCardUrl, () => 'โปรดเพิ่มบัตรใหม่ แล้วเราจะเรียกเก็บเงินทันที', 'โปรดเพิ่มบัตรใหม่ที่เคาน์เตอร์ แล้วเราจะเรียกเก็บเงินทันที'),
+    ],
+    ...action('อัปเดตบัตร', d.updateCardUrl),
+    sms: `${d.gymName}: ธนาคารปฏิเสธ ${f.money(d.amount)} ${linkOr(d.updateCardUrl, (u) => `โปรดอัปเดตบัตร ${u}`, 'โปรดอัปเดตบัตรที่เคาน์เตอร์')}`,
   }),
   suspension_upcoming: (d, f) => ({
     subject: `สิทธิ์เข้าใช้ ${d.gymName} จะถูกระงับในวันที่ ${f.date(d.suspendsAt)}`,
     paragraphs: [
       `ยังมียอดค้างชำระ ${f.money(d.amount)} หากไม่ชำระภายในวันที่ ${f.date(d.suspendsAt)} สิทธิ์การเข้าประตูของคุณจะถูกระงับจนกว่าจะชำระ`,
-      'คุณสามารถชำระเงินได้ทันทีผ่านลิงก์ที่ปลอดภัยด้านล่าง',
+      linkOr(d.payUrl, () => 'คุณสามารถชำระเงินได้ทันทีผ่านลิงก์ที่ปลอดภัยด้านล่าง', 'คุณสามารถชำระเงินได้ที่เคาน์เตอร์'),
     ],
-    action: { label: 'ชำระเงินตอนนี้', url: d.payUrl },
-    sms: `${d.gymName}: ค้างชำระ ${f.money(d.amount)} ระงับสิทธิ์ ${f.date(d.suspendsAt)} ชำระที่ ${d.payUrl}`,
+    ...action('ชำระเงินตอนนี้', d.payUrl),
+    sms: `${d.gymName}: ค้างชำระ ${f.money(d.amount)} ระงับสิทธิ์ ${f.date(d.suspendsAt)} ${linkOr(d.payUrl, (u) => `ชำระที่ ${u}`, 'ชำระได้ที่เคาน์เตอร์')}`,
   }),
   suspended: (d, f) => ({
     subject: `สมาชิก ${d.gymName} ของคุณถูกระงับชั่วคราว`,
     paragraphs: [`สิทธิ์การเข้าประตูของคุณถูกระงับเนื่องจากค้างชำระ ${f.money(d.amount)}`, 'สิทธิ์จะกลับมาทันทีเมื่อชำระเงิน'],
-    action: { label: 'ชำระเงินตอนนี้', url: d.payUrl },
-    sms: `${d.gymName}: ระงับสิทธิ์ ค้างชำระ ${f.money(d.amount)} ชำระที่ ${d.payUrl}`,
+    ...action('ชำระเงินตอนนี้', d.payUrl),
+    sms: `${d.gymName}: ระงับสิทธิ์ ค้างชำระ ${f.money(d.amount)} ${linkOr(d.payUrl, (u) => `ชำระที่ ${u}`, 'ชำระได้ที่เคาน์เตอร์')}`,
   }),
   restored: (d) => ({
     subject: `สมาชิก ${d.gymName} ของคุณกลับมาใช้งานได้แล้ว`,
@@ -229,8 +237,8 @@ const TH: Copy = {
       `นี่คือการแจ้งเตือนครั้งสุดท้าย ยอด ${f.money(d.amount)} เลยกำหนดชำระแล้ว${d.deadline ? ` โปรดชำระภายในวันที่ ${f.date(d.deadline)}` : ''}`,
       'หากยังไม่ชำระ สมาชิกของคุณจะถูกปิดตามเงื่อนไขการเป็นสมาชิก',
     ],
-    action: { label: 'ชำระเงินตอนนี้', url: d.payUrl },
-    sms: `${d.gymName}: แจ้งครั้งสุดท้าย ค้างชำระ ${f.money(d.amount)} ชำระที่ ${d.payUrl}`,
+    ...action('ชำระเงินตอนนี้', d.payUrl),
+    sms: `${d.gymName}: แจ้งครั้งสุดท้าย ค้างชำระ ${f.money(d.amount)} ${linkOr(d.payUrl, (u) => `ชำระที่ ${u}`, 'ชำระได้ที่เคาน์เตอร์')}`,
   }),
 };
 

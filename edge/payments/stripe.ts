@@ -102,6 +102,39 @@ export async function retrieveStripePayNow(config: StripeProviderConfig, payment
   }
 }
 
+/** A SetupIntent as the update-card page needs it: whose it is, its state, and the card it saved. */
+export type StripeCardSetupState = {
+  setupIntentId: string;
+  clientSecret: string;
+  customerId: string | null;
+  status: 'pending' | 'processing' | 'succeeded' | 'failed';
+  paymentMethodId: string | null;
+  /** Why the last try failed, in Stripe's words (a decline at setup, failed authentication). */
+  failureMessage: string | null;
+};
+
+/** The update-card page coming back to a setup: retrieved, not created again (see retrieveStripePayNow). */
+export async function retrieveStripeCardSetup(config: StripeProviderConfig, setupIntentId: string): Promise<StripeCardSetupState> {
+  const secretKey = checkedSecretKey(config);
+  try {
+    const intent = await stripeClient(secretKey, config).setupIntents.retrieve(setupIntentId);
+    if (!intent.client_secret) throw new PaymentProviderError('stripe', 'unknown', `setup intent ${intent.id} has no client secret`);
+    const error = intent.last_setup_error;
+    const status =
+      intent.status === 'succeeded' ? 'succeeded' : intent.status === 'processing' ? 'processing' : intent.status === 'requires_payment_method' && error ? 'failed' : 'pending';
+    return {
+      setupIntentId: intent.id,
+      clientSecret: intent.client_secret,
+      customerId: typeof intent.customer === 'string' ? intent.customer : (intent.customer?.id ?? null),
+      status,
+      paymentMethodId: typeof intent.payment_method === 'string' ? intent.payment_method : (intent.payment_method?.id ?? null),
+      failureMessage: error?.message ?? null,
+    };
+  } catch (error) {
+    throw toProviderError(error, [secretKey]);
+  }
+}
+
 export function createStripeProvider(config: StripeProviderConfig): PaymentProvider {
   const secretKey = checkedSecretKey(config);
   const stripe = stripeClient(secretKey, config);

@@ -1,25 +1,18 @@
 // The dunning API (policy, queue, member pause/exclusion) and the pay-now page of notices.
-import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../edge/app.ts';
 import { runDunning } from '../../edge/billing/dunning.ts';
 import { createPayLink } from '../../edge/dunning/pay-links.ts';
 import type { Env } from '../../edge/env.ts';
 import { billingDeps, billingGym, bkk, invoicesOf, memberOf, run, saveSimulatedCard, setClock, subscribe, useBillingClock, type BillingGym } from './billing-helpers.ts';
-import { gym } from './helpers.ts';
+import { gym, requestPage } from './helpers.ts';
 
 useBillingClock();
 
 const app = createApp();
 
-async function page(g: BillingGym, method: 'GET' | 'POST', path: string, form?: Record<string, string>) {
-  const ctx = createExecutionContext();
-  const init: RequestInit = { method };
-  if (form) init.body = new URLSearchParams(form);
-  const res = await app.request(path, init, { ...(env as unknown as Env), ...g.env }, ctx);
-  await waitOnExecutionContext(ctx);
-  return { status: res.status, contentType: res.headers.get('content-type'), body: await res.text() };
-}
+const page = (g: BillingGym, method: 'GET' | 'POST', path: string, form?: Record<string, string>) => requestPage(method, path, { ...(form ? { form } : {}), env: g.env });
 
 async function renewalFails(g: BillingGym) {
   await saveSimulatedCard(g, g.member.id);

@@ -28,6 +28,16 @@ export async function call<T = any>(
   return { status: res.status, body: text ? JSON.parse(text) : null, contentType: res.headers.get('content-type') };
 }
 
+/** A request to one of the Worker's member pages (HTML, no API key), with an optional form body. */
+export async function requestPage(method: 'GET' | 'POST', path: string, options: { form?: Record<string, string>; env?: Partial<Env> } = {}) {
+  const ctx = createExecutionContext();
+  const init: RequestInit = { method };
+  if (options.form) init.body = new URLSearchParams(options.form);
+  const res = await app.request(path, init, { ...(env as unknown as Env), ...options.env }, ctx);
+  await waitOnExecutionContext(ctx);
+  return { status: res.status, contentType: res.headers.get('content-type'), headers: res.headers, body: await res.text() };
+}
+
 export async function newOrganisation(name = 'Test Gym') {
   const boot = await bootstrapOrganisation(name, Date.now());
   await env.DB.exec(boot.sql.replaceAll('\n', ' '));

@@ -116,6 +116,18 @@ describe('notice templates: bodies', () => {
     expect(() => renderNotice('payment_failed', { ...SAMPLES.payment_failed, payUrl: 'http://pay.example/p/1' })).toThrow(/https/);
     expect(() => renderNotice('payment_failed', { ...base, amount: thb(100) } as never)).toThrow(/payUrl/);
   });
+
+  it('a notice whose link could not be made (no public address) sends the member to the front desk', () => {
+    const links = { card_expiring: 'updateCardUrl', update_card: 'updateCardUrl', payment_failed: 'payUrl', suspension_upcoming: 'payUrl', suspended: 'payUrl', final_notice: 'payUrl' } as const;
+    for (const [t, field] of Object.entries(links) as Array<[keyof typeof links, string]>) {
+      for (const locale of ['en', 'th'] as const) {
+        const r = renderNotice(t, { ...SAMPLES[t], [field]: null } as never, locale);
+        expect(r.email.html, `${t} ${locale}`).not.toContain('href');
+        expect(`${r.email.text}\n${r.sms.body}`, `${t} ${locale}`).not.toMatch(/https?:|null|undefined/);
+        expect(r.sms.body, `${t} ${locale}`).toContain(locale === 'en' ? 'front desk' : 'เคาน์เตอร์');
+      }
+    }
+  });
 });
 
 describe('SMS length', () => {
