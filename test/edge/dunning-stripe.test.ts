@@ -1,6 +1,6 @@
 // Dunning through the real Stripe SDK against the fake Stripe API (test/edge/stripe-fake): retries
-// with a new idempotency key per attempt, and a card saved by the setup_intent.succeeded webhook
-// retrying at once and restoring the member at the door.
+// with a new idempotency key per attempt, and a card saved by the setup_intent.succeeded webhook,
+// or replaced by the card network's account updater, retrying at once and restoring the member.
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
@@ -63,5 +63,47 @@ describe('dunning through Stripe', () => {
     expect((await deliver(g, event)).outcome).toBe('payment:succeeded');
     expect(((await g.api('GET', `/v1/payments?invoiceId=${second.id}`)).body.data as any[]).filter((p) => p.status === 'succeeded')).toHaveLength(1);
     expect((await g.api('GET', `/v1/members/${g.member.id}/dunning`)).body.state).toMatchObject({ phase: 'idle', suspended: false });
+  });
+
+  it('the account updater replacing an expired card (payment_method.automatically_updated) retries at once and restores the member', async () => {
+    const { key, env } = stripeEnv('dunningupdater');
+    const g = await billingGym({}, env);
+    expect((await g.api('PUT', '/v1/dunning/policy', { policy: { retryDays: [3, 7], graceDays: 0 } })).status).toBe(200);
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    await saveStripeCard(g, key, g.member.id, 'pm_card_visa');
+    await subscribe(g);
+    const expiring = await saveStripeCard(g, key, g.member.id, 'pm_card_chargeDeclinedExpiredCard');
+    await run(g, bkk('2030-02-15'));
+    const second = (await invoicesOf(g, g.member.id))[1];
+    expect(second).toMatchObject({ number: 'INV-000002', status: 'open' });
+    expect(((await g.api('GET', `/v1/payments?invoiceId=${second.id}`)).body.data as any[]).map((p) => [p.attempt, p.status])).toEqual([[1, 'failed']]);
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'suspended', suspension: 'payment_overdue' });
+    expect(await snapshotMember(device.deviceToken, g.member.id)).toMatchObject({ status: 'suspended' });
+    const scheduled = (await g.api('GET', `/v1/members/${g.member.id}/dunning`)).body.state;
+    expect(scheduled.nextRetryAt).toBeGreaterThan(bkk('2030-02-17'));
+
+    // A day later the issuer sends the card's new expiry through the account updater; Stripe tells gymgate.
+    setClock(bkk('2030-02-16'));
+    await fakeControl(key, 'POST', `/payment_methods/${expiring}/automatically_update`, { exp_month: 12, exp_year: 2033 });
+    const event = (await fakeEvents(key)).filter((e) => e.type === 'payment_method.automatically_updated' && e.data.object.id === expiring).at(-1);
+    expect(event).toBeDefined();
+    expect((await deliver(g, event)).outcome).toBe('card_updated');
+
+    // Charged again at once, not on day 3, with the next attempt's own idempotency key.
+    const intents = (await fakeRequests(key)).filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents' && !r.replayed && String(r.idempotencyKey).startsWith(second.id));
+    expect(intents.map((r) => [r.idempotencyKey, r.params.payment_method, r.status])).toEqual([
+      [`${second.id}:attempt:1`, expiring, 402],
+      [`${second.id}:attempt:2`, expiring, 200],
+    ]);
+    expect((await g.api('GET', `/v1/invoices/${second.id}`)).body).toMatchObject({ status: 'paid', amountRemaining: 0 });
+    expect((await g.api('GET', `/v1/members/${g.member.id}/billing`)).body.paymentMethod).toMatchObject({ paymentMethodId: expiring, expMonth: 12, expYear: 2033 });
+    // Paid through the new period's end (2030-03-15, no grace days on this plan).
+    expect(await memberOf(g, g.member.id)).toMatchObject({ status: 'active', suspension: null, validUntil: bkkMidnight('2030-03-15') });
+    expect(await snapshotMember(device.deviceToken, g.member.id)).toMatchObject({ status: 'active' });
+    expect((await g.api('GET', `/v1/members/${g.member.id}/dunning`)).body.state).toMatchObject({ phase: 'idle', suspended: false });
+
+    // Stripe delivers the event again: nothing more is charged.
+    expect((await deliver(g, event)).outcome).toBe('duplicate');
+    expect((await fakeRequests(key)).filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents' && !r.replayed && String(r.idempotencyKey).startsWith(second.id))).toHaveLength(2);
   });
 });

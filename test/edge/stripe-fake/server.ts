@@ -14,7 +14,8 @@
 //
 // Test-only endpoints under /__fake (JSON bodies, same API key): the request log, the events the
 // account produced, fault injection, and actions Stripe would take on its own (a member finishing
-// card setup, the account updater, disputes).
+// card setup, the account updater (whose card then charges as `charges_as`, default a working
+// Visa), disputes).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -280,7 +281,8 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     const obj = fixture('payment_method');
     Object.assign(obj, { id: id('pm'), created: tick(acct), customer, metadata: {}, billing_details: { ...obj.billing_details, email: null, phone: null } });
     Object.assign(obj.card, { brand: card.brand, display_brand: card.brand, last4: card.last4, fingerprint: id('fp').slice(3, 19), wallet: null });
-    Object.defineProperty(obj, '__test', { value: pm, enumerable: false });
+    // The test card it stands for (how charges to it go); the account updater can replace it.
+    Object.defineProperty(obj, '__test', { value: pm, enumerable: false, writable: true });
     return put(acct, 'payment_method', obj);
   }
 
@@ -584,6 +586,8 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       if (what === 'payment_methods' && objectId && action === 'automatically_update' && method === 'POST') {
         const pm = get(acct, 'payment_method', objectId);
         Object.assign(pm.card, { exp_month: input.exp_month ?? pm.card.exp_month, exp_year: input.exp_year ?? pm.card.exp_year + 3, last4: input.last4 ?? pm.card.last4 });
+        // The issuer's new details work: charges now go as for `charges_as` (default pm_card_visa).
+        if (pm.__test !== undefined) pm.__test = String(input.charges_as ?? 'pm_card_visa');
         emit(acct, 'payment_method.automatically_updated', pm, null);
         return send(res, 200, pm);
       }
