@@ -49,14 +49,14 @@ export const memberOf = (gym: TestGym, memberId: string) => gym.call<Member>('GE
 export const paymentsOf = async (gym: TestGym, invoiceId: string) =>
   (await gym.call<{ data: Array<{ method: string; status: string; attempt: number }> }>('GET', `/v1/payments?invoiceId=${invoiceId}`)).data;
 
-/** Pay links in the notices the dev mailbox holds for `email`, oldest first. */
-export async function mailboxPayLinks(gym: TestGym, email: string): Promise<string[]> {
+/** Pay-now links (or, with kind 'card', update-card links) in the notices the dev mailbox holds for `email`, oldest first. */
+export async function mailboxPayLinks(gym: TestGym, email: string, kind: 'pay' | 'card' = 'pay'): Promise<string[]> {
   const html = await (await fetch(`${gym.api}/dev/mailbox`)).text();
   const links: string[] = [];
   for (const article of html.split('<article').slice(1)) {
     if (!article.includes(`<strong class="to">${email}</strong>`)) continue;
     const body = article.slice(article.indexOf('<pre class="body">'), article.indexOf('</pre>'));
-    for (const m of body.matchAll(/https?:\/\/[^\s<]+\/pay\/[0-9a-f]{64}/g)) if (!links.includes(m[0])) links.push(m[0]);
+    for (const m of body.matchAll(new RegExp(`https?://[^\\s<]+/${kind}/[0-9a-f]{64}`, 'g'))) if (!links.includes(m[0])) links.push(m[0]);
   }
   return links.reverse();
 }
