@@ -1,68 +1,50 @@
 // The update-card page of card notices in Chromium, with the simulated processor and the dev mailbox.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../../edge/dev/processes.ts';
-import type { TestGym } from '../e2e/gym.ts';
-import { invoiceOf, launchChromium, loopbackContext, mailboxPayLinks, memberInDunning, memberOf, paymentsOf, simulatedCard, startPayGym } from './support.ts';
+import { invoiceOf, mailboxPayLinks, memberInDunning, memberOf, paymentsOf, simulatedCard, simulatedPageSession } from './support.ts';
 
 describe('the update-card page with the simulated processor', () => {
-  let gym: TestGym;
-  let planId = '';
-  let browser: Browser;
-  let context: BrowserContext;
-  let escaped: string[] = [];
-  let page: Page;
-
-  beforeAll(async () => {
-    [{ gym, planId }, browser] = await Promise.all([startPayGym({ PAYMENT_PROVIDER: 'simulated' }), launchChromium()]);
-    ({ context, escaped } = await loopbackContext(browser));
-    page = await context.newPage();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await gym?.stop();
-  });
+  const s = simulatedPageSession();
 
   it('a member whose card was refused as lost saves a working test card: the failed invoice is paid at once and the member is active again', async () => {
     const email = 'somchai@example.com';
-    const m = await memberInDunning(gym, planId, 'Somchai P.', email, simulatedCard(gym, 'pm_card_chargeDeclinedLostCard'));
-    expect(await memberOf(gym, m.memberId)).toMatchObject({ status: 'suspended', suspension: 'payment_overdue' });
+    const m = await memberInDunning(s.gym, s.planId, 'Somchai P.', email, simulatedCard(s.gym, 'pm_card_chargeDeclinedLostCard'));
+    expect(await memberOf(s.gym, m.memberId)).toMatchObject({ status: 'suspended', suspension: 'payment_overdue' });
     expect(m.invoice).toMatchObject({ status: 'open', amountRemaining: 199_000 });
     let links: string[] = [];
-    await waitUntil(async () => (links = await mailboxPayLinks(gym, email, 'card')).length > 0, `an update-card notice for ${email}`, 30_000, 250);
+    await waitUntil(async () => (links = await mailboxPayLinks(s.gym, email, 'card')).length > 0, `an update-card notice for ${email}`, 30_000, 250);
     const [link] = links as [string];
-    expect(link.startsWith(`${gym.api}/card/`)).toBe(true);
+    expect(link.startsWith(`${s.gym.api}/card/`)).toBe(true);
 
-    const opened = await page.goto(link);
+    const opened = await s.page.goto(link);
     expect(opened?.status()).toBe(200);
-    await expect(page.locator('h1').textContent()).resolves.toMatch(/^Update your card for /);
-    await expect(page.locator('.current-card').textContent()).resolves.toContain('ending 9987');
-    await expect(page.locator('.simulation').textContent()).resolves.toMatch(/no money moves/);
-    await expect(page.locator('form button').count()).resolves.toBe(5);
-    await page.getByRole('button', { name: 'Visa ending 4242: payment succeeds' }).click();
-    await page.waitForURL(/\/simulate$/);
+    await expect(s.page.locator('h1').textContent()).resolves.toMatch(/^Update your card for /);
+    await expect(s.page.locator('.current-card').textContent()).resolves.toContain('ending 9987');
+    await expect(s.page.locator('.simulation').textContent()).resolves.toMatch(/no money moves/);
+    await expect(s.page.locator('form button').count()).resolves.toBe(5);
+    await s.page.getByRole('button', { name: 'Visa ending 4242: payment succeeds' }).click();
+    await s.page.waitForURL(/\/simulate$/);
 
-    await expect(page.locator('h1').textContent()).resolves.toBe('Card saved');
-    await expect(page.locator('.outcome').textContent()).resolves.toContain('Visa ending 4242 is saved');
-    const paid = page.locator('.invoice[data-status="paid"]');
+    await expect(s.page.locator('h1').textContent()).resolves.toBe('Card saved');
+    await expect(s.page.locator('.outcome').textContent()).resolves.toContain('Visa ending 4242 is saved');
+    const paid = s.page.locator('.invoice[data-status="paid"]');
     await expect(paid.textContent()).resolves.toContain(`Invoice ${m.invoice.number}`);
     await expect(paid.textContent()).resolves.toContain('is paid with this card');
 
-    expect(await invoiceOf(gym, m.memberId)).toMatchObject({ id: m.invoice.id, status: 'paid', amountRemaining: 0 });
-    expect((await paymentsOf(gym, m.invoice.id)).map((p) => [p.attempt, p.status]).sort()).toEqual([
+    expect(await invoiceOf(s.gym, m.memberId)).toMatchObject({ id: m.invoice.id, status: 'paid', amountRemaining: 0 });
+    expect((await paymentsOf(s.gym, m.invoice.id)).map((p) => [p.attempt, p.status]).sort()).toEqual([
       [1, 'failed'],
       [2, 'succeeded'],
     ]);
-    expect(await memberOf(gym, m.memberId)).toMatchObject({ status: 'active', suspension: null });
-    const billing = await gym.call<{ paymentMethod: { last4: string } }>('GET', `/v1/members/${m.memberId}/billing`);
+    expect(await memberOf(s.gym, m.memberId)).toMatchObject({ status: 'active', suspension: null });
+    const billing = await s.gym.call<{ paymentMethod: { last4: string } }>('GET', `/v1/members/${m.memberId}/billing`);
     expect(billing.paymentMethod).toMatchObject({ last4: '4242' });
 
-    // The link is used up: a clear page, nothing more charged.
-    const again = await page.goto(link);
+    // The link is used up: a clear s.page, nothing more charged.
+    const again = await s.page.goto(link);
     expect(again?.status()).toBe(410);
-    await expect(page.locator('h1').textContent()).resolves.toBe('Link already used');
-    expect(await paymentsOf(gym, m.invoice.id)).toHaveLength(2);
-    expect(escaped).toEqual([]);
+    await expect(s.page.locator('h1').textContent()).resolves.toBe('Link already used');
+    expect(await paymentsOf(s.gym, m.invoice.id)).toHaveLength(2);
+    expect(s.escaped).toEqual([]);
   });
 });

@@ -2,7 +2,8 @@
 // Worker under `wrangler dev` with a fresh local D1 (the e2e TestGym). The browser only reaches
 // loopback: every other request is answered by a test route or aborted and recorded.
 import { createHash } from 'node:crypto';
-import { chromium, type Browser, type BrowserContext, type Route } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { BIN, run, waitUntil } from '../../edge/dev/processes.ts';
 import { TestGym } from '../e2e/gym.ts';
 
@@ -39,6 +40,24 @@ export async function startPayGym(vars: Record<string, string>) {
   const vat = { name: 'VAT 7%', basisPoints: 700, mode: 'inclusive' };
   const plan = await gym.call('POST', '/v1/plans', { name: 'Monthly', currency: 'THB', price: 199_000, interval: 'monthly', taxRate: vat });
   return { gym, planId: plan.id as string };
+}
+
+/**
+ * For a describe block: a gym on the simulated processor (startPayGym) and a loopback Chromium
+ * page, started before its tests and stopped after. Read the fields inside the tests.
+ */
+export function simulatedPageSession() {
+  const s = { gym: null as unknown as TestGym, planId: '', browser: null as unknown as Browser, context: null as unknown as BrowserContext, escaped: [] as string[], page: null as unknown as Page };
+  beforeAll(async () => {
+    [{ gym: s.gym, planId: s.planId }, s.browser] = await Promise.all([startPayGym({ PAYMENT_PROVIDER: 'simulated' }), launchChromium()]);
+    ({ context: s.context, escaped: s.escaped } = await loopbackContext(s.browser));
+    s.page = await s.context.newPage();
+  });
+  afterAll(async () => {
+    await s.browser?.close();
+    await s.gym?.stop();
+  });
+  return s;
 }
 
 export type Invoice = { id: string; number: string; status: string; amountRemaining: number };
