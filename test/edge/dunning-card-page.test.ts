@@ -172,13 +172,14 @@ describe('card links in notices', () => {
   });
 
   it('with neither a payLinkBase nor PUBLIC_BASE_URL the notices still go out, without a link (never localhost)', async () => {
-    const g = await billingGym();
+    // Unset whatever wrangler.toml may give the Worker.
+    const g = await billingGym({}, { ...SIMULATED, PUBLIC_BASE_URL: '' });
     await hardDeclined(g);
     expect(await noticeLinks(g.member.id, 'update_card')).toEqual([null]);
     expect(await noticeLinks(g.member.id, 'payment_failed', 'payUrl')).toEqual([]);
     expect(await noticeLinks(g.member.id, 'suspended', 'payUrl')).toEqual([null]);
     await env.DB.prepare('UPDATE billing_customers SET card_last4 = ?, card_exp_month = 3, card_exp_year = 2030 WHERE member_id = ?').bind('9987', g.member.id).run();
-    await enqueueReminders(db(), bkk('2030-03-05'));
+    await enqueueReminders(db(), bkk('2030-03-05'), g.env.PUBLIC_BASE_URL);
     expect(await noticeLinks(g.member.id, 'card_expiring')).toEqual([null]);
     const texts = await env.DB.prepare(`SELECT payload FROM notification_messages WHERE member_id = ?`).bind(g.member.id).all<{ payload: string }>();
     expect(texts.results.length).toBeGreaterThanOrEqual(3);
