@@ -24,24 +24,8 @@ import { latestLedgerTime, ledgerFingerprint, ledgerOf, ledgerSources, loadInvoi
 type Batch = [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]];
 export const batch = (db: Db, items: BatchItem<'sqlite'>[]) => db.batch(items as Batch) as Promise<unknown[]>;
 
-/**
- * A raw statement that can go into a D1 batch. (drizzle's `db.run(sql)` executes alone, but in a
- * D1 batch its parameters are bound to a statement it does not have; this gives it one.)
- */
-export function raw(db: Db, query: SQL): BatchItem<'sqlite'> & Promise<D1Result> {
-  const item = db.run(query) as unknown as {
-    getQuery(): { sql: string; params: unknown[] };
-    mapResult(result: unknown, fromBatch?: boolean): unknown;
-    _prepare(): unknown;
-  };
-  const client = (db as unknown as { $client: D1Database }).$client;
-  item._prepare = () => ({
-    getQuery: () => item.getQuery(),
-    stmt: client.prepare(item.getQuery().sql),
-    mapResult: (result: unknown, fromBatch?: boolean) => item.mapResult(result, fromBatch),
-  });
-  return item as unknown as BatchItem<'sqlite'> & Promise<D1Result>;
-}
+export { raw } from '../lib/json-rows.ts';
+import { raw } from '../lib/json-rows.ts';
 
 /** True for a D1 constraint failure: the write lost a race (or a guard refused it) and the batch rolled back. */
 export function isConstraintError(error: unknown): boolean {
@@ -69,32 +53,10 @@ export type DraftToStore = {
   now: number;
 };
 
-/**
- * The statements that store a draft: the insert, which fails unless `guard` holds; the claim of its
- * pending items, which fails unless it got every one; then `after`. Any failure rolls back the batch.
- */
-export function draftInvoiceStatements(db: Db, d: DraftToStore): BatchItem<'sqlite'>[] {
-  const problems = invoiceProblems(d.invoice);
-  if (problems.length > 0) throw new Error(`refusing to store an inconsistent invoice: ${problems.join('; ')}`);
-  if (d.pendingItemIds.length > 80) throw new Error('at most 80 pending items per invoice');
-  const n = d.pendingItemIds.length;
+/** The invoices row of a draft (its pending item count is the caller's: see draftInvoiceStatements). */
+export function invoiceRowOf(d: DraftToStore): Omit<typeof invoices.$inferInsert, 'pendingItemCount'> {
   const inv = d.invoice;
-  // NULL into a NOT NULL column fails the statement, and with it the whole batch: the insert when
-  // the guard does not hold, the count check when the claim did not get every item.
-  const guarded = sql`(SELECT CASE WHEN (${d.guard ?? sql`1`}) THEN ${n} END)`;
-  const claim = n
-    ? [
-        db
-          .update(pendingItems)
-          .set({ invoiceId: d.id })
-          .where(and(eq(pendingItems.organisationId, d.organisationId), inArray(pendingItems.id, d.pendingItemIds), isNull(pendingItems.invoiceId))),
-        db
-          .update(invoices)
-          .set({ pendingItemCount: sql`(SELECT CASE WHEN count(*) = ${n} THEN ${n} END FROM pending_items WHERE invoice_id = ${d.id})` })
-          .where(eq(invoices.id, d.id)),
-      ]
-    : [];
-  const insert = db.insert(invoices).values({
+  return {
     id: d.id,
     organisationId: d.organisationId,
     payerId: d.payerId,
@@ -117,9 +79,35 @@ export function draftInvoiceStatements(db: Db, d: DraftToStore): BatchItem<'sqli
     amountPaid: 0,
     amountCredited: 0,
     amountRemaining: inv.amountRemaining,
-    pendingItemCount: guarded as unknown as number,
     createdAt: d.now,
-  });
+  };
+}
+
+/**
+ * The statements that store a draft: the insert, which fails unless `guard` holds; the claim of its
+ * pending items, which fails unless it got every one; then `after`. Any failure rolls back the batch.
+ */
+export function draftInvoiceStatements(db: Db, d: DraftToStore): BatchItem<'sqlite'>[] {
+  const problems = invoiceProblems(d.invoice);
+  if (problems.length > 0) throw new Error(`refusing to store an inconsistent invoice: ${problems.join('; ')}`);
+  if (d.pendingItemIds.length > 80) throw new Error('at most 80 pending items per invoice');
+  const n = d.pendingItemIds.length;
+  // NULL into a NOT NULL column fails the statement, and with it the whole batch: the insert when
+  // the guard does not hold, the count check when the claim did not get every item.
+  const guarded = sql`(SELECT CASE WHEN (${d.guard ?? sql`1`}) THEN ${n} END)`;
+  const claim = n
+    ? [
+        db
+          .update(pendingItems)
+          .set({ invoiceId: d.id })
+          .where(and(eq(pendingItems.organisationId, d.organisationId), inArray(pendingItems.id, d.pendingItemIds), isNull(pendingItems.invoiceId))),
+        db
+          .update(invoices)
+          .set({ pendingItemCount: sql`(SELECT CASE WHEN count(*) = ${n} THEN ${n} END FROM pending_items WHERE invoice_id = ${d.id})` })
+          .where(eq(invoices.id, d.id)),
+      ]
+    : [];
+  const insert = db.insert(invoices).values({ ...invoiceRowOf(d), pendingItemCount: guarded as unknown as number });
   return [insert, ...claim, ...d.after];
 }
 

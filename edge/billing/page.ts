@@ -16,42 +16,47 @@
 // race) is handed back to be billed by processSubscription, which picks up whatever this left: a
 // draft, an open invoice whose pending payment it repeats with the same idempotency key. So the
 // page path only ever does part of the work processSubscription would do, never something else.
-import { sql, type SQL } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import { alias } from 'drizzle-orm/sqlite-core';
-import { computeDraftInvoice, invoiceTotals, type Invoice } from '../../core/billing/invoice.ts';
-import { billingDue, entitlementOf, applySubscriptionEvent, type SubscriptionEvent } from '../../core/billing/subscription.ts';
-import { billingCustomers, creditNotes, dunningStates, invoices, members, payments, pendingItems, plans, refunds, subscriptions } from '../db/schema.ts';
+import { computeDraftInvoice, invoiceProblems, invoiceTotals, type Invoice } from '../../core/billing/invoice.ts';
+import { applySubscriptionEvent, billingDue, entitlementOf, type SubscriptionEvent } from '../../core/billing/subscription.ts';
+import { billingCustomers, creditNotes, dunningStates, invoices, invoiceSequences, members, payments, pendingItems, plans, refunds, subscriptionEvents, subscriptions } from '../db/schema.ts';
 import { recordChanges, type BumpedSite } from '../entitlements/changes.ts';
 import { newId } from '../lib/ids.ts';
+import { field, insertRows, jsonRows, raw } from '../lib/json-rows.ts';
 import { announceEntitlementChanges } from '../notify/entitlements.ts';
-import { isPaymentProviderError, type ChargeOffSessionInput, type ChargeOutcome } from '../payments/index.ts';
+import type { ChargeOffSessionInput, ChargeOutcome } from '../payments/index.ts';
 import { paymentProvider, type BillingDeps } from './deps.ts';
 import { dunningSettings } from './dunning.ts';
+import { isRateLimited, RATE_LIMITED_TRIES, rateLimitWait, withRateLimitRetries } from './rate-limit.ts';
+import { batch, cardAttemptRow, chargeRequest, invoiceRowOf, isConstraintError, outcomeResult, randomToken } from './invoices.ts';
+import { INVOICE_FACT_COLUMNS, latestLedgerTime, ledgerFingerprint, ledgerOf, type InvoiceFact, type InvoiceRow, type LedgerSources, type PaymentRow, type SubscriptionRow } from './records.ts';
 import {
-  batch,
-  cardAttemptRow,
-  chargeRequest,
-  draftInvoiceStatements,
-  finaliseStatements,
-  isConstraintError,
-  outcomeResult,
-  randomToken,
-  resultColumns,
-  succeedStatements,
-} from './invoices.ts';
-import { INVOICE_FACT_COLUMNS, latestLedgerTime, ledgerFingerprint, ledgerOf, planPrice, type InvoiceFact, type InvoiceRow, type LedgerSources, type PaymentRow, type SubscriptionRow } from './records.ts';
-import { billingTarget, commitStatements, memberUpdates, nextReviewDate, reconcileEvents, stateOnBillingDay, type ProcessResult } from './subscriptions.ts';
+  billingTarget,
+  memberChanges,
+  nextReviewDate,
+  reconcileEvents,
+  stateOnBillingDay,
+  subscriptionEventRows,
+  subscriptionWrite,
+  type ProcessResult,
+} from './subscriptions.ts';
 import { localDate } from './time.ts';
 
 /** The ids as one bound parameter (D1 allows 100 per statement; a page may have more). */
 const inJson = (column: SQL, ids: string[]) => sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A drizzle members update as SQL column names (what the JSON rows of a page carry). */
+const toColumns = (set: { status: string; suspension: string | null; validFrom: number; validUntil: number; accessProfileId: string | null; updatedAt: number }) => ({
+  status: set.status,
+  suspension: set.suspension,
+  valid_from: set.validFrom,
+  valid_until: set.validUntil,
+  access_profile_id: set.accessProfileId,
+  updated_at: set.updatedAt,
+});
 
-/** Charges refused as too many requests (429) are asked again after 250–500 ms, this many times. */
-const RATE_LIMITED_TRIES = 20;
-const RATE_LIMITED_WAIT_MS = 250;
 
 export type PageResult = {
   /** Subscriptions billed and committed here. */
@@ -237,40 +242,59 @@ function planRenewals(data: PageData, now: number, providerName: PaymentRow['pro
   return { renewals, rest };
 }
 
-/** Step 3: the drafts, finalised, with their pending card payments; false when a guard refused (nothing was written). */
+/**
+ * Step 3: the invoices, finalised with the organisations' next numbers, and their pending card
+ * payments, in one batch of a few statements: every row of one kind is one statement over a JSON
+ * array. Each invoice is written only while its subscription is at the version and its payer's
+ * ledger has the fingerprint the draft was computed from (else NULL goes into a NOT NULL column
+ * and the whole batch rolls back: null is returned and nothing was written). Returns the numbers.
+ */
 async function storeRenewals(deps: BillingDeps, renewals: Renewal[], now: number): Promise<Map<string, string> | null> {
   const { db } = deps;
-  const statements: BatchItem<'sqlite'>[] = [];
-  const numberAt: [string, number][] = [];
+  const perOrg = byKey(renewals, (r) => r.row.organisationId);
+  const k = new Map<string, number>();
+  for (const list of perOrg.values()) list.forEach((r, i) => k.set(r.invoiceId, i));
   for (const r of renewals) {
-    const unchanged = sql`(SELECT version FROM subscriptions WHERE id = ${r.row.id}) = ${r.row.version} AND ${ledgerFingerprint(r.row.organisationId, r.row.payerId)} = ${r.fingerprint}`;
-    statements.push(
-      ...draftInvoiceStatements(db, {
-        id: r.invoiceId,
-        organisationId: r.row.organisationId,
-        payerId: r.row.payerId,
-        subscriptionId: r.row.id,
-        reason: 'plan',
-        sourceKey: null,
-        invoice: r.invoice,
-        pendingItemIds: [],
-        guard: unchanged,
-        after: [],
-        now,
-      }),
-    );
-    const finalise = finaliseStatements(db, {
-      organisationId: r.row.organisationId,
-      payerId: r.row.payerId,
-      invoiceId: r.invoiceId,
-      totals: r.totals,
-      finalisedAt: r.finalisedAt,
-      fingerprint: r.fingerprint,
-    });
-    statements.push(...finalise);
-    numberAt.push([r.invoiceId, statements.length - 1]);
-    statements.push(db.insert(payments).values(r.payment));
+    const problems = invoiceProblems(r.invoice);
+    if (problems.length > 0) throw new Error(`refusing to store an inconsistent invoice: ${problems.join('; ')}`);
   }
+  const org = field('organisation_id');
+  const unchanged = sql`(SELECT version FROM subscriptions WHERE id = ${field('subscription_id')}) = ${field('version')}
+    AND ${ledgerFingerprint(org, field('payer_id'))} = ${field('fingerprint')}`;
+  const statements: BatchItem<'sqlite'>[] = [
+    ...[...perOrg.keys()].map((organisationId) => db.insert(invoiceSequences).values({ organisationId }).onConflictDoNothing()),
+    insertRows(
+      db,
+      invoices,
+      renewals.map((r) => ({
+        ...invoiceRowOf({ id: r.invoiceId, organisationId: r.row.organisationId, payerId: r.row.payerId, subscriptionId: r.row.id, reason: 'plan', sourceKey: null, invoice: r.invoice, pendingItemIds: [], guard: null, after: [], now }),
+        ...r.totals,
+        amountRemaining: r.totals.amountDue,
+        status: 'open' as const,
+        finalisedAt: r.finalisedAt,
+        pendingItemCount: 0,
+      })),
+      {
+        extra: renewals.map((r) => ({ k: k.get(r.invoiceId), version: r.row.version, fingerprint: r.fingerprint })),
+        set: {
+          number: sql`(SELECT prefix || '-' || printf('%06d', next_invoice + ${field('k')}) FROM invoice_sequences WHERE organisation_id = ${org})`,
+          pendingItemCount: sql`CASE WHEN ${unchanged} THEN 0 END`,
+        },
+        returning: 'id, number',
+      },
+    ),
+    ...[...perOrg].map(([organisationId, list]) =>
+      db
+        .update(invoiceSequences)
+        .set({ nextInvoice: sql`${invoiceSequences.nextInvoice} + ${list.length}` })
+        .where(eq(invoiceSequences.organisationId, organisationId)),
+    ),
+    insertRows(
+      db,
+      payments,
+      renewals.map((r) => r.payment),
+    ),
+  ];
   let results: unknown[];
   try {
     results = await batch(db, statements);
@@ -278,13 +302,8 @@ async function storeRenewals(deps: BillingDeps, renewals: Renewal[], now: number
     if (isConstraintError(error)) return null;
     throw error;
   }
-  const numbers = new Map<string, string>();
-  for (const [invoiceId, at] of numberAt) {
-    const rows = (results[at] as { results?: { number: string | null }[] }).results ?? [];
-    if (rows[0]?.number) numbers.set(invoiceId, rows[0].number);
-  }
-  // Every invoice took a number, or the ledger moved under one of them: let the slow path look.
-  return numbers.size === renewals.length ? numbers : null;
+  const rows = (results[perOrg.size] as { results?: { id: string; number: string | null }[] }).results ?? [];
+  return new Map(rows.map((r) => [r.id, r.number ?? '']));
 }
 
 /** Charges of a page made at the same time when the processor takes them one request each. */
@@ -292,24 +311,23 @@ const CHARGE_LANES = 20;
 
 /**
  * Step 4: the charges. A processor with a many-at-once path gets them in one call; others get
- * one request per charge, CHARGE_LANES at a time, each asked again after 250–500 ms (jittered, so
- * waiting charges do not all come back in the same instant) when the processor answers 429.
- * Any other error leaves the payment pending: processSubscription asks again with the same key.
+ * one request per charge, CHARGE_LANES at a time. Charges refused with 429 are asked again
+ * (rate-limit.ts); any other error leaves the payment pending, and processSubscription asks
+ * again with the same key.
  */
 async function chargeAll(deps: BillingDeps, inputs: ChargeOffSessionInput[]): Promise<(ChargeOutcome | null)[]> {
   const provider = paymentProvider(deps);
   const answers: (ChargeOutcome | null)[] = inputs.map(() => null);
-  const rateLimited = (reason: unknown) => isPaymentProviderError(reason) && reason.kind === 'rate_limited';
   const many = provider.chargeOffSessionMany?.bind(provider);
   if (many) {
     let waiting = inputs.map((_, i) => i);
     for (let tries = 1; waiting.length > 0 && tries <= RATE_LIMITED_TRIES; tries++) {
-      if (tries > 1) await sleep(RATE_LIMITED_WAIT_MS * (1 + Math.random()));
+      if (tries > 1) await rateLimitWait();
       const settled = await many(waiting.map((i) => inputs[i]!));
       const again: number[] = [];
       settled.forEach((s, k) => {
         if (s.status === 'fulfilled') answers[waiting[k]!] = s.value;
-        else if (rateLimited(s.reason)) again.push(waiting[k]!);
+        else if (isRateLimited(s.reason)) again.push(waiting[k]!);
       });
       waiting = again;
     }
@@ -318,15 +336,7 @@ async function chargeAll(deps: BillingDeps, inputs: ChargeOffSessionInput[]): Pr
   let next = 0;
   const lane = async () => {
     for (let i = next++; i < inputs.length; i = next++) {
-      for (let tries = 1; tries <= RATE_LIMITED_TRIES; tries++) {
-        try {
-          answers[i] = await provider.chargeOffSession(inputs[i]!);
-          break;
-        } catch (error) {
-          if (!rateLimited(error)) break;
-          await sleep(RATE_LIMITED_WAIT_MS * (1 + Math.random()));
-        }
-      }
+      answers[i] = await withRateLimitRetries(() => provider.chargeOffSession(inputs[i]!)).catch(() => null);
     }
   };
   await Promise.all(Array.from({ length: Math.min(CHARGE_LANES, inputs.length) }, lane));
@@ -365,37 +375,88 @@ export async function billPage(deps: BillingDeps, ids: string[], now: number): P
   const paid = planned.renewals.filter((_, i) => outcomes[i]?.status === 'succeeded');
   rest.push(...planned.renewals.filter((_, i) => outcomes[i]?.status !== 'succeeded').map((r) => r.row.id));
   if (paid.length === 0) return { results: [], rest };
-  const statements: BatchItem<'sqlite'>[] = [];
-  const casAt: [Renewal, number][] = [];
+  const payers: { id: string; token: string; pi: string | null; ch: string | null }[] = [];
+  const writes: Record<string, unknown>[] = [];
+  const events: ReturnType<typeof subscriptionEventRows> = [];
+  const eventTokens: { token: string }[] = [];
+  const memberWrites: Record<string, unknown>[] = [];
   const changedByOrg = new Map<string, string[]>();
   const committed = new Map<string, ProcessResult>();
   for (const [i, r] of planned.renewals.entries()) {
     const outcome = outcomes[i];
     if (outcome?.status !== 'succeeded') continue;
-    statements.push(...succeedStatements(db, { id: r.payment.id, invoiceId: r.invoiceId, amount: r.payment.amount }, now, randomToken(), resultColumns(outcomeResult(outcome))));
+    const result = outcomeResult(outcome);
+    payers.push({ id: r.payment.id, token: randomToken(), pi: result.providerPaymentId ?? null, ch: result.chargeId ?? null });
     const facts: InvoiceFact[] = [
       ...r.facts,
       { id: r.invoiceId, reason: 'plan', status: 'paid', periodStart: r.invoice.period!.start, periodEnd: r.invoice.period!.end, amountRemaining: 0, lastPaymentStatus: 'succeeded' },
     ];
     let s = r.state;
-    const events: SubscriptionEvent[] = [];
+    const applied: SubscriptionEvent[] = [];
     for (const e of reconcileEvents(s, facts, r.date)) {
       const step = applySubscriptionEvent(s, e);
       if (step.ok) {
         s = step.state;
-        events.push(e);
+        applied.push(e);
       }
     }
-    const nextReviewOn = nextReviewDate(s, facts, r.date, r.graceDays);
+    const commit = { state: s, events: applied, nextReviewOn: nextReviewDate(s, facts, r.date, r.graceDays) };
     const ent = entitlementOf(s, { minGraceDays: r.graceDays });
     const token = randomToken();
-    casAt.push([r, statements.length]);
-    statements.push(...commitStatements(db, r.row, { state: s, events, nextReviewOn }, ent, token, now));
-    const updates = memberUpdates(db, r.row, s, ent, token, now, { rows: data.covered, planAccessProfileId: r.planAccessProfileId });
-    statements.push(...updates.statements);
-    if (updates.changed.length > 0) changedByOrg.set(r.row.organisationId, [...(changedByOrg.get(r.row.organisationId) ?? []), ...updates.changed]);
-    committed.set(r.row.id, { subscriptionId: r.row.id, status: ent.status, validUntil: ent.validUntil, nextReviewOn, invoice: null, charge: 'charged' });
+    const w = subscriptionWrite(r.row, commit, ent, token, now);
+    writes.push({ id: r.row.id, version: r.row.version, token, state: JSON.stringify(w.state), status: w.status, plan_id: w.planId, next_review_on: w.nextReviewOn, next_review_at: w.nextReviewAt });
+    for (const e of subscriptionEventRows(r.row, commit, now)) {
+      events.push(e);
+      eventTokens.push({ token });
+    }
+    const changes = memberChanges(r.row, s, ent, now, { rows: data.covered, planAccessProfileId: r.planAccessProfileId });
+    for (const c of changes) memberWrites.push({ id: c.id, organisation_id: r.row.organisationId, subscription_id: r.row.id, token, ...toColumns(c.set) });
+    if (changes.length > 0) changedByOrg.set(r.row.organisationId, [...(changedByOrg.get(r.row.organisationId) ?? []), ...changes.map((c) => c.id)]);
+    committed.set(r.row.id, { subscriptionId: r.row.id, status: ent.status, validUntil: ent.validUntil, nextReviewOn: commit.nextReviewOn, invoice: null, charge: 'charged' });
   }
+  // Each kind of write is one statement over a JSON array; every subscription's own writes run
+  // only where its compare-and-swap won (its write token is on the row).
+  const tokenHolds = sql`EXISTS (SELECT 1 FROM subscriptions WHERE id = ${field('subscription_id')} AND write_token = ${field('token')})`;
+  const statements: BatchItem<'sqlite'>[] = [
+    // The payments succeeded, at most once (as succeedStatements), then their money on their invoices.
+    raw(
+      db,
+      sql`UPDATE payments SET status = 'succeeded', applied_token = ${field('token')}, settled_at = coalesce(payments.settled_at, ${now}),
+        failure_code = NULL, decline_code = NULL, failure_message = NULL, hard_decline = 0, updated_at = ${now},
+        provider_payment_id = coalesce(${field('pi')}, payments.provider_payment_id), charge_id = coalesce(${field('ch')}, payments.charge_id)
+      FROM ${jsonRows(payers)} WHERE payments.id = ${field('id')} AND payments.applied_token IS NULL`,
+    ),
+    raw(
+      db,
+      sql`UPDATE invoices SET
+        amount_paid = invoices.amount_paid + min(p.amount, invoices.amount_remaining),
+        amount_remaining = invoices.amount_remaining - min(p.amount, invoices.amount_remaining),
+        status = CASE WHEN invoices.amount_remaining - min(p.amount, invoices.amount_remaining) = 0 THEN 'paid' ELSE invoices.status END,
+        paid_at = CASE WHEN invoices.amount_remaining - min(p.amount, invoices.amount_remaining) = 0 THEN ${now} ELSE invoices.paid_at END
+      FROM payments AS p, ${jsonRows(payers)}
+      WHERE p.id = ${field('id')} AND p.applied_token = ${field('token')} AND invoices.id = p.invoice_id AND invoices.status IN ('open', 'uncollectible')`,
+    ),
+    raw(
+      db,
+      sql`UPDATE subscriptions SET state = ${field('state')}, status = ${field('status')}, plan_id = ${field('plan_id')},
+        next_review_on = ${field('next_review_on')}, next_review_at = ${field('next_review_at')},
+        version = subscriptions.version + 1, write_token = ${field('token')}, updated_at = ${now}
+      FROM ${jsonRows(writes)} WHERE subscriptions.id = ${field('id')} AND subscriptions.version = ${field('version')}
+      RETURNING subscriptions.id AS id`,
+    ),
+    ...(events.length ? [insertRows(db, subscriptionEvents, events, { extra: eventTokens, where: tokenHolds })] : []),
+    ...(memberWrites.length
+      ? [
+          raw(
+            db,
+            sql`UPDATE members SET status = ${field('status')}, suspension = ${field('suspension')}, valid_from = ${field('valid_from')},
+              valid_until = ${field('valid_until')}, access_profile_id = ${field('access_profile_id')}, updated_at = ${field('updated_at')}
+            FROM ${jsonRows(memberWrites)} WHERE members.id = ${field('id')} AND members.organisation_id = ${field('organisation_id')} AND ${tokenHolds}`,
+          ),
+        ]
+      : []),
+  ];
+  const casAt = 2;
   const bumps: number[] = [];
   for (const [organisationId, changed] of changedByOrg) {
     bumps.push(statements.length);
@@ -406,10 +467,11 @@ export async function billPage(deps: BillingDeps, ids: string[], now: number): P
   if (bumped.length > 0) deps.ctx.waitUntil(announceEntitlementChanges(deps.env, db, bumped));
 
   // A subscription whose swap lost (changed since it was read) is looked at again by the slow path.
-  for (const [r, at] of casAt) {
-    if ((results[at] as unknown[]).length === 0) {
-      committed.delete(r.row.id);
-      rest.push(r.row.id);
+  const won = new Set(((results[casAt] as { results?: { id: string }[] }).results ?? []).map((r) => r.id));
+  for (const id of [...committed.keys()]) {
+    if (!won.has(id)) {
+      committed.delete(id);
+      rest.push(id);
     }
   }
   // Step 6: the invoices as stored, for the results.

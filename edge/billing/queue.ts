@@ -6,9 +6,9 @@
 import { and, asc, eq, gt, isNotNull, lte, ne } from 'drizzle-orm';
 import { subscriptions } from '../db/schema.ts';
 import type { Db } from '../env.ts';
-import { isPaymentProviderError } from '../payments/index.ts';
 import type { BillingDeps } from './deps.ts';
 import { billPage } from './page.ts';
+import { isRateLimited, withRateLimitRetries } from './rate-limit.ts';
 import { processSubscription, type ProcessResult } from './subscriptions.ts';
 
 export type BillingMessage = { type: 'bill_subscription'; subscriptionId: string; organisationId: string; now: number };
@@ -81,39 +81,21 @@ export const BILLING_CONCURRENCY = 20;
 export const LANE_STAGGER_MS = 25;
 /** Seconds before a message is tried again after a failure. */
 export const RETRY_DELAY = 60;
-/**
- * A charge the processor refused as too many requests (429) is asked again after 250–500 ms
- * (jittered, so the waiting charges do not all ask in the same instant; processors count their
- * limits per second), up to RATE_LIMITED_TRIES times in the same invocation, and then by the queue
- * after RATE_LIMITED_DELAY seconds rather than the usual minute. Waiting here costs no queue
- * attempt; the invoice and the pending payment are already written, so each try again is little
- * more than the charge, with the same idempotency key.
- */
-export const RATE_LIMITED_WAIT_MS = 250;
-export const RATE_LIMITED_TRIES = 20;
+/** Seconds before the queue delivers a message again whose charge the processor kept refusing with 429. */
 export const RATE_LIMITED_DELAY = 2;
-
-const rateLimited = (error: unknown) => isPaymentProviderError(error) && error.kind === 'rate_limited';
 
 async function consumeOne(deps: BillingDeps, message: Message<BillingMessage>): Promise<void> {
   const { subscriptionId, now } = message.body;
-  for (let tries = 1; ; tries++) {
-    try {
-      await processSubscription(deps, subscriptionId, now);
-      message.ack();
+  try {
+    await withRateLimitRetries(() => processSubscription(deps, subscriptionId, now));
+    message.ack();
+  } catch (error) {
+    if (isRateLimited(error)) {
+      message.retry({ delaySeconds: RATE_LIMITED_DELAY });
       return;
-    } catch (error) {
-      if (!rateLimited(error)) {
-        console.error(JSON.stringify({ msg: 'billing failed', subscriptionId, error: String(error) }));
-        message.retry({ delaySeconds: RETRY_DELAY });
-        return;
-      }
-      if (tries >= RATE_LIMITED_TRIES) {
-        message.retry({ delaySeconds: RATE_LIMITED_DELAY });
-        return;
-      }
-      await sleep(RATE_LIMITED_WAIT_MS * (1 + Math.random()));
     }
+    console.error(JSON.stringify({ msg: 'billing failed', subscriptionId, error: String(error) }));
+    message.retry({ delaySeconds: RETRY_DELAY });
   }
 }
 

@@ -156,16 +156,14 @@ export const tokenHolds = (subscriptionId: string, token: string): SQL =>
 type MemberRow = typeof members.$inferSelect;
 
 /**
- * Member updates that make the doors follow the entitlement (only those that change something),
- * from the covered members' rows and the plan's access profile (undefined: the plan is gone, each
- * member keeps theirs). They run only if the subscription write holding `token` won.
+ * The covered members whose door data must change to follow the entitlement, with their new
+ * values, from their rows and the plan's access profile (undefined: the plan is gone, each member
+ * keeps theirs).
  */
-export function memberUpdates(
-  db: Db,
+export function memberChanges(
   row: SubscriptionRow,
   s: SubscriptionState,
   ent: SubscriptionEntitlement,
-  token: string,
   now: number,
   covered: { rows: MemberRow[]; planAccessProfileId: string | null | undefined },
 ) {
@@ -176,8 +174,7 @@ export function memberUpdates(
     validFrom: startOfDay(s.startDate, row.timezone),
     validUntil: startOfDay(ent.validUntil, row.timezone),
   };
-  const statements: BatchItem<'sqlite'>[] = [];
-  const changed: string[] = [];
+  const changes: { id: string; set: typeof desired & { accessProfileId: string | null; updatedAt: number } }[] = [];
   for (const m of covered.rows) {
     if (!ids.has(m.id) || m.organisationId !== row.organisationId) continue;
     // The plan's access profile is the access it grants (null: general doors at every site, 24/7).
@@ -191,15 +188,23 @@ export function memberUpdates(
     ) {
       continue;
     }
-    changed.push(m.id);
-    statements.push(
+    changes.push({ id: m.id, set: { ...desired, accessProfileId, updatedAt: now } });
+  }
+  return changes;
+}
+
+/** memberChanges as updates that run only if the subscription write holding `token` won. */
+export function memberUpdates(db: Db, row: SubscriptionRow, s: SubscriptionState, ent: SubscriptionEntitlement, token: string, now: number, covered: Parameters<typeof memberChanges>[4]) {
+  const changes = memberChanges(row, s, ent, now, covered);
+  return {
+    statements: changes.map((c) =>
       db
         .update(members)
-        .set({ ...desired, accessProfileId, updatedAt: now })
-        .where(and(eq(members.id, m.id), eq(members.organisationId, row.organisationId), tokenHolds(row.id, token))),
-    );
-  }
-  return { statements, changed };
+        .set(c.set)
+        .where(and(eq(members.id, c.id), eq(members.organisationId, row.organisationId), tokenHolds(row.id, token))),
+    ),
+    changed: changes.map((c) => c.id),
+  };
 }
 
 /** memberUpdates, reading the covered members and the plan first. */
@@ -224,28 +229,46 @@ export async function accessGraceDays(deps: BillingDeps, organisationId: string)
  * log, each event written only if the swap won. `token` is the write's.
  */
 export function commitStatements(db: Db, row: SubscriptionRow, c: Commit, ent: SubscriptionEntitlement, token: string, now: number): BatchItem<'sqlite'>[] {
-  const nextReviewAt = c.nextReviewOn === null ? null : startOfDay(c.nextReviewOn, row.timezone);
   const cas = db
     .update(subscriptions)
-    .set({
-      state: c.state,
-      status: ent.status,
-      planId: c.state.plan.planId,
-      nextReviewOn: c.nextReviewOn,
-      nextReviewAt,
-      ...(c.pendingProrations ? { pendingProrations: c.pendingProrations } : {}),
-      version: row.version + 1,
-      writeToken: token,
-      updatedAt: now,
-    })
+    .set(subscriptionWrite(row, c, ent, token, now))
     .where(and(eq(subscriptions.id, row.id), eq(subscriptions.version, row.version)))
     .returning({ id: subscriptions.id });
-  const log = c.events.map((e, i) =>
+  const log = subscriptionEventRows(row, c, now).map((e) =>
     raw(db, sql`INSERT INTO subscription_events (id, subscription_id, organisation_id, version, type, date, event, created_at)
-      SELECT ${newId('sev', now)}, ${row.id}, ${row.organisationId}, ${row.version + 1}, ${e.type}, ${e.date}, ${JSON.stringify(e)}, ${now + i}
+      SELECT ${e.id}, ${e.subscriptionId}, ${e.organisationId}, ${e.version}, ${e.type}, ${e.date}, ${JSON.stringify(e.event)}, ${e.createdAt}
       WHERE ${tokenHolds(row.id, token)}`),
   );
   return [cas, ...log];
+}
+
+/** What the compare-and-swap writes on the subscription. */
+export function subscriptionWrite(row: SubscriptionRow, c: Commit, ent: SubscriptionEntitlement, token: string, now: number) {
+  return {
+    state: c.state,
+    status: ent.status,
+    planId: c.state.plan.planId,
+    nextReviewOn: c.nextReviewOn,
+    nextReviewAt: c.nextReviewOn === null ? null : startOfDay(c.nextReviewOn, row.timezone),
+    ...(c.pendingProrations ? { pendingProrations: c.pendingProrations } : {}),
+    version: row.version + 1,
+    writeToken: token,
+    updatedAt: now,
+  };
+}
+
+/** The subscription_events rows of a commit (written only if its swap won). */
+export function subscriptionEventRows(row: SubscriptionRow, c: Commit, now: number) {
+  return c.events.map((e, i) => ({
+    id: newId('sev', now),
+    subscriptionId: row.id,
+    organisationId: row.organisationId,
+    version: row.version + 1,
+    type: e.type,
+    date: e.date,
+    event: e,
+    createdAt: now + i,
+  }));
 }
 
 /** Compare-and-swap of the subscription; false when another write got there first (nothing was written). */

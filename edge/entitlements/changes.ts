@@ -1,10 +1,11 @@
 // Every write that can change who may pass a door records what changed, in the same D1 batch:
 // the affected sites' versions go up by one and the change log gets a row per changed record at
 // the new version. Deltas for doors are read back from that log.
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import { entitlementChanges, sites } from '../db/schema.ts';
+import { sites } from '../db/schema.ts';
 import type { Db, Env } from '../env.ts';
+import { field, jsonRows, raw } from '../lib/json-rows.ts';
 import { announceEntitlementChanges } from '../notify/entitlements.ts';
 
 export type ChangeKind = 'site' | 'door' | 'profile' | 'member' | 'credential';
@@ -25,22 +26,17 @@ export function recordChanges(db: Db, scope: ChangeScope, changes: Change[]) {
     .set({ entitlementVersion: sql`${sites.entitlementVersion} + 1` })
     .where(where)
     .returning({ siteId: sites.id, organisationId: sites.organisationId, version: sites.entitlementVersion });
-  const log = changes.map((c) =>
-    db
-      .insert(entitlementChanges)
-      .select(
-        db
-          .select({
-            siteId: sites.id,
-            version: sites.entitlementVersion,
-            kind: sql<ChangeKind>`${c.kind}`.as('kind'),
-            entityId: sql<string>`${c.entityId}`.as('entity_id'),
-          })
-          .from(sites)
-          .where(and(where)),
-      )
-      .onConflictDoNothing(),
-  );
+  // One statement for every changed record, however many (a billing page changes hundreds).
+  const log = changes.length
+    ? [
+        raw(
+          db,
+          sql`INSERT INTO entitlement_changes (site_id, version, kind, entity_id)
+            SELECT ${sites.id}, ${sites.entitlementVersion}, ${field('kind')}, ${field('entityId')} FROM ${sites}, ${jsonRows(changes)}
+            WHERE ${where ?? sql`true`} ON CONFLICT DO NOTHING`,
+        ),
+      ]
+    : [];
   return [bump, ...log] as const;
 }
 
