@@ -78,7 +78,7 @@ const billingOut = execFileSync(process.execPath, ['--import', 'tsx', path.join(
 });
 const billing: BillingBench = JSON.parse(billingOut.trim().split('\n').pop()!);
 for (const run of billing.queued) {
-  emit({ figure: `billing_run_invoices_per_s_${run.subscriptions / 1000}k`, value: run.perSecond, unit: '/s', baseline: billing.inline.perSecond, baselineName: 'in line, no queue' });
+  emit({ figure: `billing_run_invoices_per_s_${run.subscriptions / 1000}k`, value: run.perSecond, unit: '/s', baseline: billing.inline.perSecond, baselineName: 'one by one, in line' });
 }
 emit({ figure: 'billing_rate_limited_payments_per_s', value: billing.limited.perSecond, unit: '/s', baseline: billing.limited.limit, baselineName: 'processor limit N' });
 

@@ -5,8 +5,9 @@ import { TestGym } from './gym.ts';
 
 type Decision = { granted: boolean; reason: string };
 
-// The money and the door together, with real processes: a member whose renewal charge is declined
-// is refused at the door; a payment recorded at the front desk lets them in again within a second.
+// The money and the door together, with real processes: a member whose charge is declined is
+// suspended by dunning (payment_overdue) and refused at the door; a payment recorded at the front
+// desk lets them in again within a second.
 describe('a payment recorded at the desk reaches the door', () => {
   const gym = new TestGym('embedded', { PAYMENT_PROVIDER: 'simulated' });
   let siteId = '';
@@ -31,7 +32,9 @@ describe('a payment recorded at the desk reaches the door', () => {
     await gym.stop();
   });
 
-  it('refuses a member whose charge was declined, and lets them in within a second of a cash payment', async () => {
+  it('refuses a member suspended for a declined charge, and lets them in within a second of a cash payment', async () => {
+    // No grace: the next dunning run suspends the member.
+    await gym.call('PUT', '/v1/dunning/policy', { policy: { graceDays: 0 } });
     const plan = await gym.call('POST', '/v1/plans', {
       name: 'Monthly',
       currency: 'THB',
@@ -56,9 +59,20 @@ describe('a payment recorded at the desk reaches the door', () => {
       invoice = (await gym.call<{ data: Array<{ id: string; status: string; amountDue: number }> }>('GET', `/v1/invoices?payerId=${member.id}`)).data[0];
       return invoice?.status === 'open';
     }, 'the first invoice to be issued and its charge declined', 30_000, 200);
+    // The five-minute cron: dunning finds the grace over and suspends.
+    await fetch(`${gym.api}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('*/5 * * * *')}`);
+    await waitUntil(
+      async () => {
+        const m = await gym.call<{ status: string; suspension: string | null }>('GET', `/v1/members/${member.id}`);
+        return m.status === 'suspended' && m.suspension === 'payment_overdue';
+      },
+      'dunning to suspend the member',
+      30_000,
+      200,
+    );
     await caughtUp('the agent to learn the membership');
     const refused = await tap();
-    expect(refused.granted).toBe(false);
+    expect(refused).toMatchObject({ granted: false, reason: 'payment_overdue' });
 
     const paidAt = Date.now();
     const payment = await fetch(`${gym.api}/v1/invoices/${invoice!.id}/payments`, {
