@@ -88,7 +88,7 @@ async function readPage(deps: BillingDeps, ids: string[]) {
   const payers = sql`(SELECT payer_id FROM subscriptions WHERE ${inJson(sql`id`, ids)})`;
   // The page's subscriptions under another name, so each payer's fingerprint subqueries can name its columns.
   const outer = alias(subscriptions, 'page_subscription');
-  const ofPayers = (table: { organisationId: unknown; payerId: unknown }) => sql`${table.payerId} IN ${payers}`;
+  const ofPayers = (table: { payerId: unknown }) => sql`${table.payerId} IN ${payers}`;
   const [subRows, planRows, subInvoices, subPayments, ledgerInvoices, notes, pays, refs, fingerprints, customers, dunning, pending, covered] = await db.batch([
     db.select().from(subscriptions).where(inJson(sql`${subscriptions.id}`, ids)),
     db.select().from(plans).where(sql`${plans.id} IN (SELECT plan_id FROM subscriptions WHERE ${inJson(sql`id`, ids)})`),
@@ -136,9 +136,9 @@ const byKey = <T, K>(rows: T[], key: (row: T) => K): Map<K, T[]> => {
 };
 
 /** The subscription's invoices (void excluded) with each one's latest payment status, as subscriptionFacts gives them. */
-function factsOf(data: PageData, subscriptionId: string, paymentsByInvoice: Map<string | null, PageData['subPayments']>): InvoiceFact[] {
-  return data.subInvoices
-    .filter((i) => i.subscriptionId === subscriptionId && i.status !== 'void')
+function factsOf(subInvoices: PageData['subInvoices'], paymentsByInvoice: Map<string | null, PageData['subPayments']>): InvoiceFact[] {
+  return subInvoices
+    .filter((i) => i.status !== 'void')
     .map((i) => {
       const latest = (paymentsByInvoice.get(i.id) ?? []).reduce<PageData['subPayments'][number] | null>((a, p) => (a === null || p.attempt > a.attempt ? p : a), null);
       return { id: i.id, reason: i.reason, status: i.status, periodStart: i.periodStart, periodEnd: i.periodEnd, amountRemaining: i.amountRemaining, lastPaymentStatus: latest?.status ?? null };
@@ -154,11 +154,17 @@ function planRenewals(data: PageData, now: number, providerName: PaymentRow['pro
   const inDunning = new Set(data.dunning.map((d) => d.payerId));
   const withPending = new Set(data.pending.map((p) => p.memberId));
   const payersInPage = byKey(data.subRows, (r) => r.payerId);
+  const invoicesBySubscription = byKey(data.subInvoices, (i) => i.subscriptionId);
+  // Each payer's ledger documents, grouped once and in the order ledgerSources reads them.
+  const invoicesOf = byKey(data.ledgerInvoices, (i) => i.payerId);
+  const notesOf = byKey(data.notes, (n) => n.payerId);
+  const paymentsOf = byKey(data.pays, (p) => p.payerId);
+  const refundsOf = byKey(data.refs, (r) => r.payerId);
   const sources = (payerId: string): LedgerSources => ({
-    invoices: data.ledgerInvoices.filter((i) => i.payerId === payerId).sort((a, b) => (a.finalisedAt ?? 0) - (b.finalisedAt ?? 0) || (a.id < b.id ? -1 : 1)),
-    creditNotes: data.notes.filter((n) => n.payerId === payerId).sort((a, b) => a.issuedAt - b.issuedAt),
-    payments: data.pays.filter((p) => p.payerId === payerId).sort((a, b) => (a.settledAt ?? 0) - (b.settledAt ?? 0)),
-    refunds: data.refs.filter((r) => r.payerId === payerId).sort((a, b) => a.createdAt - b.createdAt),
+    invoices: (invoicesOf.get(payerId) ?? []).sort((a, b) => (a.finalisedAt ?? 0) - (b.finalisedAt ?? 0) || (a.id < b.id ? -1 : 1)),
+    creditNotes: (notesOf.get(payerId) ?? []).sort((a, b) => a.issuedAt - b.issuedAt),
+    payments: (paymentsOf.get(payerId) ?? []).sort((a, b) => (a.settledAt ?? 0) - (b.settledAt ?? 0)),
+    refunds: (refundsOf.get(payerId) ?? []).sort((a, b) => a.createdAt - b.createdAt),
   });
 
   const renewals: Renewal[] = [];
@@ -180,8 +186,9 @@ function planRenewals(data: PageData, now: number, providerName: PaymentRow['pro
       continue;
     }
     const { date, state } = stateOnBillingDay(row, now);
-    const billed = data.subInvoices.filter((i) => i.subscriptionId === row.id && (i.reason === 'plan' || i.reason === 'freeze_fee'));
-    const facts = factsOf(data, row.id, paymentsByInvoice);
+    const mine = invoicesBySubscription.get(row.id) ?? [];
+    const billed = mine.filter((i) => i.reason === 'plan' || i.reason === 'freeze_fee');
+    const facts = factsOf(mine, paymentsByInvoice);
     const due = billingDue(state, date);
     const ledgerSources = sources(row.payerId);
     const ledger = ledgerOf(ledgerSources);
