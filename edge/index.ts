@@ -28,20 +28,29 @@ export default {
       );
       return;
     }
-    ctx.waitUntil(
-      pruneChangeLog(db).then((removed) => console.log(JSON.stringify({ msg: 'change log pruned', removed }))),
+    const logged = <T>(msg: string, work: () => Promise<T>, fields: (r: T) => object) =>
+      work().then(
+        (r) => console.log(JSON.stringify({ msg, ...fields(r) })),
+        (error: unknown) => console.error(JSON.stringify({ msg: `${msg} failed`, error: String(error) })),
+      );
+    // Billing run first: one queue message per subscription due by now (without the queue binding,
+    // billed in line). The rest waits for it, so it neither slows the run's first pages nor runs
+    // dunning ahead of the charges the run makes in line.
+    const billing = logged(
+      'billing run',
+      () => (env.BILLING_QUEUE ? enqueueBillingRun(db, env.BILLING_QUEUE, now) : runBilling({ db, env, ctx }, now).then((r) => r.length)),
+      (due) => ({ due }),
     );
-    // Billing run: one queue message per subscription due by now (without the queue binding, in line).
     ctx.waitUntil(
-      (env.BILLING_QUEUE ? enqueueBillingRun(db, env.BILLING_QUEUE, now) : runBilling({ db, env, ctx }, now).then((r) => r.length)).then((due) =>
-        console.log(JSON.stringify({ msg: 'billing run', due })),
+      billing.then(() =>
+        Promise.all([
+          logged('change log pruned', () => pruneChangeLog(db), (removed) => ({ removed })),
+          // Reminders: renewals in the next days, saved cards about to expire.
+          logged('reminders', () => enqueueReminders(db, now, env.PUBLIC_BASE_URL), (r) => r),
+          // Dunning: retries, grace limits and card waits whose time has come.
+          logged('dunning run', () => runDunning({ db, env, ctx }, now), (r) => r),
+        ]),
       ),
-    );
-    // Reminders: renewals in the next days, saved cards about to expire.
-    ctx.waitUntil(enqueueReminders(db, now, env.PUBLIC_BASE_URL).then((r) => console.log(JSON.stringify({ msg: 'reminders', ...r }))));
-    // Dunning: retries, grace limits and card waits whose time has come (after the billing run's charges).
-    ctx.waitUntil(
-      runDunning({ db, env, ctx }, now).then((r) => console.log(JSON.stringify({ msg: 'dunning run', ...r }))),
     );
   },
   queue: async (batch, env, ctx) => {

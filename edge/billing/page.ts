@@ -353,8 +353,10 @@ async function chargeAll(deps: BillingDeps, inputs: ChargeOffSessionInput[]): Pr
 /**
  * Bills `ids` at `now`: the plain renewals here, the rest left to processSubscription (see the top
  * of this file). Safe next to other runs: every write is guarded like processSubscription's.
+ * `withInvoices: false` leaves each result's invoice null and saves the read that returns them
+ * (the queue consumer only needs to know what was billed).
  */
-export async function billPage(deps: BillingDeps, ids: string[], now: number): Promise<PageResult> {
+export async function billPage(deps: BillingDeps, ids: string[], now: number, options: { withInvoices?: boolean } = {}): Promise<PageResult> {
   const unique = [...new Set(ids)];
   if (unique.length === 0) return { results: [], rest: [] };
   const { db } = deps;
@@ -482,7 +484,7 @@ export async function billPage(deps: BillingDeps, ids: string[], now: number): P
     }
   }
   // Step 6: the invoices as stored, for the results.
-  const stored = committed.size
+  const stored = committed.size && options.withInvoices !== false
     ? await db
         .select()
         .from(invoices)

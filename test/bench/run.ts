@@ -67,7 +67,7 @@ emit({ figure: `wire_bytes_one_change_notice_${wireLabel}`, value: wire.noticeBy
 emit({ figure: `wire_bytes_one_change_delta_${wireLabel}`, value: wire.deltaBytes, unit: 'B', baseline: wire.snapshotBytes, baselineName: 'full snapshot' });
 
 // The daily billing run on local D1 through the Worker's scheduled and queue handlers (billing.ts).
-const billingOptions = { sizes: quick ? [1_000, 10_000] : [1_000, 10_000, 100_000], windowSeconds: quick ? 15 : 20, inlineSize: 200 };
+const billingOptions = { sizes: quick ? [1_000, 10_000] : [1_000, 10_000, 100_000], windowSeconds: quick ? 30 : 150, inlineSize: 200 };
 const billingOut = execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'test/bench/billing-run.ts'), JSON.stringify(billingOptions)], {
   cwd: root,
   encoding: 'utf8',
@@ -92,7 +92,8 @@ if (!json) {
   console.log(
     `\nnode ${process.version}, ${process.platform}/${process.arch}. Decision = Wiegand decode + lookup + access rule, timed per tap with hrtime;` +
       `\npropagation = API call to the agent holding the new version, through wrangler dev, an aedes broker and the agent (${propagation.mqtt.samples.length} changes; baseline ${propagation.poll.samples.length}).` +
-      `\nbilling = paid invoices of the day over the time from the cron to the last one (or a ${quick ? 15 : 20} s window, ${billing.queued.map((r) => `${r.paid}/${r.subscriptions}`).join(', ')} paid);` +
+      `\nbilling = paid invoices of the day over the time from the cron to the last one (at most ${quick ? 30 : 150} s; ${billing.queued.map((r) => `${r.paid}/${r.subscriptions}`).join(', ')} paid,` +
+      ` the first after ${billing.queued.map((r) => (r.firstPaidSeconds === null ? '–' : `${round(r.firstPaidSeconds)} s`)).join(', ')});` +
       ` rate-limited: ${billing.limited.paid} payments from the first admitted charge, ${billing.limited.rejected} requests refused with 429.`,
   );
 }

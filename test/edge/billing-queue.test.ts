@@ -67,4 +67,38 @@ describe("the cron's enqueueing", () => {
     expect(new Set(sent.map((m) => m.subscriptionId)).size).toBe(3);
     expect(refusals).toBe(-1);
   });
+
+  it('reads in pages and sends in batches, each due subscription once, across both boundaries', async () => {
+    const g = await billingGym();
+    const due: string[] = [];
+    for (let i = 0; i < 11; i++) {
+      const m = (await g.api('POST', '/v1/members', { name: `Member ${i}` })).body;
+      await saveSimulatedCard(g, m.id);
+      due.push((await subscribe(g, { payerId: m.id })).id);
+    }
+    const batches: string[][] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const queue: Pick<Queue<BillingMessage>, 'sendBatch'> = {
+      sendBatch: async (messages) => {
+        inFlight++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        batches.push([...messages].map((m) => m.body.subscriptionId));
+        inFlight--;
+        return { metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } } } as QueueSendBatchResponse;
+      },
+    };
+    const now = bkk('2030-02-15', '03:17');
+    // First read 2 (one batch), then reads of 5 (up to three batches of 2 each at once): 2 + 5 + 4.
+    expect(await enqueueBillingRun(billingDeps(g.env).db, queue, now, { organisationId: g.organisationId, read: 5, batch: 2 })).toBe(11);
+    expect(batches.flat().sort()).toEqual([...due].sort());
+    expect(Math.max(...batches.map((b) => b.length))).toBe(2);
+    expect(batches).toHaveLength(1 + 3 + 2);
+    expect(mostInFlight).toBe(3);
+    // Nothing is due the day before, and a run that finds nothing sends nothing.
+    batches.length = 0;
+    expect(await enqueueBillingRun(billingDeps(g.env).db, queue, bkk('2030-02-14', '03:17'), { organisationId: g.organisationId, read: 5, batch: 2 })).toBe(0);
+    expect(batches).toEqual([]);
+  });
 });
