@@ -1,8 +1,10 @@
 // Wiegand reader on two GPIO inputs: each falling edge on D0 is a 0 bit, on D1 a 1 bit.
 //
-// A frame ends when no edge has arrived for the inter-frame gap (25 ms by default). When the
-// door's reader format is configured, a frame also ends as soon as it has that format's bit count
-// and its parity checks, which saves the gap (about 25 ms) between the last bit and the strike.
+// A frame ends when no edge has arrived for the inter-frame gap (25 ms by default), or when an
+// edge's timestamp is more than the gap after the frame's last one (edges delivered late, in one
+// burst, still split where the wire was quiet). When the door's reader format is configured, a
+// frame also ends as soon as it has that format's bit count and its parity checks, which saves
+// the gap (about 25 ms) between the last bit and the strike.
 // Bits are put in the order of their edge timestamps, so drivers that deliver D0 and D1 through
 // separate streams (one gpiomon per line) still give the frame in wire order.
 //
@@ -106,6 +108,7 @@ export class WiegandReader {
   private lastNs = 0n;
   private timer: NodeJS.Timeout | undefined;
   private readonly gapMs: number;
+  private readonly gapNs: bigint;
   private readonly maxBits: number;
   private readonly maxFrameNs: bigint;
   private readonly mode: WiegandMode;
@@ -116,6 +119,7 @@ export class WiegandReader {
 
   constructor(private readonly options: WiegandReaderOptions) {
     this.gapMs = options.gapMs ?? DEFAULT_GAP_MS;
+    this.gapNs = BigInt(Math.round(this.gapMs * 1e6));
     this.maxBits = options.maxBits ?? DEFAULT_MAX_BITS;
     this.maxFrameNs = BigInt(Math.round((options.maxFrameMs ?? DEFAULT_MAX_FRAME_MS) * 1e6));
     this.mode = options.mode ?? { kind: 'auto' };
@@ -142,6 +146,10 @@ export class WiegandReader {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.endFrame('gap'), this.gapMs);
     if (this.muted) return;
+    // The edges' own timestamps say where a frame ended, whenever they are delivered: after a
+    // stalled event loop, two taps' edges arrive in one burst, and the timer alone would join
+    // them into one bad read.
+    if (this.count > 0 && timestampNs - this.lastNs > this.gapNs) this.endFrame('gap', { keepTimer: true });
     if (this.count === 0) this.firstNs = timestampNs;
     if (timestampNs > this.lastNs || this.count === 0) this.lastNs = timestampNs;
     // Keep counting past the limit (for the log) but stop storing bits.
@@ -197,8 +205,8 @@ export class WiegandReader {
     this.count = 0;
   }
 
-  private endFrame(endedBy: 'format' | 'gap') {
-    if (endedBy === 'gap') {
+  private endFrame(endedBy: 'format' | 'gap', options: { keepTimer?: boolean } = {}) {
+    if (endedBy === 'gap' && !options.keepTimer) {
       this.timer = undefined;
       if (this.muted) {
         this.muted = false;

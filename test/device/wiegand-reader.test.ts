@@ -67,6 +67,23 @@ describe('Wiegand reader on the simulated driver', () => {
     expect(reads.map((r) => (r.ok ? r.credentialKey : r.detail))).toEqual(['wiegand:1:100', 'wiegand:2:200']);
   });
 
+  it('splits two taps delivered in one late burst where their edge timestamps show the gap', async () => {
+    // A stalled event loop hands over both taps' edges at once; only their timestamps (1 ms
+    // apart within a tap, 300 ms between the taps) tell where the first ended.
+    const { gpio, reads } = setup();
+    const ms = 1_000_000n;
+    const start = process.hrtime.bigint();
+    const play = (bits: number[], from: bigint) => bits.forEach((bit, i) => gpio.fallingEdge(bit === 1 ? D1 : D0, from + BigInt(i) * ms));
+    play(encodeWiegand('H10301', 1, 100), start);
+    play(encodeWiegand('H10301', 2, 200), start + 300n * ms);
+    // The first tap ended at the second's first edge, before any timer ran.
+    expect(reads.map((r) => (r.ok ? r.credentialKey : r.detail))).toEqual(['wiegand:1:100']);
+    await waitFor(() => reads.length >= 2, 'the second read');
+    expect(reads.map((r) => (r.ok ? r.credentialKey : r.detail))).toEqual(['wiegand:1:100', 'wiegand:2:200']);
+    expect(reads.map((r) => r.ok && r.endedBy)).toEqual(['gap', 'gap']);
+    expect(reads[0]?.durationMs).toBeCloseTo(25, 5);
+  });
+
   it('joins bursts closer than a configured gap into one frame', async () => {
     const { gpio, reads } = setup({ gapMs: 80 });
     await gpio.injectWiegand(D0, D1, encodeWiegand('H10301', 1, 100), realistic);
