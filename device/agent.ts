@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import type { AccessDecision, CardRead, DeciderState, PinEntry } from '../core/access.ts';
 import { pinMatches } from '../core/entitlement.ts';
 import { commandTopic, type DoorCommand } from '../core/commands.ts';
-import { EntitlementNotice, entitlementTopic, isDoorAlarm, type CheckinUpload, type DoorAlarmUpload, type Heartbeat } from '../core/contracts/wire.ts';
+import { EntitlementNotice, entitlementTopic, isDoorAlarm, SIMULATED_FALLBACK_PROBLEM, type CheckinUpload, type DoorAlarmUpload, type Heartbeat } from '../core/contracts/wire.ts';
 import type { AccessReason } from '../core/reasons.ts';
 import { Decider } from './access/decider.ts';
 import { WorkerClient, type FetchLike } from './api/worker-client.ts';
@@ -178,9 +178,6 @@ type Shared = {
   cache: EntitlementCache | undefined;
   log: Logger;
 };
-
-/** The health problem of a door whose driver "auto" fell back to the simulated driver. */
-export const SIMULATED_FALLBACK_PROBLEM = 'simulated GPIO: no relay moves (driver "auto" found no usable GPIO; run gymgate-agent doctor)';
 
 /** How far simulated time travel has moved the door's clocks, ms. */
 export class TimeShift {
@@ -688,6 +685,7 @@ export class Agent implements ControlTarget {
       mqttConnected: this.runtime?.link?.connected ?? false,
       reconnectsLastHour: this.reconnects.lastHour,
       outboxPending: this.outbox.pending,
+      gpio: { driver: this.gpio.name, simulatedFallback: autoFallbackReason(this.gpio) !== undefined },
     };
   }
 

@@ -297,6 +297,13 @@ export const Device = z
     reconnectsLastHour: z.number().int().nullable(),
     flapping: z.boolean().meta({ description: 'Reconnected to the broker 5 or more times in the last hour' }),
     outboxPending: z.number().int().nullable(),
+    gpioDriver: z
+      .string()
+      .nullable()
+      .meta({ description: 'The GPIO driver of the last heartbeat (gpiod, onoff or simulated); null before one, or from an agent that does not report it' }),
+    problems: z
+      .array(z.string())
+      .meta({ description: 'What is wrong at the door by its last heartbeat, e.g. the simulated GPIO fallback: taps are decided but no relay moves' }),
     createdAt: Timestamp,
     revokedAt: Timestamp.nullable(),
   })

@@ -152,6 +152,18 @@ export const presenceTopic = (topicPrefix: string, deviceId: string) => `${topic
 /** Retained on the presence topic: `online` on connect, `offline` as the broker-sent last will. */
 export const Presence = z.object({ deviceId: DeviceId, online: z.boolean(), at: z.number().int().nullable() });
 
+/** The problem a door shows, at the door and in the cloud, when driver `auto` fell back to the simulated driver. */
+export const SIMULATED_FALLBACK_PROBLEM = 'simulated GPIO: no relay moves (driver "auto" found no usable GPIO; run gymgate-agent doctor)';
+
+export const HeartbeatGpio = z
+  .object({
+    driver: z.string().min(1).max(40).meta({ description: 'The GPIO driver running the pins: gpiod, onoff or simulated' }),
+    simulatedFallback: z
+      .boolean()
+      .meta({ description: 'Driver "auto" found no usable GPIO and runs the simulated driver: taps are decided but no relay moves' }),
+  })
+  .meta({ id: 'HeartbeatGpio' });
+
 export const Heartbeat = z
   .object({
     agentVersion: z.string().max(40),
@@ -164,6 +176,8 @@ export const Heartbeat = z
     /** Broker reconnections in the last hour. */
     reconnectsLastHour: z.number().int().min(0),
     outboxPending: z.number().int().min(0),
+    /** Optional: agents older than this field do not send it. */
+    gpio: HeartbeatGpio.optional(),
   })
   .meta({ id: 'Heartbeat' });
 export type Heartbeat = z.infer<typeof Heartbeat>;

@@ -1,7 +1,7 @@
 // Heartbeats: right after start and then every 30 s (config heartbeatSeconds), the agent tells the
-// Worker how it is (version, content hash, clock offset, broker, outbox). The reply carries the
-// server time and the server's entitlement version and hash, which the agent uses to correct its
-// clock and to find drift.
+// Worker how it is (version, content hash, clock offset, broker, outbox, GPIO driver). The reply
+// carries the server time and the server's entitlement version and hash, which the agent uses to
+// correct its clock and to find drift.
 import type { z } from 'zod';
 import type { Heartbeat, HeartbeatReply } from '../../core/contracts/wire.ts';
 import { ApiError, type Timed, type WorkerClient } from '../api/worker-client.ts';

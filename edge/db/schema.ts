@@ -175,6 +175,8 @@ export const devices = sqliteTable(
     mqttConnected: integer('mqtt_connected', { mode: 'boolean' }),
     reconnectsLastHour: integer('reconnects_last_hour'),
     outboxPending: integer('outbox_pending'),
+    gpioDriver: text('gpio_driver'),
+    gpioSimulatedFallback: integer('gpio_simulated_fallback', { mode: 'boolean' }),
     createdAt: createdAt(),
     revokedAt: integer('revoked_at'),
   },

@@ -74,6 +74,9 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
         mqttConnected: beat.mqttConnected,
         reconnectsLastHour: beat.reconnectsLastHour,
         outboxPending: beat.outboxPending,
+        // An agent that does not report its GPIO leaves it unknown rather than keeping an older report.
+        gpioDriver: beat.gpio?.driver ?? null,
+        gpioSimulatedFallback: beat.gpio?.simulatedFallback ?? null,
       })
       .where(eq(devices.id, device.id));
     const current = await currentHash(c.var.db, device.siteId, now);

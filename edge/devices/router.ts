@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, asc, eq, gt, isNull } from 'drizzle-orm';
+import { SIMULATED_FALLBACK_PROBLEM } from '../../core/contracts/wire.ts';
 import { devices, sites } from '../db/schema.ts';
 import type { AppEnv } from '../env.ts';
 import { pageOf } from '../lib/pagination.ts';
@@ -28,6 +29,8 @@ export const deviceOut = (d: DeviceRow, siteVersion: number | null, now = Date.n
   reconnectsLastHour: d.reconnectsLastHour,
   flapping: (d.reconnectsLastHour ?? 0) >= FLAPPING_RECONNECTS_PER_HOUR,
   outboxPending: d.outboxPending,
+  gpioDriver: d.gpioDriver,
+  problems: d.gpioSimulatedFallback ? [SIMULATED_FALLBACK_PROBLEM] : [],
   createdAt: iso(d.createdAt),
   revokedAt: isoOrNull(d.revokedAt),
 });

@@ -1,16 +1,18 @@
 // A provisioned door whose driver "auto" finds no usable GPIO falls back to the simulated driver:
 // it still decides taps, but no relay moves, so health and status report it as a problem instead
-// of answering ok. The simulated driver chosen by name (demo, tests) is not a problem.
+// of answering ok, and its heartbeats tell the Worker. The simulated driver chosen by name (demo,
+// tests) is not a problem.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SIMULATED_FALLBACK_PROBLEM } from '../../device/agent.ts';
+import { Heartbeat, SIMULATED_FALLBACK_PROBLEM } from '../../core/contracts/wire.ts';
 import { runCli } from '../../device/cli.ts';
 import { autoFallbackReason, selectDriver } from '../../device/gpio/select.ts';
 import { createMemoryLogger } from '../../device/log/logger.ts';
 import { FakeWorker } from './support/fake-worker.ts';
 import { provisionCli, runAgent, type RunningAgent } from './support/agent-harness.ts';
+import { waitFor } from './support/wait.ts';
 
 describe('driver "auto" without GPIO on a provisioned door', () => {
   let worker: FakeWorker | undefined;
@@ -31,7 +33,7 @@ describe('driver "auto" without GPIO on a provisioned door', () => {
     return { devDir: dir, sysfsRoot: join(dir, 'sys') };
   };
 
-  it('health answers 503 with "simulated GPIO: no relay moves", and status says so', async () => {
+  it('health answers 503 with "simulated GPIO: no relay moves", status says so and heartbeats report it', async () => {
     worker = new FakeWorker();
     await worker.start();
     const { dataDir } = await provisionCli(worker);
@@ -56,6 +58,9 @@ describe('driver "auto" without GPIO on a provisioned door', () => {
     const code = await runCli(['status', '--control', running.controlUrl], { stdout: (l) => stdout.push(l), stderr: () => undefined, env: {} });
     expect(code).toBe(0);
     expect(stdout.join('\n')).toMatch(/^GPIO: SIMULATED, no relay moves: driver "auto" found no usable GPIO \(gpiod: .*\); run gymgate-agent doctor$/m);
+
+    const beat = Heartbeat.parse(await waitFor(() => worker?.heartbeats[0], 'the first heartbeat'));
+    expect(beat.gpio).toEqual({ driver: 'simulated', simulatedFallback: true });
   });
 
   it('the simulated driver chosen by name is healthy', async () => {
@@ -71,5 +76,7 @@ describe('driver "auto" without GPIO on a provisioned door', () => {
     const stdout: string[] = [];
     await runCli(['status', '--control', running.controlUrl], { stdout: (l) => stdout.push(l), stderr: () => undefined, env: {} });
     expect(stdout.join('\n')).not.toMatch(/GPIO: SIMULATED/);
+    const beat = Heartbeat.parse(await waitFor(() => worker?.heartbeats[0], 'the first heartbeat'));
+    expect(beat.gpio).toEqual({ driver: 'simulated', simulatedFallback: false });
   });
 });

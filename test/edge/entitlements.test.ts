@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import { checkCommand, commandTopic, SignedCommand } from '../../core/commands.ts';
-import { EntitlementNotice, EntitlementUpdate, type EntitlementSnapshot } from '../../core/contracts/wire.ts';
+import { EntitlementNotice, EntitlementUpdate, SIMULATED_FALLBACK_PROBLEM, type EntitlementSnapshot, type Heartbeat } from '../../core/contracts/wire.ts';
 import { EntitlementHash } from '../../core/entitlement-hash.ts';
 import { applyDelta } from '../../core/entitlement-delta.ts';
 import { generateSigningKey } from '../../edge/commands/signing.ts';
@@ -219,5 +219,32 @@ describe('fleet health', () => {
     expect(listed).toMatchObject({ online: true, agentVersion: '0.2.0', versionLag: 1, clockOffsetMs: -850, flapping: true, outboxPending: 3 });
     await env.DB.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?').bind(Date.now() - 120_000, device.deviceId).run();
     expect((await call('GET', `/v1/devices/${device.deviceId}`, { token: g.apiKey })).body.online).toBe(false);
+  });
+
+  it('shows a door whose GPIO fell back to the simulated driver until a heartbeat says it is fixed', async () => {
+    const g = await gym();
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    const beat: Heartbeat = { agentVersion: '0.3.0', entitlementVersion: null, entitlementHash: null, uptimeSeconds: 60, clockOffsetMs: null, mqttConnected: false, reconnectsLastHour: 0, outboxPending: 0 };
+    const heartbeat = (body: unknown) => call('POST', '/v1/device/heartbeat', { token: device.deviceToken, body });
+    const listed = async () => (await call('GET', '/v1/devices', { token: g.apiKey })).body.data[0];
+    const read = async () => (await call('GET', `/v1/devices/${device.deviceId}`, { token: g.apiKey })).body;
+
+    expect((await heartbeat({ ...beat, gpio: { driver: 'simulated', simulatedFallback: true } })).status).toBe(200);
+    expect(await listed()).toMatchObject({ gpioDriver: 'simulated', problems: [SIMULATED_FALLBACK_PROBLEM] });
+    expect(await read()).toMatchObject({ gpioDriver: 'simulated', problems: [SIMULATED_FALLBACK_PROBLEM] });
+
+    expect((await heartbeat({ ...beat, uptimeSeconds: 5, gpio: { driver: 'gpiod', simulatedFallback: false } })).status).toBe(200);
+    expect(await listed()).toMatchObject({ gpioDriver: 'gpiod', problems: [] });
+
+    // An invalid report is refused whole: nothing of it is written.
+    const before = await read();
+    const bad = await heartbeat({ ...beat, uptimeSeconds: 9, gpio: { driver: 'simulated', simulatedFallback: 'yes' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(['gpio.simulatedFallback']);
+    expect(await read()).toEqual(before);
+
+    // An agent that does not report its GPIO is still accepted; its GPIO is unknown, not a problem.
+    expect((await heartbeat(beat)).status).toBe(200);
+    expect(await listed()).toMatchObject({ gpioDriver: null, problems: [], uptimeSeconds: 60 });
   });
 });
