@@ -1,7 +1,7 @@
 // The member's customer at the payment processor and the card billing charges off-session.
 import { and, eq, sql } from 'drizzle-orm';
 import { billingCustomers, members } from '../db/schema.ts';
-import { SIMULATED_TEST_CARDS, type CardSetup } from '../payments/index.ts';
+import { PaymentProviderError, SIMULATED_TEST_CARDS, type CardSetup } from '../payments/index.ts';
 import { isSimulated, paymentProvider, type BillingDeps } from './deps.ts';
 import { noteDunning } from './dunning.ts';
 import { refused } from './problems.ts';
@@ -105,7 +105,8 @@ export async function completeSimulatedSetup(deps: BillingDeps, member: MemberRo
   const test = SIMULATED_TEST_CARDS[body.paymentMethodId];
   if (!test) throw refused('paymentMethodId', 'unknown_test_card', `${body.paymentMethodId} is not one of the simulated test cards (${Object.keys(SIMULATED_TEST_CARDS).join(', ')})`);
   const done = await provider.completeCardSetup(body.setupId, body.paymentMethodId).catch((error: unknown) => {
-    throw refused('setupId', 'unknown_setup', error instanceof Error ? error.message : String(error));
+    const completed = error instanceof PaymentProviderError && error.code === 'setup_intent_unexpected_state';
+    throw refused('setupId', completed ? 'setup_already_completed' : 'unknown_setup', error instanceof Error ? error.message : String(error));
   });
   if (!customer || customer.customerId !== done.customerId) throw refused('setupId', 'other_customer', 'this setup belongs to another member');
   return saveCard(deps, 'simulated', done.customerId, done.paymentMethodId, { brand: test.brand, last4: test.last4, expMonth: null, expYear: null }, now);

@@ -381,6 +381,13 @@ export function createSimulatedProvider(options: SimulatedProviderOptions): Simu
       const setup = await load<SimSetup>(`setup_intent:${setupId}`);
       if (!setup) throw notFound('setup_intent', setupId);
       testCard(paymentMethodId);
+      // As Stripe: a setup is confirmed once, so a repeated completion saves (and retries) nothing.
+      if (setup.status === 'succeeded') {
+        throw new PaymentProviderError('simulated', 'invalid_request', `You cannot confirm this SetupIntent because it has already succeeded: '${setup.id}'`, {
+          code: 'setup_intent_unexpected_state',
+          statusCode: 400,
+        });
+      }
       await save(`setup_intent:${setup.id}`, { ...setup, status: 'succeeded', paymentMethodId } satisfies SimSetup);
       return { setupIntentId: setup.id, customerId: setup.customerId, paymentMethodId };
     },

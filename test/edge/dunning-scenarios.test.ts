@@ -117,6 +117,31 @@ describe('retries, grace and recovery', () => {
     expect(metrics).toMatchObject({ casesOpened: 1, amountFailed: 199_000, casesRecovered: 1, amountRecovered: 199_000, recoveryRate: 1, suspended: 1, involuntaryChurn: 0 });
   });
 
+  it('a card setup completed twice retries once: the repeat is refused like Stripe refuses it, and nothing is charged again', async () => {
+    const g = await billingGym({ graceDays: 14 });
+    const { renewal } = await renewalFails(g);
+    setClock(bkk('2030-02-16'));
+    const setup = await g.api('POST', `/v1/members/${g.member.id}/payment-method/setup`, { returnUrl: 'https://gym.example/card-saved' });
+    const complete = () => g.api('POST', `/v1/members/${g.member.id}/payment-method/simulated-completion`, { setupId: setup.body.setup.id, paymentMethodId: 'pm_card_chargeDeclined' });
+    expect((await complete()).status).toBe(200);
+    expect((await paymentsOf(g, renewal.id)).map((p) => [p.attempt, p.status])).toEqual([
+      [1, 'failed'],
+      [2, 'failed'],
+    ]);
+    const again = await complete();
+    expect(again.status).toBe(409);
+    expect(again.body.errors).toEqual([{ field: 'setupId', reason: expect.stringMatching(/^setup_already_completed: .*already succeeded/) }]);
+    expect(await paymentsOf(g, renewal.id)).toHaveLength(2);
+    expect((await dunningOf(g, g.member.id)).state).toMatchObject({ phase: 'retrying', attempts: 2 });
+    // A new setup is a new card: it retries at once.
+    await saveSimulatedCard(g, g.member.id, 'pm_card_visa');
+    expect((await paymentsOf(g, renewal.id)).map((p) => [p.attempt, p.status])).toEqual([
+      [1, 'failed'],
+      [2, 'failed'],
+      [3, 'succeeded'],
+    ]);
+  });
+
   it('suspends when the amount owed passes the grace amount, before the grace days', async () => {
     const g = await billingGym({ graceDays: 14 });
     await setPolicy(g, { graceDays: 10, graceMaxOwed: 250_000 });
