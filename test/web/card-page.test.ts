@@ -1,7 +1,6 @@
 // The update-card page of card notices in Chromium, with the simulated processor and the dev mailbox.
 import { describe, expect, it } from 'vitest';
-import { waitUntil } from '../../edge/dev/processes.ts';
-import { invoiceOf, mailboxPayLinks, memberInDunning, memberOf, paymentsOf, simulatedCard, simulatedPageSession } from './support.ts';
+import { cardOf, invoiceOf, mailboxCardLink, memberInDunning, memberOf, paymentsOf, simulatedCard, simulatedPageSession } from './support.ts';
 
 describe('the update-card page with the simulated processor', () => {
   const s = simulatedPageSession();
@@ -11,9 +10,7 @@ describe('the update-card page with the simulated processor', () => {
     const m = await memberInDunning(s.gym, s.planId, 'Somchai P.', email, simulatedCard(s.gym, 'pm_card_chargeDeclinedLostCard'));
     expect(await memberOf(s.gym, m.memberId)).toMatchObject({ status: 'suspended', suspension: 'payment_overdue' });
     expect(m.invoice).toMatchObject({ status: 'open', amountRemaining: 199_000 });
-    let links: string[] = [];
-    await waitUntil(async () => (links = await mailboxPayLinks(s.gym, email, 'card')).length > 0, `an update-card notice for ${email}`, 30_000, 250);
-    const [link] = links as [string];
+    const link = await mailboxCardLink(s.gym, email);
     expect(link.startsWith(`${s.gym.api}/card/`)).toBe(true);
 
     const opened = await s.page.goto(link);
@@ -37,8 +34,7 @@ describe('the update-card page with the simulated processor', () => {
       [2, 'succeeded'],
     ]);
     expect(await memberOf(s.gym, m.memberId)).toMatchObject({ status: 'active', suspension: null });
-    const billing = await s.gym.call<{ paymentMethod: { last4: string } }>('GET', `/v1/members/${m.memberId}/billing`);
-    expect(billing.paymentMethod).toMatchObject({ last4: '4242' });
+    expect(await cardOf(s.gym, m.memberId)).toMatchObject({ last4: '4242' });
 
     // The link is used up: a clear s.page, nothing more charged.
     const again = await s.page.goto(link);

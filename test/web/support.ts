@@ -65,6 +65,9 @@ export type Member = { id: string; status: string; suspension: string | null };
 
 export const invoiceOf = async (gym: TestGym, memberId: string) => (await gym.call<{ data: Invoice[] }>('GET', `/v1/invoices?payerId=${memberId}`)).data[0];
 export const memberOf = (gym: TestGym, memberId: string) => gym.call<Member>('GET', `/v1/members/${memberId}`);
+export type Card = { provider: string; paymentMethodId: string | null; brand: string | null; last4: string | null };
+/** The card billing charges the member off-session. */
+export const cardOf = async (gym: TestGym, memberId: string) => (await gym.call<{ paymentMethod: Card | null }>('GET', `/v1/members/${memberId}/billing`)).paymentMethod;
 export const paymentsOf = async (gym: TestGym, invoiceId: string) =>
   (await gym.call<{ data: Array<{ method: string; status: string; attempt: number }> }>('GET', `/v1/payments?invoiceId=${invoiceId}`)).data;
 
@@ -78,6 +81,13 @@ export async function mailboxPayLinks(gym: TestGym, email: string, kind: 'pay' |
     for (const m of body.matchAll(new RegExp(`https?://[^\\s<]+/${kind}/[0-9a-f]{64}`, 'g'))) if (!links.includes(m[0])) links.push(m[0]);
   }
   return links.reverse();
+}
+
+/** The update-card link of the first card notice the dev mailbox holds for `email`, once there is one. */
+export async function mailboxCardLink(gym: TestGym, email: string): Promise<string> {
+  let links: string[] = [];
+  await waitUntil(async () => (links = await mailboxPayLinks(gym, email, 'card')).length > 0, `an update-card notice for ${email}`, 30_000, 250);
+  return links[0]!;
 }
 
 /** Completes a member's card setup the way the processor would, with a test card. */
