@@ -36,7 +36,9 @@ export type RunningAgent = Awaited<ReturnType<typeof runAgent>>;
 
 export async function runAgent(dataDir: string, overrides: Partial<AgentOptions> = {}) {
   const log = createMemoryLogger();
-  const gpio = new SimulatedGpio();
+  // The simulated driver the agent runs on, so tests inject edges where the agent listens; a test
+  // that passes another driver gets a spare one here that the agent does not use.
+  const gpio = overrides.gpio instanceof SimulatedGpio ? overrides.gpio : new SimulatedGpio();
   const agent = await Agent.start({
     dataDir,
     gpio,
