@@ -100,7 +100,7 @@ export class DoorMonitor {
     this.heldTimer = undefined;
     if (this.heldAlarm) {
       this.heldAlarm = false;
-      this.options.onAlarm({ type: 'door_held_open_cleared', at: now, openForMs: now - this.openedAt });
+      this.options.onAlarm({ type: 'door_held_open_cleared', at: now, openForMs: this.openFor(now) });
     }
     // Relock as the door closes after someone went through on a grant.
     if (this.openedDuringGrant && relay.pulsing) relay.endPulse();
@@ -113,7 +113,16 @@ export class DoorMonitor {
     // Held open by mode or schedule: the door is meant to stand open.
     if (this.options.relay.held) return;
     this.heldAlarm = true;
-    this.options.onAlarm({ type: 'door_held_open', at: this.clock(), openForMs: this.clock() - this.openedAt });
+    this.options.onAlarm({ type: 'door_held_open', at: this.clock(), openForMs: this.openFor(this.clock()) });
+  }
+
+  /**
+   * How long a door that raised the held-open alarm has stood open. Timers run on the event loop's
+   * millisecond clock and may fire a millisecond before the wall clock shows the hold time; the
+   * alarm itself says the door stood open at least that long.
+   */
+  private openFor(now: number): number {
+    return Math.max(now - this.openedAt, (this.options.sensor?.heldOpenSeconds ?? 0) * 1000);
   }
 
   private exitPressed() {
