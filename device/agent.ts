@@ -23,6 +23,7 @@ import { CacheStore, loadCache } from './cache/store.ts';
 import { DoorClock } from './clock/door-clock.ts';
 import { CommandReceiver, type CommandOutcome } from './commands/command-receiver.ts';
 import { NonceStore } from './commands/nonce-store.ts';
+import { WorkerKey } from './crypto/worker-key.ts';
 import { ConfigError, readAgentConfig, readDeviceIdentity, writeAgentConfig } from './config/files.ts';
 import { configForDoors, type AgentConfig, type DeviceIdentity, type DoorWiring } from './config/schema.ts';
 import { cardRead, Door, type DoorRead } from './door/door.ts';
@@ -115,6 +116,8 @@ export type AgentStatus = {
   clockOffsetMs: number | null;
   cacheAgeMs: number | null;
   commandsEnabled: boolean;
+  /** Entitlement notices whose inline data the door refused, by reason (unsigned, bad_signature, wrong_site…). */
+  refusedNotices: Record<string, number>;
   overrides: { lockdown: boolean; modes: Record<string, string> };
   controlUrl: string | null;
 };
@@ -198,6 +201,8 @@ export class Agent implements ControlTarget {
   private readonly decider = new Decider();
   private readonly reconnects = new ReconnectCounter();
   private readonly commands: CommandReceiver;
+  /** Verifies what the Worker signs: commands and inline entitlement deltas. */
+  private readonly workerKey: WorkerKey;
   private readonly listeners = new Set<DecisionListener>();
   private runtime: Runtime | undefined;
   /** The cache while no runtime holds it (before the first start, during a restart). */
@@ -225,6 +230,7 @@ export class Agent implements ControlTarget {
     this.builder = shared.builder;
     this.log = shared.log;
     this.parkedCache = shared.cache;
+    this.workerKey = new WorkerKey(shared.identity.commandPublicKey);
     this.commands = new CommandReceiver({
       deviceId: shared.identity.deviceId,
       publicKey: shared.identity.commandPublicKey,
@@ -366,7 +372,9 @@ export class Agent implements ControlTarget {
       client: this.client,
       store: this.store,
       builder: this.builder,
+      organisationId: identity.organisationId,
       siteId: identity.siteId,
+      workerKey: this.workerKey,
       log,
       clock: this.clock,
       pullIntervalMs: (this.options.pullIntervalSeconds ?? config?.pullIntervalSeconds ?? 30) * 1000,
@@ -497,9 +505,8 @@ export class Agent implements ControlTarget {
   }
 
   private onEntitlements(cache: EntitlementCache, info: UpdateInfo) {
-    if (info.from !== cache.version && (this.decider.lockdown || Object.keys(this.decider.overrides.modes).length > 0)) {
-      this.decider.release();
-      this.log.info('local door overrides cleared by a newer entitlement version', { version: cache.version });
+    if (info.from !== cache.version && this.decider.settle(cache.serverTime)) {
+      this.log.info('local door overrides now carried by the Worker’s data', { version: cache.version, overrides: this.decider.overrides });
     }
     if (info.kind === 'snapshot') this.checkDoors(cache);
     this.evaluateHolds();
@@ -650,14 +657,14 @@ export class Agent implements ControlTarget {
         if (!cache?.door(action.doorId) && !this.runtime?.doors.some((d) => d.id === action.doorId)) {
           return { status: 'rejected', reason: 'unknown_door', detail: `door ${action.doorId} is not known to this agent` };
         }
-        this.decider.setMode(action.doorId, action.mode);
+        this.decider.setMode(action.doorId, action.mode, command.issuedAt);
         this.evaluateHolds();
-        return { status: 'executed', detail: `mode ${action.mode} until the next entitlement version` };
+        return { status: 'executed', detail: `mode ${action.mode}, kept by the Worker until changed` };
       }
       case 'lockdown':
-        this.decider.lockdown = true;
+        this.decider.lockDown(command.issuedAt);
         this.evaluateHolds();
-        return { status: 'executed', detail: 'all doors in lockdown until released or a newer entitlement version' };
+        return { status: 'executed', detail: 'all doors in lockdown until released' };
       case 'release':
         this.decider.release();
         this.evaluateHolds();
@@ -777,6 +784,7 @@ export class Agent implements ControlTarget {
       clockOffsetMs: this.clock.offsetMs,
       cacheAgeMs: this.clock.cacheAgeMs(),
       commandsEnabled: this.commands.enabled,
+      refusedNotices: { ...this.runtime?.sync.refusedNotices },
       overrides: this.decider.overrides,
       controlUrl: this.control?.url ?? null,
     };

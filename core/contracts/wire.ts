@@ -94,11 +94,72 @@ export const EntitlementUpdate = z
 export type EntitlementUpdate = z.infer<typeof EntitlementUpdate>;
 
 /**
- * Published on `<topicPrefix>/sites/<siteId>/entitlements`, retained. No personal data. A small
- * delta may ride along (`delta`), so the door can apply it without a round trip.
+ * What the Worker signs for an inline delta: whom it is for, the versions it moves between, the
+ * content hash after it, and the delta itself. Anyone can publish to a broker a door listens to, so
+ * a door applies inline data only when this text verifies with the Worker's key.
  */
-export const EntitlementNotice = z.object({ siteId: SiteId, version: z.number().int().min(0), delta: EntitlementDelta.optional() });
+export const SignedDeltaBody = z.object({
+  organisationId: OrganisationId,
+  siteId: SiteId,
+  fromVersion: z.number().int().min(0),
+  version: z.number().int().min(0),
+  hash: z.string(),
+  delta: EntitlementDelta,
+});
+export type SignedDeltaBody = z.infer<typeof SignedDeltaBody>;
+
+/** The signed body as the exact text that was signed (Ed25519, the door-command key), and the signature. */
+export const SignedDelta = z.object({
+  text: z.string().max(16_384),
+  signature: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be url-safe base64'),
+});
+export type SignedDelta = z.infer<typeof SignedDelta>;
+
+/**
+ * Published on `<topicPrefix>/sites/<siteId>/entitlements`, retained. No personal data. Without
+ * `signedDelta` it is only a hint to pull over HTTPS; a small delta may ride along signed, so the
+ * door can apply it without a round trip. `delta` is what Workers before signing sent: doors
+ * never apply it.
+ */
+export const EntitlementNotice = z.object({
+  siteId: SiteId,
+  version: z.number().int().min(0),
+  signedDelta: SignedDelta.optional(),
+  delta: z.unknown().optional(),
+});
 export type EntitlementNotice = z.infer<typeof EntitlementNotice>;
+
+export const NOTICE_REFUSALS = ['unsigned', 'bad_signature', 'malformed', 'wrong_organisation', 'wrong_site', 'inconsistent'] as const;
+export type NoticeRefusal = (typeof NOTICE_REFUSALS)[number];
+
+/**
+ * Reads the body of an inline delta whose signature already verified, and checks it is for this
+ * door's organisation and site and agrees with itself. Pure: verifying is a WebCrypto call at the door.
+ */
+export function readSignedDelta(
+  text: string,
+  door: { organisationId: string; siteId: string },
+): { ok: true; body: SignedDeltaBody } | { ok: false; reason: NoticeRefusal; detail: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'malformed', detail: 'signed delta is not JSON' };
+  }
+  const result = SignedDeltaBody.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    return { ok: false, reason: 'malformed', detail: `${issue?.path.join('.') || '(body)'}: ${issue?.message}` };
+  }
+  const body = result.data;
+  if (body.organisationId !== door.organisationId) return { ok: false, reason: 'wrong_organisation', detail: `signed for ${body.organisationId}` };
+  if (body.siteId !== door.siteId) return { ok: false, reason: 'wrong_site', detail: `signed for ${body.siteId}` };
+  const d = body.delta;
+  if (d.siteId !== body.siteId || d.fromVersion !== body.fromVersion || d.version !== body.version || d.hash !== body.hash) {
+    return { ok: false, reason: 'inconsistent', detail: 'the delta does not match the signed site, versions or hash' };
+  }
+  return { ok: true, body };
+}
 
 export const entitlementTopic = (topicPrefix: string, siteId: string) => `${topicPrefix}/sites/${siteId}/entitlements`;
 

@@ -13,32 +13,58 @@ const DAY = 86_400_000;
 
 export class Decider {
   /**
-   * Door modes set by command, and a lockdown of every door by command. Both last until a release
-   * command or the next entitlement version (the Worker records the same modes in the door state).
+   * Door modes set by command, and a lockdown of every door by command, each with when the Worker
+   * issued it. The Worker records the same modes in the doors' data before it sends the command,
+   * so an override lasts until a release command or until the door holds data cut at or after
+   * the command (that data carries the mode, or a later change of it); older data never lifts it.
    */
-  private readonly modeOverrides = new Map<string, DoorMode>();
-  lockdown = false;
+  private readonly modeOverrides = new Map<string, { mode: DoorMode; issuedAt: number }>();
+  private lockdownIssuedAt: number | null = null;
   private readonly history = new Map<string, MemberHistory>();
   private readonly passUses = new Map<string, PassUse>();
 
-  setMode(doorId: string, mode: DoorMode): void {
-    this.modeOverrides.set(doorId, mode);
+  get lockdown(): boolean {
+    return this.lockdownIssuedAt !== null;
+  }
+
+  setMode(doorId: string, mode: DoorMode, issuedAt: number): void {
+    this.modeOverrides.set(doorId, { mode, issuedAt });
+  }
+
+  lockDown(issuedAt: number): void {
+    this.lockdownIssuedAt = issuedAt;
   }
 
   release(): void {
     this.modeOverrides.clear();
-    this.lockdown = false;
+    this.lockdownIssuedAt = null;
+  }
+
+  /** Drops the overrides that data cut at `serverTime` already carries; true when any were dropped. */
+  settle(serverTime: number): boolean {
+    let dropped = false;
+    if (this.lockdownIssuedAt !== null && this.lockdownIssuedAt <= serverTime) {
+      this.lockdownIssuedAt = null;
+      dropped = true;
+    }
+    for (const [doorId, override] of this.modeOverrides) {
+      if (override.issuedAt <= serverTime) {
+        this.modeOverrides.delete(doorId);
+        dropped = true;
+      }
+    }
+    return dropped;
   }
 
   get overrides(): { lockdown: boolean; modes: Record<string, DoorMode> } {
-    return { lockdown: this.lockdown, modes: Object.fromEntries(this.modeOverrides) };
+    return { lockdown: this.lockdown, modes: Object.fromEntries([...this.modeOverrides].map(([id, o]) => [id, o.mode])) };
   }
 
   /** The door's policy with local overrides applied. */
   door(cache: EntitlementCache, doorId: string): DoorPolicy | undefined {
     const door = cache.door(doorId);
     if (!door) return undefined;
-    const mode = this.lockdown ? 'lockdown' : (this.modeOverrides.get(doorId) ?? door.mode);
+    const mode = this.lockdown ? 'lockdown' : (this.modeOverrides.get(doorId)?.mode ?? door.mode);
     return mode === door.mode ? door : { ...door, mode };
   }
 

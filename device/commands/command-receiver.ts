@@ -8,10 +8,10 @@
 //     another device are logged and dropped, every other refusal is acknowledged as rejected;
 //   - records the nonce durably, executes, and acknowledges `executed` over HTTPS.
 // Messages are handled one at a time, in order.
-import type { webcrypto } from 'node:crypto';
 import { checkCommand, COMMAND_CLOCK_SKEW_MS, SignedCommand, type DoorCommand } from '../../core/commands.ts';
 import type { CommandAck } from '../../core/contracts/wire.ts';
 import { ApiError, type WorkerClient } from '../api/worker-client.ts';
+import { WorkerKey } from '../crypto/worker-key.ts';
 import type { Logger } from '../log/logger.ts';
 import type { NonceStore } from './nonce-store.ts';
 
@@ -34,7 +34,7 @@ export type CommandReceiverOptions = {
 
 export class CommandReceiver {
   private chain: Promise<void> = Promise.resolve();
-  private key: Promise<webcrypto.CryptoKey> | undefined;
+  private readonly key: WorkerKey;
   private readonly acks = new Set<Promise<void>>();
   private readonly acked = new Set<string>();
   private readonly abort = new AbortController();
@@ -43,15 +43,12 @@ export class CommandReceiver {
   /** Counts, for status. */
   readonly counts = { executed: 0, rejected: 0, ignored: 0 };
 
-  constructor(private readonly options: CommandReceiverOptions) {}
+  constructor(private readonly options: CommandReceiverOptions) {
+    this.key = new WorkerKey(options.publicKey);
+  }
 
   get enabled(): boolean {
     return this.options.publicKey !== null;
-  }
-
-  private publicKey(): Promise<webcrypto.CryptoKey> {
-    this.key ??= crypto.subtle.importKey('raw', Buffer.from(this.options.publicKey as string, 'base64url'), { name: 'Ed25519' }, false, ['verify']);
-    return this.key;
   }
 
   /** Handles one MQTT message from the command topic. */
@@ -82,12 +79,7 @@ export class CommandReceiver {
     } catch {
       return this.ignore('ignoring a command message that is not a signed command');
     }
-    let valid = false;
-    try {
-      valid = await crypto.subtle.verify({ name: 'Ed25519' }, await this.publicKey(), Buffer.from(signed.signature, 'base64url'), Buffer.from(signed.command, 'utf8'));
-    } catch (error) {
-      log.error('cannot verify a command signature', { error });
-    }
+    const valid = await this.key.verify(signed.command, signed.signature);
     if (!valid) return this.ignore('ignoring a command with a bad signature', { bytes: signed.command.length });
 
     const check = checkCommand(signed.command, {

@@ -2,19 +2,23 @@
 // which answers with a delta (the change log reaches back to our version), `current`, or a full
 // snapshot. Triggers:
 //   - an MQTT EntitlementNotice (retained, QoS 1) announcing a newer version; a small delta may
-//     ride inline and is applied directly when it starts at the cached version;
+//     ride inline, signed by the Worker, and is applied directly when its signature verifies, it
+//     is for this door's organisation and site and it starts at the cached version. Anything else
+//     on the broker is only a hint to pull: unsigned or mis-signed inline data is logged and
+//     ignored, and the door pulls over HTTPS (the device-token channel is the source of truth);
 //   - a periodic pull (every 30 s by default), the backstop when the broker is unreachable;
 //   - a denied tap (debounced), so a card added a moment ago works on the second tap;
 //   - a heartbeat reply announcing a newer version, or the same version with another content hash.
 // After a delta the content hash must equal the Worker's; when it does not (drift), or a delta
 // does not start at our version, the door pulls a full snapshot. Pulls and delta applications run
 // one at a time; a trigger during a pull runs one more pull after it.
-import { EntitlementUpdate, type EntitlementDelta, type EntitlementNotice } from '../../core/contracts/wire.ts';
+import { EntitlementUpdate, readSignedDelta, type EntitlementDelta, type EntitlementNotice, type NoticeRefusal, type SignedDelta } from '../../core/contracts/wire.ts';
 import { ApiError, type Timed, type WorkerClient } from '../api/worker-client.ts';
 import type { SnapshotBuilder } from '../cache/builder.ts';
 import { DeltaError, EntitlementCache, type CacheParts } from '../cache/entitlement-cache.ts';
 import type { CacheStore } from '../cache/store.ts';
 import type { DoorClock } from '../clock/door-clock.ts';
+import type { WorkerKey } from '../crypto/worker-key.ts';
 import type { Logger } from '../log/logger.ts';
 
 export type UpdateKind = 'snapshot' | 'delta';
@@ -34,7 +38,10 @@ export type EntitlementSyncOptions = {
   client: Pick<WorkerClient, 'fetchSnapshot' | 'fetchEntitlements'>;
   store: CacheStore;
   builder: SnapshotBuilder;
+  organisationId: string;
   siteId: string;
+  /** Verifies inline deltas; without a key, notices are only hints to pull. */
+  workerKey: WorkerKey;
   log: Logger;
   clock: DoorClock;
   pullIntervalMs: number;
@@ -69,6 +76,8 @@ export class EntitlementSync {
   private readonly updateListeners = new Set<(cache: EntitlementCache, info: UpdateInfo) => void>();
   private readonly abort = new AbortController();
   private readonly limits: CompactionLimits;
+  /** Notices whose inline data was refused, by reason (status and the forged-input figures). */
+  readonly refusedNotices: Partial<Record<NoticeRefusal, number>> = {};
 
   constructor(private readonly options: EntitlementSyncOptions) {
     this.cache = options.initial;
@@ -366,26 +375,67 @@ export class EntitlementSync {
     void this.pull('hash mismatch', true);
   }
 
-  /** An MQTT notice: apply its inline delta when it starts at our version, else pull if newer. */
+  /**
+   * An MQTT notice. Its signed inline delta is verified, then applied when it starts at our
+   * version; every other notice only makes the door pull when it names a newer version.
+   */
   handleNotice(notice: EntitlementNotice): void {
     const { log } = this.options;
-    if (notice.siteId !== this.options.siteId || this.stopped) return;
-    const cached = this.cache?.version;
-    const delta = notice.delta;
-    if (delta && cached !== undefined && delta.fromVersion === cached) {
-      log.info('entitlement notice received', { version: notice.version, cachedVersion: cached, inlineDelta: true });
-      void this.enqueue(async () => {
-        if (this.stopped) return;
-        if (this.cache && delta.fromVersion === this.cache.version) await this.applyDelta(delta, 'notice');
-        else if (!this.cache || notice.version > this.cache.version) void this.pull('notice');
-      });
+    if (this.stopped) return;
+    if (notice.siteId !== this.options.siteId) {
+      log.warn('ignoring an entitlement notice for another site', { siteId: notice.siteId });
       return;
     }
+    const signed = notice.signedDelta;
+    if (signed) {
+      void this.enqueue(() => this.applySignedNotice(notice, signed));
+      return;
+    }
+    if (notice.delta !== undefined) {
+      this.refuseInline('unsigned', 'the notice carries an inline delta without the Worker’s signature', notice.version);
+      return;
+    }
+    const cached = this.cache?.version;
     if (cached === undefined || notice.version > cached) {
       log.info('entitlement notice received', { version: notice.version, cachedVersion: cached ?? null });
       void this.pull('notice');
     } else {
       log.debug('entitlement notice is not newer than the cache', { version: notice.version, cachedVersion: cached });
+    }
+  }
+
+  /** Inline data the door will not use: logged with the reason, then the door asks the Worker itself. */
+  private refuseInline(reason: NoticeRefusal, detail: string, version: number) {
+    this.refusedNotices[reason] = (this.refusedNotices[reason] ?? 0) + 1;
+    this.options.log.warn('ignoring the inline delta of an entitlement notice; pulling over HTTPS', {
+      reason,
+      detail,
+      version,
+      cachedVersion: this.cache?.version ?? null,
+    });
+    void this.pull(`notice (inline delta refused: ${reason})`);
+  }
+
+  private async applySignedNotice(notice: EntitlementNotice, signed: SignedDelta): Promise<void> {
+    const { log, workerKey } = this.options;
+    if (this.stopped) return;
+    if (!workerKey.configured) return this.refuseInline('unsigned', 'this door has no Worker key to verify with (re-provision it)', notice.version);
+    if (!(await workerKey.verify(signed.text, signed.signature))) {
+      return this.refuseInline('bad_signature', 'the signature does not verify with the Worker’s key', notice.version);
+    }
+    const read = readSignedDelta(signed.text, { organisationId: this.options.organisationId, siteId: this.options.siteId });
+    if (!read.ok) return this.refuseInline(read.reason, read.detail, notice.version);
+    const delta = read.body.delta;
+    const cached = this.cache?.version;
+    if (cached !== undefined && delta.fromVersion === cached) {
+      log.info('entitlement notice received', { version: delta.version, cachedVersion: cached, inlineDelta: true });
+      await this.applyDelta(delta, 'notice');
+    } else if (cached === undefined || delta.version > cached) {
+      log.info('entitlement notice received', { version: delta.version, cachedVersion: cached ?? null });
+      void this.pull('notice');
+    } else {
+      // A replayed, older notice: the Worker did sign it, but the cache is already past it.
+      log.debug('entitlement notice is not newer than the cache', { version: delta.version, cachedVersion: cached });
     }
   }
 

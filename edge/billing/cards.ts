@@ -104,10 +104,11 @@ export async function completeSimulatedSetup(deps: BillingDeps, member: MemberRo
   const [customer] = await deps.db.select().from(billingCustomers).where(eq(billingCustomers.memberId, member.id));
   const test = SIMULATED_TEST_CARDS[body.paymentMethodId];
   if (!test) throw refused('paymentMethodId', 'unknown_test_card', `${body.paymentMethodId} is not one of the simulated test cards (${Object.keys(SIMULATED_TEST_CARDS).join(', ')})`);
-  const done = await provider.completeCardSetup(body.setupId, body.paymentMethodId).catch((error: unknown) => {
-    const completed = error instanceof PaymentProviderError && error.code === 'setup_intent_unexpected_state';
-    throw refused('setupId', completed ? 'setup_already_completed' : 'unknown_setup', error instanceof Error ? error.message : String(error));
+  if (!customer) throw refused('setupId', 'other_customer', 'this setup belongs to another member');
+  const done = await provider.completeCardSetup(body.setupId, body.paymentMethodId, customer.customerId).catch((error: unknown) => {
+    const code = error instanceof PaymentProviderError ? error.code : undefined;
+    if (code === 'setup_other_customer') throw refused('setupId', 'other_customer', 'this setup belongs to another member');
+    throw refused('setupId', code === 'setup_intent_unexpected_state' ? 'setup_already_completed' : 'unknown_setup', error instanceof Error ? error.message : String(error));
   });
-  if (!customer || customer.customerId !== done.customerId) throw refused('setupId', 'other_customer', 'this setup belongs to another member');
   return saveCard(deps, 'simulated', done.customerId, done.paymentMethodId, { brand: test.brand, last4: test.last4, expMonth: null, expYear: null }, now);
 }

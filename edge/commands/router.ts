@@ -103,6 +103,16 @@ export const commandsRouter = new OpenAPIHono<AppEnv>()
         ]);
       }
     }
+    if (action.type === 'lockdown' || action.type === 'release') {
+      // A lockdown is state, like a mode: recorded on the doors of the device's site before the
+      // command goes out, so later versions, snapshots and restarts keep it until a release.
+      const siteDoors = await db.select({ id: doors.id }).from(doors).where(eq(doors.siteId, device.siteId));
+      const write =
+        action.type === 'lockdown'
+          ? db.update(doors).set({ mode: 'lockdown' }).where(eq(doors.siteId, device.siteId))
+          : db.update(doors).set({ mode: 'normal' }).where(and(eq(doors.siteId, device.siteId), eq(doors.mode, 'lockdown')));
+      await writeWithChanges(c, [write], { siteId: device.siteId }, siteDoors.map((d) => ({ kind: 'door' as const, entityId: d.id })));
+    }
     const row = await issueCommand(c.env, db, device, action, ttlSeconds);
     return c.json(commandOut(row), 201);
   })

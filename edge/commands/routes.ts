@@ -7,7 +7,7 @@ const tags = ['Door commands'];
 
 export const sendCommand = createRoute({
   method: 'post', path: '/v1/devices/{id}/commands', tags, security: ownerAuth,
-  summary: 'Send a signed command to a door device (unlock, set_mode, lockdown, release, sync_now, restart)',
+  summary: 'Send a signed command to a door device (unlock, set_mode, lockdown, release, sync_now, restart). set_mode, lockdown and release are also recorded on the doors (lockdown: every door of the device’s site until released)',
   request: { params: IdParam, body: jsonBody(CommandCreate) },
   responses: { 201: json(Command, 'The command and whether it reached the broker'), ...problems(400, 401, 404) },
 });

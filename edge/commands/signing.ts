@@ -1,4 +1,4 @@
-// Ed25519 signing of door commands with WebCrypto. The private key is the Worker secret
+// Ed25519 signing of door commands and inline entitlement deltas with WebCrypto. The private key is the Worker secret
 // COMMAND_SIGNING_KEY, a JWK ({"kty":"OKP","crv":"Ed25519","d":…,"x":…}); its public half goes
 // to each door at enrollment.
 const b64url = (bytes: ArrayBuffer | Uint8Array) => {
@@ -28,14 +28,25 @@ function parseKey(secret: string | undefined): Jwk | null {
 /** The raw public key (base64url) doors verify with, or null when commands are not configured. */
 export const commandPublicKey = (secret: string | undefined): string | null => parseKey(secret)?.x ?? null;
 
-export async function signCommand(secret: string | undefined, commandText: string): Promise<string> {
+// Imported once per isolate and secret: notices are signed after every entitlement change.
+type SigningKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+let imported: { secret: string; key: Promise<SigningKey> } | undefined;
+
+/** Signs the exact UTF-8 text with the Worker's Ed25519 key (door commands and inline entitlement deltas). */
+export async function signText(secret: string | undefined, text: string, what = 'door commands'): Promise<string> {
   const jwk = parseKey(secret);
-  if (!jwk) throw new SigningKeyError('door commands need the COMMAND_SIGNING_KEY secret');
-  // Node exports `alg: "Ed25519"`, which workerd refuses for this curve; the key itself is what counts.
-  const { kty, crv, d, x } = jwk;
-  const key = await crypto.subtle.importKey('jwk', { kty, crv, d, x } as never, { name: 'Ed25519' }, false, ['sign']);
-  return b64url(await crypto.subtle.sign('Ed25519', key, new TextEncoder().encode(commandText)));
+  if (!jwk) throw new SigningKeyError(`${what} need the COMMAND_SIGNING_KEY secret`);
+  let current = imported;
+  if (!current || current.secret !== secret) {
+    // Node exports `alg: "Ed25519"`, which workerd refuses for this curve; the key itself is what counts.
+    const { kty, crv, d, x } = jwk;
+    current = { secret: secret as string, key: crypto.subtle.importKey('jwk', { kty, crv, d, x } as never, { name: 'Ed25519' }, false, ['sign']) };
+    imported = current;
+  }
+  return b64url(await crypto.subtle.sign('Ed25519', await current.key, new TextEncoder().encode(text)));
 }
+
+export const signCommand = (secret: string | undefined, commandText: string): Promise<string> => signText(secret, commandText);
 
 export const randomNonce = () => b64url(crypto.getRandomValues(new Uint8Array(18)));
 

@@ -183,10 +183,11 @@ export const devices = sqliteTable(
   (t) => [uniqueIndex('devices_token').on(t.tokenHash), index('devices_org').on(t.organisationId)],
 );
 
+/** Check-ins uploaded by the agents; `id` is the agent's event id, unique per device (uploads are idempotent). */
 export const checkins = sqliteTable(
   'checkins',
   {
-    id: text('id').primaryKey(),
+    id: text('id').notNull(),
     organisationId: organisationRef(),
     siteId: text('site_id')
       .notNull()
@@ -203,16 +204,18 @@ export const checkins = sqliteTable(
     receivedAt: integer('received_at').notNull(),
   },
   (t) => [
+    // Scoped to the device: another door (or organisation) reusing an id can never suppress this one's event.
+    primaryKey({ columns: [t.deviceId, t.id] }),
     index('checkins_org_time').on(t.organisationId, t.occurredAt),
     index('checkins_member_time').on(t.memberId, t.occurredAt),
   ],
 );
 
-/** Door sensor alarms uploaded by the agents; the id is the agent's event id (uploads are idempotent). */
+/** Door sensor alarms uploaded by the agents; the id is the agent's event id, unique per device (uploads are idempotent). */
 export const doorAlarms = sqliteTable(
   'door_alarms',
   {
-    id: text('id').primaryKey(),
+    id: text('id').notNull(),
     organisationId: organisationRef(),
     siteId: text('site_id')
       .notNull()
@@ -225,6 +228,7 @@ export const doorAlarms = sqliteTable(
     receivedAt: integer('received_at').notNull(),
   },
   (t) => [
+    primaryKey({ columns: [t.deviceId, t.id] }),
     index('door_alarms_org_time').on(t.organisationId, t.occurredAt),
     index('door_alarms_door_time').on(t.doorId, t.occurredAt),
   ],

@@ -4,7 +4,7 @@ import { checkins, commands, devices, doorAlarms, doors, members, sites } from '
 import { writeWithChanges } from '../entitlements/changes.ts';
 import { buildSnapshot, currentHash, entitlementUpdate } from '../entitlements/state.ts';
 import type { AppEnv, Db } from '../env.ts';
-import { notFound } from '../lib/problem.ts';
+import { ApiProblem, notFound } from '../lib/problem.ts';
 import { ackCommand, getEntitlements, getSnapshot, postHeartbeat, uploadAlarms, uploadCheckins, whoami } from './routes.ts';
 
 // D1 allows 100 bound parameters per statement.
@@ -28,6 +28,33 @@ async function touch(db: Db, deviceId: string, headers: { userAgent?: string | u
       ...(headers.version !== undefined && Number.isInteger(reported) ? { entitlementVersion: reported } : {}),
     })
     .where(eq(devices.id, deviceId));
+}
+
+/**
+ * Event ids are the device's own: a repeat of an event it uploaded before is a duplicate (retries
+ * after a lost answer), but the same id with other content is refused whole, naming the event,
+ * so nothing of the batch is written and the agent sets that one event aside.
+ */
+async function refuseReusedIds<T extends typeof checkins | typeof doorAlarms, R extends { id: string; deviceId: string }>(
+  db: Db,
+  table: T,
+  deviceId: string,
+  rows: R[],
+  content: (row: any) => string,
+): Promise<void> {
+  const ids = rows.map((r) => r.id);
+  const known = new Map<string, string>();
+  for (const part of chunks([...new Set(ids)])) {
+    const found = (await db.select().from(table as typeof checkins).where(and(eq(table.deviceId, deviceId), inArray(table.id, part)))) as unknown[];
+    for (const row of found) known.set((row as { id: string }).id, content(row));
+  }
+  const errors = rows.flatMap((row, i) => {
+    const before = known.get(row.id);
+    return before !== undefined && before !== content(row) ? [{ field: `events.${i}.id`, reason: 'this device already uploaded a different event with this id' }] : [];
+  });
+  if (errors.length > 0) {
+    throw new ApiProblem(422, 'event-id-reused', 'Event id reused', 'Each event a device uploads needs its own id; these ids were used before for other events. Nothing of this batch was stored.', errors);
+  }
 }
 
 const siteDoors = async (db: Db, siteId: string) =>
@@ -118,26 +145,26 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
         .where(and(eq(members.organisationId, device.organisationId), inArray(members.id, ids)));
       for (const m of found) knownMembers.add(m.id);
     }
-    const inserts = events.map((e) =>
-      db
-        .insert(checkins)
-        .values({
-          id: e.id,
-          organisationId: device.organisationId,
-          siteId: device.siteId,
-          doorId: e.doorId && knownDoors.has(e.doorId) ? e.doorId : null,
-          deviceId: device.id,
-          memberId: e.memberId && knownMembers.has(e.memberId) ? e.memberId : null,
-          credentialKey: e.credentialKey,
-          granted: e.granted,
-          reason: e.reason,
-          explanation: e.explanation,
-          usesPass: e.granted && e.usesPass,
-          occurredAt: e.occurredAt,
-          receivedAt: now,
-        })
-        .onConflictDoNothing()
-        .returning({ id: checkins.id, memberId: checkins.memberId, usesPass: checkins.usesPass }),
+    const rows = events.map((e) => ({
+      id: e.id,
+      organisationId: device.organisationId,
+      siteId: device.siteId,
+      doorId: e.doorId && knownDoors.has(e.doorId) ? e.doorId : null,
+      deviceId: device.id,
+      memberId: e.memberId && knownMembers.has(e.memberId) ? e.memberId : null,
+      credentialKey: e.credentialKey,
+      granted: e.granted,
+      reason: e.reason,
+      explanation: e.explanation,
+      usesPass: e.granted && e.usesPass,
+      occurredAt: e.occurredAt,
+      receivedAt: now,
+    }));
+    const checkinContent = (r: Omit<typeof checkins.$inferSelect, 'receivedAt'>) =>
+      JSON.stringify([r.doorId, r.memberId, r.credentialKey, r.granted, r.reason, r.explanation, r.usesPass, r.occurredAt]);
+    await refuseReusedIds(db, checkins, device.id, rows, checkinContent);
+    const inserts = rows.map((row) =>
+      db.insert(checkins).values(row).onConflictDoNothing().returning({ id: checkins.id, memberId: checkins.memberId, usesPass: checkins.usesPass }),
     );
     const touchDevice = db.update(devices).set({ lastSeenAt: now }).where(eq(devices.id, device.id));
     const results = (await db.batch([touchDevice, ...inserts] as [typeof touchDevice, ...typeof inserts])) as unknown[];
@@ -169,23 +196,19 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
     const now = Date.now();
     // As with check-ins: an alarm about a door deleted since is kept, with the reference cleared.
     const knownDoors = await siteDoors(db, device.siteId);
-    const inserts = events.map((e) =>
-      db
-        .insert(doorAlarms)
-        .values({
-          id: e.id,
-          organisationId: device.organisationId,
-          siteId: device.siteId,
-          doorId: knownDoors.has(e.doorId) ? e.doorId : null,
-          deviceId: device.id,
-          type: e.type,
-          openForMs: e.openForMs,
-          occurredAt: e.occurredAt,
-          receivedAt: now,
-        })
-        .onConflictDoNothing()
-        .returning({ id: doorAlarms.id }),
-    );
+    const rows = events.map((e) => ({
+      id: e.id,
+      organisationId: device.organisationId,
+      siteId: device.siteId,
+      doorId: knownDoors.has(e.doorId) ? e.doorId : null,
+      deviceId: device.id,
+      type: e.type,
+      openForMs: e.openForMs,
+      occurredAt: e.occurredAt,
+      receivedAt: now,
+    }));
+    await refuseReusedIds(db, doorAlarms, device.id, rows, (r) => JSON.stringify([r.doorId, r.type, r.openForMs, r.occurredAt]));
+    const inserts = rows.map((row) => db.insert(doorAlarms).values(row).onConflictDoNothing().returning({ id: doorAlarms.id }));
     const touchDevice = db.update(devices).set({ lastSeenAt: now }).where(eq(devices.id, device.id));
     const results = (await db.batch([touchDevice, ...inserts] as [typeof touchDevice, ...typeof inserts])) as unknown[];
     const accepted = (results.slice(1) as Array<Array<{ id: string }>>).flat().length;

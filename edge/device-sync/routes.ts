@@ -26,16 +26,16 @@ export const getEntitlements = createRoute({
 
 export const uploadCheckins = createRoute({
   method: 'post', path: '/v1/device/checkins', tags, security: deviceAuth,
-  summary: 'Upload check-in events from the door outbox (idempotent by event id)',
+  summary: 'Upload check-in events from the door outbox (idempotent by the device’s event id; an id reused for another event is refused with 422)',
   request: { body: jsonBody(CheckinBatch) },
-  responses: { 200: json(CheckinBatchResult, 'How many were new and how many were already known'), ...problems(400, 401) },
+  responses: { 200: json(CheckinBatchResult, 'How many were new and how many were already known'), ...problems(400, 401, 422) },
 });
 
 export const uploadAlarms = createRoute({
   method: 'post', path: '/v1/device/alarms', tags, security: deviceAuth,
-  summary: 'Upload door sensor alarms (forced, held open, cleared) from the door outbox (idempotent by event id)',
+  summary: 'Upload door sensor alarms (forced, held open, cleared) from the door outbox (idempotent by the device’s event id; an id reused for another event is refused with 422)',
   request: { body: jsonBody(DoorAlarmBatch) },
-  responses: { 200: json(CheckinBatchResult, 'How many were new and how many were already known'), ...problems(400, 401) },
+  responses: { 200: json(CheckinBatchResult, 'How many were new and how many were already known'), ...problems(400, 401, 422) },
 });
 
 export const postHeartbeat = createRoute({

@@ -9,6 +9,7 @@ const PROBLEM_TEXT = {
   404: 'Not found (or owned by another organisation)',
   409: 'Conflicts with existing state',
   410: 'No longer valid',
+  422: 'Well-formed, but refused: `errors` names the item and why',
 } as const;
 
 export function problems<const C extends Array<keyof typeof PROBLEM_TEXT>>(...codes: C) {

@@ -144,7 +144,7 @@ type IdempotencyRecord = { fingerprint: string; result: unknown };
 export interface SimulatedProvider extends PaymentProvider {
   readonly name: 'simulated';
   /** Stands in for the member entering a card: completes a setup intent or checkout session. */
-  completeCardSetup(setupOrSessionId: string, paymentMethodId: string): Promise<{ setupIntentId: string; customerId: string; paymentMethodId: string }>;
+  completeCardSetup(setupOrSessionId: string, paymentMethodId: string, forCustomerId?: string): Promise<{ setupIntentId: string; customerId: string; paymentMethodId: string }>;
   /** Stands in for the member paying on the pay-now page (card test id, or PromptPay scanned). */
   confirmPayNow(paymentIntentId: string, paymentMethodId?: string): Promise<ChargeOutcome>;
   /** A pay-now payment's client secret and state; outcome null while nothing was tried. */
@@ -371,7 +371,7 @@ export function createSimulatedProvider(options: SimulatedProviderOptions): Simu
       });
     },
 
-    async completeCardSetup(setupOrSessionId: string, paymentMethodId: string) {
+    async completeCardSetup(setupOrSessionId: string, paymentMethodId: string, forCustomerId?: string) {
       let setupId = setupOrSessionId;
       if (setupOrSessionId.startsWith('cs_sim_')) {
         const session = await load<{ setupIntentId: string }>(`checkout_session:${setupOrSessionId}`);
@@ -380,6 +380,13 @@ export function createSimulatedProvider(options: SimulatedProviderOptions): Simu
       }
       const setup = await load<SimSetup>(`setup_intent:${setupId}`);
       if (!setup) throw notFound('setup_intent', setupId);
+      // Checked before anything changes: another customer's setup is not consumed by a refusal.
+      if (forCustomerId !== undefined && setup.customerId !== forCustomerId) {
+        throw new PaymentProviderError('simulated', 'invalid_request', `No such setup for customer ${forCustomerId}: '${setup.id}'`, {
+          code: 'setup_other_customer',
+          statusCode: 404,
+        });
+      }
       testCard(paymentMethodId);
       // As Stripe: a setup is confirmed once, so a repeated completion saves (and retries) nothing.
       if (setup.status === 'succeeded') {

@@ -80,8 +80,9 @@ export async function verifyStripeWebhook(
     }
     return failure('malformed_payload', 'the signed payload is not valid JSON');
   }
-  const candidate = event as unknown as { id?: unknown; type?: unknown; created?: unknown; data?: { object?: unknown } };
-  if (typeof candidate.id !== 'string' || typeof candidate.type !== 'string' || typeof candidate.created !== 'number' || typeof candidate.data?.object !== 'object' || candidate.data.object === null) {
+  // A correctly signed body can still be `null`, a number or an array: only an event object goes on.
+  const candidate = event as unknown as { id?: unknown; type?: unknown; created?: unknown; data?: { object?: unknown } } | null;
+  if (candidate === null || typeof candidate !== 'object' || Array.isArray(candidate) || typeof candidate.id !== 'string' || typeof candidate.type !== 'string' || typeof candidate.created !== 'number' || typeof candidate.data?.object !== 'object' || candidate.data.object === null) {
     return failure('malformed_payload', 'the signed payload is not a Stripe event');
   }
   return { ok: true, event };

@@ -100,21 +100,50 @@ describe('signed commands', () => {
     expect(ctx.worker.acks.some((a) => a.id === retained?.id)).toBe(false);
   });
 
-  it('lockdown, set_mode and release change the doors locally until a newer entitlement version', async () => {
+  it('lockdown, set_mode and release change the doors at once; data cut before the command never lifts them, data cut after it carries them', async () => {
     const { r, send, ackOf } = await commandRig();
-    await ackOf((await send({ type: 'lockdown' })).command.id);
+    const issuedAt = ctx.worker.now();
+    await ackOf((await send({ type: 'lockdown' }, { issuedAt })).command.id);
     expect((await r.tap({ facility: 1, card: 1 })).decision.reason).toBe('lockdown');
+    // A version the Worker cut before the lockdown (it raced the command) keeps the door locked down.
+    ctx.worker.addMember('wiegand:1:9');
+    ctx.worker.now = () => issuedAt - 1000;
+    await r.agent.sync?.pull('test');
+    expect((await r.status()).overrides.lockdown).toBe(true);
+    expect((await r.tap({ facility: 1, card: 1 })).decision.reason).toBe('lockdown');
+    ctx.worker.now = () => Date.now();
     await ackOf((await send({ type: 'release' })).command.id);
     expect((await r.tap({ facility: 1, card: 1 })).decision.granted).toBe(true);
 
     await ackOf((await send({ type: 'set_mode', doorId: frontDoor(r), mode: 'unlocked' })).command.id);
     await waitFor(async () => (await r.status()).doors[0]?.heldOpen && relayActivity(r, 1).at(-1) === 1, 'the door to be held open');
     expect((await r.status()).doors[0]).toMatchObject({ mode: 'unlocked', heldOpen: true, relayActive: true });
-    // The Worker's next version replaces the local mode.
+    // A version cut after the command is the Worker's word on the mode (here: changed back to normal).
     ctx.worker.addMember('wiegand:1:2');
     await r.agent.sync?.pull('test');
     await waitFor(() => relayActivity(r, 1).at(-1) === 0, 'the door to relock');
     expect((await r.status()).overrides).toEqual({ lockdown: false, modes: {} });
+  });
+
+  it('a lockdown the Worker recorded survives an unrelated change, a restart and a full snapshot until released', async () => {
+    const { r, send, ackOf, dataDir } = await commandRig();
+    const { worker } = ctx;
+    // As the Worker does: the doors' mode first, then the signed command.
+    worker.setDoors({ mode: 'lockdown' });
+    await ackOf((await send({ type: 'lockdown' })).command.id);
+    expect((await r.tap({ facility: 1, card: 1 })).decision.reason).toBe('lockdown');
+    worker.setDoor(worker.doors[1]!.id, { name: 'Studio (renamed)' });
+    await r.agent.sync?.pull('test');
+    expect((await r.status()).overrides.lockdown).toBe(false); // carried by the data now
+    expect((await r.tap({ facility: 1, card: 1 })).decision.reason).toBe('lockdown');
+    await ctx.stopAgent(r);
+    const again = await ctx.start(dataDir, { pullIntervalSeconds: 600 });
+    expect((await again.tap({ facility: 1, card: 1 })).decision.reason).toBe('lockdown');
+    await again.agent.sync?.pull('test', true);
+    expect((await again.tap({ facility: 1, card: 1 })).decision.reason).toBe('lockdown');
+    worker.setDoors({ mode: 'normal' });
+    await again.agent.sync?.pull('test');
+    expect((await again.tap({ facility: 1, card: 1 })).decision.granted).toBe(true);
   });
 
   it('sync_now pulls a full snapshot', async () => {

@@ -1,4 +1,5 @@
 // Versioned sync through the running agent: deltas, hash checks, inline notice deltas, heartbeats.
+import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -78,7 +79,7 @@ describe('versioned sync', () => {
     expect(JSON.parse(await readFile(join(dataDir, 'cache.json'), 'utf8')).snapshot.version).toBe(worker.version);
   });
 
-  it('applies a delta riding inline on the MQTT notice, without a pull', async () => {
+  it('applies a signed delta riding inline on the MQTT notice, without a pull', async () => {
     const { worker } = ctx;
     const broker = await ctx.withBroker();
     const suspended = worker.addMember('wiegand:4:4');
@@ -90,7 +91,7 @@ describe('versioned sync', () => {
     worker.setStatus(suspended, 'suspended');
     const added = worker.addMember('wiegand:4:5');
     const pulls = worker.count('/v1/device/entitlements');
-    await broker.publishRetained(entitlementTopic(worker.topicPrefix, worker.siteId), { siteId: worker.siteId, version: worker.version, delta: worker.deltaSince(from) });
+    await broker.publishRetained(entitlementTopic(worker.topicPrefix, worker.siteId), await worker.signedNotice(from));
     await waitFor(() => r.agent.cache?.version === worker.version, 'the inline delta');
     expect(worker.count('/v1/device/entitlements')).toBe(pulls);
     expect(r.log.records.some((x) => x.msg === 'entitlement notice received' && x.inlineDelta === true)).toBe(true);
@@ -103,10 +104,58 @@ describe('versioned sync', () => {
     worker.addMember('wiegand:4:6');
     const skipFrom = worker.version;
     worker.addMember('wiegand:4:7');
-    await broker.publishRetained(entitlementTopic(worker.topicPrefix, worker.siteId), { siteId: worker.siteId, version: worker.version, delta: worker.deltaSince(skipFrom) });
+    await broker.publishRetained(entitlementTopic(worker.topicPrefix, worker.siteId), await worker.signedNotice(skipFrom));
     await waitFor(() => r.agent.cache?.version === worker.version, 'the pull after a notice it could not apply');
     expect(worker.requests.filter((q) => q.path === '/v1/device/entitlements').at(-1)?.query).toBe(`?since=${stale}`);
     expect(r.agent.cache?.lookup('wiegand:4:6')).toBeDefined();
+  });
+
+  it('applies nothing from forged, altered, cross-site or unsigned notices: each is logged, the door pulls, the relay stays still', async () => {
+    const { worker } = ctx;
+    const broker = await ctx.withBroker();
+    worker.addMember('wiegand:7:1');
+    const suspended = worker.addMember('wiegand:7:2');
+    worker.setStatus(suspended, 'suspended');
+    worker.setDoor(worker.doors[0]!.id, { mode: 'lockdown' });
+    const { dataDir } = await provisionCli(worker);
+    const r = await ctx.start(dataDir, { pullIntervalSeconds: 600 });
+    await waitFor(async () => (await r.status()).brokerConnected, 'the broker connection');
+    await sleep(100);
+    const topic = entitlementTopic(worker.topicPrefix, worker.siteId);
+    const version = worker.version;
+    expect((await r.tap({ facility: 7, card: 1 })).decision.reason).toBe('lockdown');
+
+    // What an attacker would like the door to believe, built on the Worker's own state and then put back.
+    worker.setDoor(worker.doors[0]!.id, { mode: 'unlocked' });
+    worker.setStatus(suspended, 'active');
+    worker.addMember('wiegand:7:3');
+    const forgedKeys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const wanted = worker.deltaSince(version);
+    const forgeries: Array<[string, unknown]> = [
+      ['unsigned', { siteId: worker.siteId, version: wanted.version, delta: wanted }],
+      ['bad_signature', await worker.signedNotice(version, { keys: forgedKeys })],
+      ['bad_signature', await worker.signedNotice(version, { text: (t) => t.replace('"normal"', '"unlocked"') })],
+      ['wrong_site', await worker.signedNotice(version, { body: { siteId: 'site_elsewhere00000' } })],
+      ['wrong_organisation', await worker.signedNotice(version, { body: { organisationId: 'org_elsewhere000000' } })],
+      ['inconsistent', await worker.signedNotice(version, { body: { fromVersion: version - 1 } })],
+    ];
+    // The Worker's truth is what the door pulls: lockdown, the suspension, no new card.
+    worker.setDoor(worker.doors[0]!.id, { mode: 'lockdown' });
+    worker.setStatus(suspended, 'suspended');
+    worker.removeCredential('wiegand:7:3');
+    const relayBefore = (await r.relay()).history.length;
+    for (const [, notice] of forgeries) await broker.publish(topic, notice);
+    // An empty version bump is only a hint: the door asks the Worker, which still says lockdown.
+    await broker.publish(topic, { siteId: worker.siteId, version: worker.version + 5 });
+    await waitFor(() => r.log.records.filter((x) => x.msg === 'ignoring the inline delta of an entitlement notice; pulling over HTTPS').length === forgeries.length, 'every forgery refused');
+    await r.agent.sync?.settled();
+    const refused = r.log.records.filter((x) => x.msg === 'ignoring the inline delta of an entitlement notice; pulling over HTTPS').map((x) => x.reason);
+    expect(refused).toEqual(forgeries.map(([reason]) => reason));
+    expect((await r.status()).refusedNotices).toMatchObject({ unsigned: 1, bad_signature: 2, wrong_site: 1, wrong_organisation: 1, inconsistent: 1 });
+    expect(r.agent.cache?.hashValue).toBe(worker.hash);
+    expect(r.log.records.some((x) => x.msg === 'entitlement notice received' && x.inlineDelta === true)).toBe(false);
+    for (const card of [1, 2, 3]) expect((await r.tap({ facility: 7, card })).decision.granted).toBe(false);
+    expect((await r.relay()).history.length).toBe(relayBefore);
   });
 
   it('drops malformed and oversized notices with a log line and keeps deciding', async () => {

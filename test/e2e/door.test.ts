@@ -1,6 +1,8 @@
+import { webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { commandTopic } from '../../core/commands.ts';
+import { entitlementTopic } from '../../core/contracts/wire.ts';
 import { bitString, encodeWiegand } from '../../core/wiegand.ts';
 import { signCommand } from '../../edge/commands/signing.ts';
 import { waitUntil } from '../../edge/dev/processes.ts';
@@ -169,6 +171,87 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     expect((await relay()).history.length).toBe(before);
     // The agent is still up and deciding.
     expect((await tap(frame(12, 346))).decision.granted).toBe(true);
+  });
+
+  it('applies nothing from 1,000 forged, altered, cross-site or replayed entitlement notices published straight to the broker', async () => {
+    const noticeTopic = entitlementTopic(`gymgate/${gym.organisationId}`, siteId);
+    // A genuine notice, captured as an attacker on the broker would, then made old by a newer change.
+    const spy = await gym.brokerClient();
+    await spy.subscribeAsync(noticeTopic, { qos: 1 });
+    const genuine = await new Promise<string>((resolve) => spy.on('message', (_t, payload) => resolve(payload.toString())));
+    await spy.endAsync();
+    await gym.call('POST', '/v1/doors', { siteId, name: 'Store room' });
+    const current = await siteVersion();
+    await waitUntil(async () => (await agentVersion()) >= current, 'the agent to learn of the new door', 5_000, 10);
+    const refusedBefore = (await gym.control<{ refusedNotices: Record<string, number> }>('GET', '/status')).refusedNotices;
+    const before = await settledRelay();
+
+    const genuineNotice = JSON.parse(genuine) as { signedDelta?: { text: string; signature: string } };
+    const body = (over: Record<string, unknown>) => {
+      const delta = {
+        siteId,
+        fromVersion: current,
+        version: current + 1,
+        serverTime: Date.now(),
+        hash: 'forged',
+        doors: [{ id: frontDoor, name: 'Front door', group: 'general', mode: 'unlocked', unlockSchedule: null, antiPassbackSeconds: 0, maxOfflineSeconds: 259200, grantSeconds: 1 }],
+        members: { upsert: [], remove: [] },
+        credentials: { upsert: [['wiegand:99:1', member.id]], remove: [] },
+      };
+      return { organisationId: gym.organisationId, siteId, fromVersion: current, version: current + 1, hash: 'forged', delta, ...over };
+    };
+    const foreign = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const signWith = async (key: webcrypto.CryptoKey, text: string) => Buffer.from(await webcrypto.subtle.sign('Ed25519', key, new TextEncoder().encode(text))).toString('base64url');
+    const messages: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const text = JSON.stringify(body({}));
+      // Unsigned, as Workers before signing sent them.
+      messages.push(JSON.stringify({ siteId, version: current + 1, delta: body({}).delta }));
+      // Signed with someone else's key.
+      messages.push(JSON.stringify({ siteId, version: current + 1, signedDelta: { text, signature: await signWith(foreign.privateKey, text) } }));
+      // A genuine signature over other bytes: the captured notice with its delta altered.
+      if (genuineNotice.signedDelta) {
+        messages.push(JSON.stringify({ siteId, version: current + 1, signedDelta: { ...genuineNotice.signedDelta, text: genuineNotice.signedDelta.text.replace('"normal"', '"unlocked"') + ' ' } }));
+      }
+      // Genuinely signed by the Worker's key, but for another site.
+      const elsewhere = JSON.stringify(body({ siteId: 'site_0000000000elsewhere', delta: { ...body({}).delta, siteId: 'site_0000000000elsewhere' } }));
+      messages.push(JSON.stringify({ siteId, version: current + 1, signedDelta: { text: elsewhere, signature: await signCommand(gym.signingKey, elsewhere) } }));
+      // Replayed: the genuine notice of an older version.
+      messages.push(genuine);
+    }
+    const attacker = await gym.brokerClient();
+    for (const m of messages) attacker.publish(noticeTopic, m, { qos: 1 });
+    await attacker.endAsync();
+    await waitUntil(async () => {
+      const refused = (await gym.control<{ refusedNotices: Record<string, number> }>('GET', '/status')).refusedNotices;
+      const total = Object.values(refused).reduce((a, b) => a + b, 0) - Object.values(refusedBefore).reduce((a, b) => a + b, 0);
+      return total >= 800;
+    }, 'the agent to refuse the forged notices', 20_000, 100);
+    expect((await relay()).history.length).toBe(before);
+    expect(await agentVersion()).toBe(await siteVersion());
+    expect((await gym.control<{ doors: Array<{ id: string; mode: string | null }> }>('GET', '/status')).doors.find((d) => d.id === frontDoor)?.mode).toBe('normal');
+    expect((await tap(frame(99, 1))).decision.reason).toBe('unknown_credential');
+  });
+
+  it('keeps a device lockdown through an unrelated door change and a restart of the agent, until released', async () => {
+    const locked = await gym.call<{ status: string }>('POST', `/v1/devices/${deviceId}/commands`, { action: { type: 'lockdown' } });
+    expect(locked.status).toBe('sent');
+    await waitUntil(async () => (await tap(frame(12, 346))).decision.reason === 'lockdown', 'the lockdown at the door', 5_000, 50);
+    const doors = await gym.call<{ data: Array<{ id: string; name: string }> }>('GET', `/v1/doors?siteId=${siteId}`);
+    const studio = doors.data.find((d) => d.id !== frontDoor)!;
+    await gym.call('PATCH', `/v1/doors/${studio.id}`, { name: 'Studio (upstairs)' });
+    const changed = await siteVersion();
+    await waitUntil(async () => (await agentVersion()) >= changed, 'the agent to learn of the unrelated change', 5_000, 10);
+    expect((await tap(frame(12, 346))).decision.reason).toBe('lockdown');
+    await gym.restartAgent();
+    // Once the restarted agent has settled (its start-up sync done), as a member would find it.
+    await waitUntil(async () => (await gym.control<{ lastSyncAt: number | null; brokerConnected: boolean }>('GET', '/status')).brokerConnected, 'the restarted agent to settle', 10_000, 100);
+    expect((await gym.control<{ doors: Array<{ id: string; mode: string | null }> }>('GET', '/status')).doors.find((d) => d.id === frontDoor)?.mode).toBe('lockdown');
+    expect((await tap(frame(12, 346))).decision.reason).toBe('lockdown');
+    const released = await gym.call<{ status: string }>('POST', `/v1/devices/${deviceId}/commands`, { action: { type: 'release' } });
+    expect(released.status).toBe('sent');
+    await waitUntil(async () => (await tap(frame(12, 346))).decision.granted, 'the release at the door', 5_000, 50);
+    await settledRelay();
   });
 
   it('locks the site down and releases it', async () => {

@@ -3,6 +3,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
 import {
   applyLocalMigrations,
   bootstrapLocal,
@@ -72,8 +73,24 @@ export class TestGym {
     const config = JSON.parse(readFileSync(configFile, 'utf8')) as { doors: Array<{ grantMs: number }> };
     for (const door of config.doors) door.grantMs = grantMs;
     writeFileSync(configFile, JSON.stringify(config, null, 2));
-    this.agent = await startAgent({ dataDir: this.agentDir, controlPort: await freePort(), pullIntervalSeconds, heartbeatSeconds: 2 });
+    this.agentControlPort = await freePort();
+    this.agentPullIntervalSeconds = pullIntervalSeconds;
+    this.agent = await startAgent({ dataDir: this.agentDir, controlPort: this.agentControlPort, pullIntervalSeconds, heartbeatSeconds: 2 });
     return code;
+  }
+
+  agentControlPort = 0;
+  agentPullIntervalSeconds = 30;
+
+  /** Stops the agent process and starts it again on the same data (a reboot of the Pi). */
+  async restartAgent() {
+    await this.agent?.stop();
+    this.agent = await startAgent({ dataDir: this.agentDir, controlPort: this.agentControlPort, pullIntervalSeconds: this.agentPullIntervalSeconds, heartbeatSeconds: 2 });
+  }
+
+  /** A client on the gym's broker, as someone on the network would connect. */
+  brokerClient(): Promise<MqttClient> {
+    return mqtt.connectAsync(this.broker.url, { reconnectPeriod: 0 });
   }
 
   async call<T = any>(method: string, pathname: string, body?: unknown): Promise<T> {

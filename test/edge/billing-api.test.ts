@@ -125,6 +125,18 @@ describe('billing API contract', () => {
     expect((await g.api('POST', `/v1/members/${other.id}/pending-items`, { kind: 'shop_sale', description: 'Cap', unitAmount: 2_000, currency: 'USD' })).status).toBe(201);
   });
 
+  it('refuses another organisation’s simulated card setup without using it up', async () => {
+    const a = await billingGym();
+    const b = await billingGym();
+    const setup = await a.api('POST', `/v1/members/${a.member.id}/payment-method/setup`, { returnUrl: 'https://gym.example/card-saved' });
+    const stolen = await b.api('POST', `/v1/members/${b.member.id}/payment-method/simulated-completion`, { setupId: setup.body.setup.id, paymentMethodId: 'pm_card_visa' });
+    expect(stolen.status).toBeGreaterThanOrEqual(400);
+    expect(stolen.body.errors[0]).toMatchObject({ field: 'setupId' });
+    // The owner's member still completes it: the refusal changed nothing.
+    const own = await a.api('POST', `/v1/members/${a.member.id}/payment-method/simulated-completion`, { setupId: setup.body.setup.id, paymentMethodId: 'pm_card_visa' });
+    expect(own.status, JSON.stringify(own.body)).toBe(200);
+  });
+
   it('documents every billing route in the OpenAPI document', async () => {
     const doc = (await call('GET', '/openapi.json')).body;
     for (const path of [

@@ -126,6 +126,12 @@ describe('billing through Stripe', () => {
     expect(res.body.errors).toEqual([{ field: 'stripe-signature', reason: 'bad_signature' }]);
     const unsigned = await callRaw(g, payload);
     expect(unsigned.status).toBe(400);
+    // A correctly signed body that is not an event object is refused as such, never a 500.
+    for (const body of ['null', '42', '[]', '"evt"']) {
+      const signed = await callRaw(g, body, await Stripe.webhooks.generateTestHeaderStringAsync({ payload: body, secret: WEBHOOK_SECRET, cryptoProvider }));
+      expect(signed.status, body).toBe(400);
+      expect(signed.contentType).toContain('application/problem+json');
+    }
     // A correctly signed event about a payment intent gymgate did not start is acknowledged and ignored.
     expect((await deliver(g, JSON.parse(payload))).outcome).toBe('ignored:not_gymgate');
   });

@@ -157,6 +157,32 @@ describe('check-in upload', () => {
     expect(next.nextCursor).toBeNull();
   });
 
+  it('scopes event ids to the device: another organisation’s door cannot suppress an event, and a reused id with other content is refused', async () => {
+    const a = await gym();
+    const b = await gym();
+    const deviceA = await enrollDevice(a.apiKey, a.site.id);
+    const deviceB = await enrollDevice(b.apiKey, b.site.id);
+    const shared = event({ doorId: a.front.id, memberId: a.member.id });
+    expect((await call('POST', '/v1/device/checkins', { token: deviceA.deviceToken, body: { events: [shared] } })).body).toEqual({ accepted: 1, duplicates: 0 });
+    // The same id from a door of another organisation is that door's own event.
+    const theirs = { ...shared, doorId: b.front.id, memberId: b.member.id };
+    expect((await call('POST', '/v1/device/checkins', { token: deviceB.deviceToken, body: { events: [theirs] } })).body).toEqual({ accepted: 1, duplicates: 0 });
+    expect((await call('GET', '/v1/checkins', { token: b.apiKey })).body.data).toMatchObject([{ id: shared.id, doorId: b.front.id, deviceId: deviceB.deviceId }]);
+    expect((await call('GET', '/v1/checkins', { token: a.apiKey })).body.data).toMatchObject([{ id: shared.id, doorId: a.front.id, deviceId: deviceA.deviceId }]);
+    // The same device reusing the id for a different event: refused whole, naming the event; nothing of the batch stored.
+    const fresh = event({ doorId: a.front.id });
+    const reused = await call('POST', '/v1/device/checkins', {
+      token: deviceA.deviceToken,
+      body: { events: [fresh, { ...shared, granted: false, reason: 'member_suspended', explanation: 'The membership is suspended.' }] },
+    });
+    expect(reused.status).toBe(422);
+    expect(reused.contentType).toContain('application/problem+json');
+    expect(reused.body.errors).toEqual([{ field: 'events.1.id', reason: 'this device already uploaded a different event with this id' }]);
+    expect((await call('GET', '/v1/checkins', { token: a.apiKey })).body.data).toHaveLength(1);
+    // An exact repeat is still a duplicate.
+    expect((await call('POST', '/v1/device/checkins', { token: deviceA.deviceToken, body: { events: [shared, fresh] } })).body).toEqual({ accepted: 1, duplicates: 1 });
+  });
+
   it('rejects a malformed batch whole, naming the field', async () => {
     const g = await gym();
     const device = await enrollDevice(g.apiKey, g.site.id);

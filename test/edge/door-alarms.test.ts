@@ -51,6 +51,20 @@ describe('door alarms', () => {
     expect(rest.body).toEqual({ data: [expect.objectContaining({ id: forced.id })], nextCursor: null });
   });
 
+  it('scopes alarm ids to the device: another door’s id does not drop an alarm; a reused id with other content is refused', async () => {
+    const a = await gym();
+    const b = await gym();
+    const deviceA = await enrollDevice(a.apiKey, a.site.id);
+    const deviceB = await enrollDevice(b.apiKey, b.site.id);
+    const forced = alarm(a.front.id);
+    expect((await call('POST', '/v1/device/alarms', { token: deviceA.deviceToken, body: { events: [forced] } })).body).toEqual({ accepted: 1, duplicates: 0 });
+    expect((await call('POST', '/v1/device/alarms', { token: deviceB.deviceToken, body: { events: [{ ...forced, doorId: b.front.id }] } })).body).toEqual({ accepted: 1, duplicates: 0 });
+    expect((await call('GET', '/v1/alarms', { token: b.apiKey })).body.data).toMatchObject([{ id: forced.id, doorId: b.front.id }]);
+    const reused = await call('POST', '/v1/device/alarms', { token: deviceA.deviceToken, body: { events: [{ ...forced, type: 'door_held_open', openForMs: 40_000 }] } });
+    expect(reused.status).toBe(422);
+    expect(reused.body.errors).toEqual([{ field: 'events.0.id', reason: 'this device already uploaded a different event with this id' }]);
+  });
+
   it('refuses a malformed alarm with a 400 naming the field, storing nothing of the batch', async () => {
     const g = await gym();
     const device = await enrollDevice(g.apiKey, g.site.id);

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import { checkCommand, commandTopic, SignedCommand } from '../../core/commands.ts';
-import { EntitlementNotice, EntitlementUpdate, SIMULATED_FALLBACK_PROBLEM, type EntitlementSnapshot, type Heartbeat } from '../../core/contracts/wire.ts';
+import { EntitlementNotice, EntitlementUpdate, readSignedDelta, SIMULATED_FALLBACK_PROBLEM, type EntitlementSnapshot, type Heartbeat } from '../../core/contracts/wire.ts';
 import { EntitlementHash } from '../../core/entitlement-hash.ts';
 import { applyDelta } from '../../core/entitlement-delta.ts';
 import { generateSigningKey } from '../../edge/commands/signing.ts';
@@ -53,20 +53,44 @@ describe('versioned sync', () => {
     expect((await updateSince(device.deviceToken, now.version)).kind).toBe('delta');
   });
 
-  it('puts a small delta inside the MQTT notice', async () => {
+  it('puts a small delta inside the MQTT notice, signed with the door-command key; without a key the notice is only a hint', async () => {
     const g = await gym();
-    const mqttEnv = { MQTT_URL: inject('brokerUrl') };
+    const mqttEnv = { MQTT_URL: inject('brokerUrl'), COMMAND_SIGNING_KEY: await generateSigningKey() };
     const device = await enrollDevice(g.apiKey, g.site.id, mqttEnv);
     const before = await snapshotOf(device.deviceToken);
     await call('PATCH', `/v1/members/${g.member.id}`, { token: g.apiKey, body: { status: 'suspended', suspension: 'payment_overdue' }, env: mqttEnv });
     const topic = `gymgate/${g.organisationId}/sites/${g.site.id}/entitlements`;
-    const messages = (await (await fetch(`${inject('brokerLogUrl')}?topic=${encodeURIComponent(topic)}`)).json()) as Array<{ payload: string }>;
-    const notice = EntitlementNotice.parse(JSON.parse(messages.at(-1)!.payload));
-    expect(notice.delta?.fromVersion).toBe(before.version);
-    expect(notice.delta?.members.upsert).toMatchObject([{ id: g.member.id, status: 'suspended', suspension: 'payment_overdue' }]);
-    expect(applyDelta(before, notice.delta!).hash).toBe((await snapshotOf(device.deviceToken)).hash);
+    /** The notice of `version`, once the broker has it (bounded wait). */
+    const noticeOf = async (version: number) => {
+      for (let i = 0; ; i++) {
+        const messages = (await (await fetch(`${inject('brokerLogUrl')}?topic=${encodeURIComponent(topic)}`)).json()) as Array<{ payload: string }>;
+        const found = messages.map((m) => EntitlementNotice.parse(JSON.parse(m.payload))).find((n) => n.version === version);
+        if (found || i >= 50) return found!;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const notice = await noticeOf(before.version + 1);
+    expect(notice.delta).toBeUndefined();
+    const signed = notice.signedDelta!;
+    const key = await crypto.subtle.importKey('raw', b64urlBytes(device.commandPublicKey), { name: 'Ed25519' }, false, ['verify']);
+    expect(await crypto.subtle.verify('Ed25519', key, b64urlBytes(signed.signature), new TextEncoder().encode(signed.text))).toBe(true);
+    const read = readSignedDelta(signed.text, { organisationId: g.organisationId, siteId: g.site.id });
+    if (!read.ok) throw new Error(read.detail);
+    expect(read.body).toMatchObject({ organisationId: g.organisationId, siteId: g.site.id, fromVersion: before.version, version: before.version + 1 });
+    expect(read.body.delta.members.upsert).toMatchObject([{ id: g.member.id, status: 'suspended', suspension: 'payment_overdue' }]);
+    expect(applyDelta(before, read.body.delta).hash).toBe((await snapshotOf(device.deviceToken)).hash);
+    // The same text read by a door of another organisation or site is refused.
+    expect(readSignedDelta(signed.text, { organisationId: 'org_other0000000', siteId: g.site.id })).toMatchObject({ ok: false, reason: 'wrong_organisation' });
+    expect(readSignedDelta(signed.text, { organisationId: g.organisationId, siteId: 'site_other000000' })).toMatchObject({ ok: false, reason: 'wrong_site' });
+
+    const restored = await call('PATCH', `/v1/members/${g.member.id}`, { token: g.apiKey, body: { status: 'active' }, env: { MQTT_URL: inject('brokerUrl') } });
+    expect(restored.status, JSON.stringify(restored.body)).toBe(200);
+    const hint = await noticeOf(before.version + 2);
+    expect(hint).toEqual({ siteId: g.site.id, version: before.version + 2 });
   });
 });
+
+const b64urlBytes = (s: string) => Uint8Array.from(atob(s.replaceAll('-', '+').replaceAll('_', '/')), (c) => c.charCodeAt(0));
 
 describe('access rules through the API', () => {
   const explain = (apiKey: string, doorId: string, at: string, facilityCode = 12, cardNumber = 345) =>

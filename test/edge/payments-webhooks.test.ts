@@ -67,7 +67,7 @@ describe('webhook signatures', () => {
   });
 
   it('reports a signed body that is not a Stripe event', async () => {
-    for (const payload of ['not json', '{"hello":"world"}']) {
+    for (const payload of ['not json', '{"hello":"world"}', 'null', '42', '[]']) {
       expect(failureReason(await verifyStripeWebhook(payload, await sign(payload), secret))).toBe('malformed_payload');
     }
   });

@@ -17,6 +17,7 @@ import {
   type EntitlementSnapshot,
   type EntitlementUpdate,
   type Heartbeat,
+  type SignedDeltaBody,
 } from '../../../core/contracts/wire.ts';
 import { EntitlementHash } from '../../../core/entitlement-hash.ts';
 import { DEFAULT_PROFILE, type AccessProfile, type DoorPolicy, type MemberAccess, type SitePolicy } from '../../../core/entitlement.ts';
@@ -281,6 +282,20 @@ export class FakeWorker {
   command(deviceId: string, action: CommandAction, over: Partial<DoorCommand> = {}): DoorCommand {
     const now = this.now();
     return { id: randomUUID(), deviceId, issuedAt: now, expiresAt: now + 60_000, nonce: randomBytes(18).toString('base64url'), action, ...over };
+  }
+
+  /**
+   * The MQTT notice the Worker publishes for the change from `since`: the delta signed with the
+   * Worker's key (or another key pair), for this organisation and site unless told otherwise.
+   */
+  async signedNotice(since: number, options: { keys?: webcrypto.CryptoKeyPair; body?: Partial<SignedDeltaBody>; text?: (t: string) => string } = {}) {
+    const keys = options.keys ?? this.keys;
+    if (!keys) throw new Error('start the fake Worker first');
+    const delta = this.deltaSince(since);
+    const body: SignedDeltaBody = { organisationId: this.organisationId, siteId: this.siteId, fromVersion: delta.fromVersion, version: delta.version, hash: delta.hash, delta, ...options.body };
+    const signedText = JSON.stringify(body);
+    const signature = b64url(await webcrypto.subtle.sign({ name: 'Ed25519' }, keys.privateKey, new TextEncoder().encode(signedText)));
+    return { siteId: this.siteId, version: delta.version, signedDelta: { text: options.text ? options.text(signedText) : signedText, signature } };
   }
 
   /** Signs the command's JSON text with the Worker's key (or another key pair, to test refusal). */
