@@ -131,8 +131,9 @@ export function brokerSettings(
   mqttUrl: string | undefined,
 ): BrokerSettings | undefined {
   const clientId = `gymgate-${identity.deviceId}`;
-  if (mqttUrl) return { url: mqttUrl, clientId };
   const chosen = config?.mqtt ?? identity.mqtt;
+  // --mqtt moves the door to another broker address; the door's own broker identity goes with it.
+  if (mqttUrl) return { url: mqttUrl, username: chosen?.username, password: chosen?.password, clientId };
   if (!chosen) return undefined;
   return { url: chosen.url, username: chosen.username, password: chosen.password, clientId };
 }
@@ -657,12 +658,12 @@ export class Agent implements ControlTarget {
         if (!cache?.door(action.doorId) && !this.runtime?.doors.some((d) => d.id === action.doorId)) {
           return { status: 'rejected', reason: 'unknown_door', detail: `door ${action.doorId} is not known to this agent` };
         }
-        this.decider.setMode(action.doorId, action.mode, command.issuedAt);
+        this.decider.setMode(action.doorId, action.mode, command.issuedAt, cache?.serverTime ?? null);
         this.evaluateHolds();
         return { status: 'executed', detail: `mode ${action.mode}, kept by the Worker until changed` };
       }
       case 'lockdown':
-        this.decider.lockDown(command.issuedAt);
+        this.decider.lockDown(command.issuedAt, cache?.serverTime ?? null);
         this.evaluateHolds();
         return { status: 'executed', detail: 'all doors in lockdown until released' };
       case 'release':

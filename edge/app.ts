@@ -8,6 +8,7 @@ import { requireDeviceToken, requireOwnerKey } from './auth/middleware.ts';
 import { accessProfilesRouter } from './access-profiles/router.ts';
 import { accessRouter } from './access/router.ts';
 import { billingRouter } from './billing/router.ts';
+import { brokerRouter, requireBrokerSecret } from './broker/router.ts';
 import { alarmsRouter, checkinsRouter } from './checkins/router.ts';
 import { commandsRouter } from './commands/router.ts';
 import { credentialsRouter } from './credentials/router.ts';
@@ -33,7 +34,7 @@ const withDb = createMiddleware<AppEnv>(async (c, next) => {
 
 const PUBLIC_PATHS = new Set(['/v1/enroll', '/v1/webhooks/stripe']);
 const ownerOnly = createMiddleware<AppEnv>(async (c, next) => {
-  if (PUBLIC_PATHS.has(c.req.path) || c.req.path.startsWith('/v1/device/')) return next();
+  if (PUBLIC_PATHS.has(c.req.path) || c.req.path.startsWith('/v1/device/') || c.req.path.startsWith('/v1/broker/')) return next();
   return requireOwnerKey(c, next);
 });
 
@@ -49,6 +50,7 @@ export function createApp() {
 
   app.use('/v1/*', withDb);
   app.use('/v1/device/*', requireDeviceToken);
+  app.use('/v1/broker/*', requireBrokerSecret);
   app.use('/v1/*', ownerOnly);
 
   const routers = [
@@ -71,6 +73,7 @@ export function createApp() {
     dunningRouter,
     payPageRouter,
     cardPageRouter,
+    brokerRouter,
   ];
   for (const router of routers) app.route('/', router);
 
@@ -83,6 +86,11 @@ export function createApp() {
     type: 'http',
     scheme: 'bearer',
     description: 'Door device token from enrollment (`ggd_…`)',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'brokerSecret', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'BROKER_AUTH_SECRET, shared with the MQTT broker that asks who its clients are',
   });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -8,12 +8,13 @@ export type Env = {
   MQTT_TOPIC_PREFIX?: string;
   /** Broker the Worker publishes to, e.g. mqtt://127.0.0.1:1883 or mqtts://broker.example:8883. */
   MQTT_URL?: string;
+  /** The Worker's own broker identity: it may only publish notices and commands (core/broker-acl.ts). */
   MQTT_USERNAME?: string;
   MQTT_PASSWORD?: string;
-  /** Broker address handed to door agents at enrollment when it differs from MQTT_URL. */
+  /** Broker address handed to door agents at enrollment when it differs from MQTT_URL. Each door gets its own user and password. */
   DEVICE_MQTT_URL?: string;
-  DEVICE_MQTT_USERNAME?: string;
-  DEVICE_MQTT_PASSWORD?: string;
+  /** Bearer secret a broker uses to ask /v1/broker/* who a client is and what it may do (unset: those routes answer 404). */
+  BROKER_AUTH_SECRET?: string;
   /** Ed25519 private key (JWK JSON) that signs door commands. */
   COMMAND_SIGNING_KEY?: string;
   /** Billing work, one message per subscription due (produced by the daily run, consumed by this Worker). */

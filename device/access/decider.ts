@@ -27,12 +27,13 @@ export class Decider {
     return this.lockdownIssuedAt !== null;
   }
 
-  setMode(doorId: string, mode: DoorMode, issuedAt: number): void {
-    this.modeOverrides.set(doorId, { mode, issuedAt });
+  /** `dataCutAt`: when the door's data was cut; data cut after the command already says what holds. */
+  setMode(doorId: string, mode: DoorMode, issuedAt: number, dataCutAt: number | null): void {
+    if (dataCutAt === null || issuedAt > dataCutAt) this.modeOverrides.set(doorId, { mode, issuedAt });
   }
 
-  lockDown(issuedAt: number): void {
-    this.lockdownIssuedAt = issuedAt;
+  lockDown(issuedAt: number, dataCutAt: number | null): void {
+    if (dataCutAt === null || issuedAt > dataCutAt) this.lockdownIssuedAt = issuedAt;
   }
 
   release(): void {

@@ -91,6 +91,9 @@ export class BrokerLink {
       clean: true,
       resubscribe: false,
       reconnectPeriod: 2000,
+      // A refused CONNACK (the broker cannot reach what checks credentials, or the door was revoked)
+      // is retried like a lost connection: a door recovers by itself once the broker lets it in.
+      reconnectOnConnackError: true,
       connectTimeout: 5000,
       keepalive: 30,
       will: { topic: this.presenceTopic, payload: this.presence(false, null), qos: 1, retain: true },

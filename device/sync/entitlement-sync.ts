@@ -404,16 +404,24 @@ export class EntitlementSync {
     }
   }
 
-  /** Inline data the door will not use: logged with the reason, then the door asks the Worker itself. */
+  /**
+   * Inline data the door will not use: logged with the reason, then the door asks the Worker
+   * itself. A flood of forgeries costs at most one pull per debounce interval and one log line
+   * per reason for the first and every hundredth.
+   */
   private refuseInline(reason: NoticeRefusal, detail: string, version: number) {
-    this.refusedNotices[reason] = (this.refusedNotices[reason] ?? 0) + 1;
-    this.options.log.warn('ignoring the inline delta of an entitlement notice; pulling over HTTPS', {
-      reason,
-      detail,
-      version,
-      cachedVersion: this.cache?.version ?? null,
-    });
-    void this.pull(`notice (inline delta refused: ${reason})`);
+    const count = (this.refusedNotices[reason] ?? 0) + 1;
+    this.refusedNotices[reason] = count;
+    if (count === 1 || count % 100 === 0) {
+      this.options.log.warn('ignoring the inline delta of an entitlement notice; pulling over HTTPS', {
+        reason,
+        detail,
+        version,
+        cachedVersion: this.cache?.version ?? null,
+        refusedSoFar: count,
+      });
+    }
+    this.requestPull(`notice (inline delta refused: ${reason})`);
   }
 
   private async applySignedNotice(notice: EntitlementNotice, signed: SignedDelta): Promise<void> {

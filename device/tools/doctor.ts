@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { cachePath } from '../cache/store.ts';
 import { CLOCK_FILE } from '../clock/door-clock.ts';
 import { readAgentConfig, readDeviceIdentity } from '../config/files.ts';
+import { checkBrokerAccess } from './broker-check.ts';
 import type { AgentConfig, DeviceIdentity } from '../config/schema.ts';
 import { gpiogetArgs, parseGpiodVersion } from '../gpio/gpiod.ts';
 import { findChipBase, SYSFS_GPIO, sysfsChips } from '../gpio/onoff.ts';
@@ -197,6 +198,12 @@ export async function runDoctor(options: DoctorEnv): Promise<CheckResult[]> {
         socket.once('error', (error) => resolve(error.message));
       });
       add('broker', reachable ? 'fail' : 'ok', reachable ? `${url.hostname}:${port} unreachable: ${reachable}` : `${url.hostname}:${port} accepts connections`);
+      if (!reachable) {
+        const credentials = config?.mqtt ?? identity.mqtt;
+        for (const result of await checkBrokerAccess(broker, { username: credentials?.username, password: credentials?.password }, timeoutMs)) {
+          add(result.check, result.status, result.reason);
+        }
+      }
     }
   }
 

@@ -9,7 +9,7 @@ import { iso, isoOrNull } from '../lib/time.ts';
 import { publishMessages } from '../notify/mqtt-publisher.ts';
 import { brokerOf, orgTopicPrefix } from '../notify/entitlements.ts';
 import { getCommand, lockdownSite, releaseSite, sendCommand } from './routes.ts';
-import { randomNonce, signCommand, SigningKeyError } from './signing.ts';
+import { commandPublicKey, randomNonce, signCommand, SigningKeyError } from './signing.ts';
 
 type CommandRow = typeof commands.$inferSelect;
 
@@ -93,6 +93,10 @@ export const commandsRouter = new OpenAPIHono<AppEnv>()
       .from(devices)
       .where(and(eq(devices.id, id), eq(devices.organisationId, c.var.organisationId), isNull(devices.revokedAt)));
     if (!device) throw notFound('Device', id);
+    // Refused before anything is written: a mode or lockdown must not change without its command.
+    if (!commandPublicKey(c.env.COMMAND_SIGNING_KEY)) {
+      throw new ApiProblem(409, 'commands-not-configured', 'Door commands are not configured', 'door commands need the COMMAND_SIGNING_KEY secret');
+    }
     if ('doorId' in action) {
       const [door] = await db.select().from(doors).where(and(eq(doors.id, action.doorId), eq(doors.siteId, device.siteId)));
       if (!door) throw invalidField('action.doorId', `no door ${action.doorId} at this device's site`);

@@ -177,6 +177,8 @@ export const devices = sqliteTable(
     outboxPending: integer('outbox_pending'),
     gpioDriver: text('gpio_driver'),
     gpioSimulatedFallback: integer('gpio_simulated_fallback', { mode: 'boolean' }),
+    /** The door's own broker password, as mosquitto's `$7$` PBKDF2-SHA512 hash (username = device id); null = enrolled before broker identities. */
+    mqttPasswordHash: text('mqtt_password_hash'),
     createdAt: createdAt(),
     revokedAt: integer('revoked_at'),
   },

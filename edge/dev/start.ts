@@ -2,7 +2,8 @@
 // MQTT broker (unless MQTT_URL names one), the Worker under `wrangler dev`, seeds a demo gym on
 // first run, provisions a simulated door agent through the real enrollment flow and runs it.
 // Ctrl-C stops everything.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyLocalMigrations, bootstrapLocal, provisionAgent, startAgent, startEmbeddedBroker, startWorker, type Agent, type Broker, type Worker } from './local-gym.ts';
 import { generateSigningKey } from '../commands/signing.ts';
@@ -73,34 +74,67 @@ async function seed(apiUrl: string): Promise<Demo> {
   return demo;
 }
 
+type LocalSecrets = { publisher: { username: string; password: string }; brokerSecret: string };
+
+/** The broker secrets of the local gym (MQTT_USERNAME/MQTT_PASSWORD and BROKER_AUTH_SECRET when deployed). */
+function localSecrets(): LocalSecrets {
+  const file = path.join(stateDir, 'broker-secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as LocalSecrets;
+  const secrets: LocalSecrets = {
+    publisher: { username: 'gymgate-worker', password: randomBytes(24).toString('base64url') },
+    brokerSecret: randomBytes(24).toString('base64url'),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
 async function main() {
   mkdirSync(stateDir, { recursive: true });
   say('applying D1 migrations (local)…');
   await applyLocalMigrations(persistDir);
 
+  // Local stand-ins for the Worker's secrets, made once and kept with the local state: the key that
+  // signs door commands and notices, the Worker's broker identity and the secret the broker asks with.
+  const secrets = localSecrets();
+  const keyFile = path.join(stateDir, 'command-signing-key.json');
+  if (!existsSync(keyFile)) writeFileSync(keyFile, await generateSigningKey(), { mode: 0o600 });
+
   let mqttUrl = process.env.MQTT_URL;
   if (!mqttUrl) {
-    broker = await startEmbeddedBroker(brokerPort).catch(() => startEmbeddedBroker(0));
+    // Every door signs in as itself and may touch only its own topics, as in production.
+    const auth = { workerUrl: `http://127.0.0.1:${apiPort}`, secret: secrets.brokerSecret, log: (msg: string, fields: object) => say(`broker: ${msg} ${JSON.stringify(fields)}`) };
+    broker = await startEmbeddedBroker(brokerPort, auth).catch(() => startEmbeddedBroker(0, auth));
     mqttUrl = broker.url;
-    say(`embedded MQTT broker at ${mqttUrl}`);
+    say(`embedded MQTT broker at ${mqttUrl} (anonymous clients refused; each door has its own user)`);
   } else {
     say(`using MQTT broker ${mqttUrl}`);
   }
 
-  // The local stand-in for the COMMAND_SIGNING_KEY secret: made once, kept with the local state.
-  const keyFile = path.join(stateDir, 'command-signing-key.json');
-  if (!existsSync(keyFile)) writeFileSync(keyFile, await generateSigningKey(), { mode: 0o600 });
   say('starting the Worker under wrangler dev…');
   worker = await startWorker({
     port: apiPort,
     persistDir,
-    vars: { MQTT_URL: mqttUrl, COMMAND_SIGNING_KEY: readFileSync(keyFile, 'utf8'), PAYMENT_PROVIDER: 'simulated', DEV_MAILBOX: 'on' },
+    vars: {
+      MQTT_URL: mqttUrl,
+      MQTT_USERNAME: secrets.publisher.username,
+      MQTT_PASSWORD: secrets.publisher.password,
+      BROKER_AUTH_SECRET: secrets.brokerSecret,
+      COMMAND_SIGNING_KEY: readFileSync(keyFile, 'utf8'),
+      PAYMENT_PROVIDER: 'simulated',
+      DEV_MAILBOX: 'on',
+    },
     echo: prefixed('worker'),
   });
 
   const demo: Demo = existsSync(demoFile) ? JSON.parse(readFileSync(demoFile, 'utf8')) : await seed(worker.url);
 
-  if (!existsSync(path.join(agentDir, 'device.json'))) {
+  // A door provisioned before doors had their own broker users would be refused by the broker: provision it again.
+  const deviceFile = path.join(agentDir, 'device.json');
+  if (existsSync(deviceFile) && !(JSON.parse(readFileSync(deviceFile, 'utf8')) as { mqtt?: { username?: string } | null }).mqtt?.username) {
+    say('the simulated door has no broker user of its own (provisioned by an older version): provisioning it again…');
+    rmSync(agentDir, { recursive: true, force: true });
+  }
+  if (!existsSync(deviceFile)) {
     const { code } = await api<{ code: string }>('POST', `${worker.url}/v1/enrollment-codes`, demo.apiKey, { siteId: demo.siteId });
     say(`provisioning the simulated door agent with enrollment code ${code}…`);
     await provisionAgent({ api: worker.url, code, dataDir: agentDir, name: 'Front desk Pi (simulated)' });

@@ -48,8 +48,10 @@ async function refuseReusedIds<T extends typeof checkins | typeof doorAlarms, R 
     const found = (await db.select().from(table as typeof checkins).where(and(eq(table.deviceId, deviceId), inArray(table.id, part)))) as unknown[];
     for (const row of found) known.set((row as { id: string }).id, content(row));
   }
+  // In order, so an id repeated within the batch with other content is refused too.
   const errors = rows.flatMap((row, i) => {
     const before = known.get(row.id);
+    if (before === undefined) known.set(row.id, content(row));
     return before !== undefined && before !== content(row) ? [{ field: `events.${i}.id`, reason: 'this device already uploaded a different event with this id' }] : [];
   });
   if (errors.length > 0) {
@@ -160,8 +162,10 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
       occurredAt: e.occurredAt,
       receivedAt: now,
     }));
+    // What the door said, not the references kept (a door or member deleted between an upload and
+    // its retry clears them), so a genuine retry always matches.
     const checkinContent = (r: Omit<typeof checkins.$inferSelect, 'receivedAt'>) =>
-      JSON.stringify([r.doorId, r.memberId, r.credentialKey, r.granted, r.reason, r.explanation, r.usesPass, r.occurredAt]);
+      JSON.stringify([r.credentialKey, Boolean(r.granted), r.reason, r.explanation, Boolean(r.usesPass), r.occurredAt]);
     await refuseReusedIds(db, checkins, device.id, rows, checkinContent);
     const inserts = rows.map((row) =>
       db.insert(checkins).values(row).onConflictDoNothing().returning({ id: checkins.id, memberId: checkins.memberId, usesPass: checkins.usesPass }),
@@ -207,7 +211,7 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
       occurredAt: e.occurredAt,
       receivedAt: now,
     }));
-    await refuseReusedIds(db, doorAlarms, device.id, rows, (r) => JSON.stringify([r.doorId, r.type, r.openForMs, r.occurredAt]));
+    await refuseReusedIds(db, doorAlarms, device.id, rows, (r) => JSON.stringify([r.type, r.openForMs, r.occurredAt]));
     const inserts = rows.map((row) => db.insert(doorAlarms).values(row).onConflictDoNothing().returning({ id: doorAlarms.id }));
     const touchDevice = db.update(devices).set({ lastSeenAt: now }).where(eq(devices.id, device.id));
     const results = (await db.batch([touchDevice, ...inserts] as [typeof touchDevice, ...typeof inserts])) as unknown[];

@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, eq, getTableColumns, gt, isNull, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { devices, enrollmentCodes, sites } from '../db/schema.ts';
+import { newDevicePassword } from '../broker/identity.ts';
 import { commandPublicKey } from '../commands/signing.ts';
 import type { AppEnv, Env } from '../env.ts';
 import { newEnrollmentCode, newId, newSecret, normaliseEnrollmentCode, sha256Hex } from '../lib/ids.ts';
@@ -10,12 +11,10 @@ import { iso } from '../lib/time.ts';
 import { topicPrefix } from '../notify/entitlements.ts';
 import { createEnrollmentCode, enrollDevice } from './routes.ts';
 
-const deviceMqtt = (env: Env) => {
+/** Where the door finds the broker, as its own user (the device id) with its own password. */
+const deviceMqtt = (env: Env, deviceId: string, password: string) => {
   const url = env.DEVICE_MQTT_URL || env.MQTT_URL;
-  if (!url) return null;
-  const username = env.DEVICE_MQTT_USERNAME ?? env.MQTT_USERNAME;
-  const password = env.DEVICE_MQTT_PASSWORD ?? env.MQTT_PASSWORD;
-  return { url, ...(username ? { username } : {}), ...(password ? { password } : {}) };
+  return url ? { url, username: deviceId, password } : null;
 };
 
 export const enrollmentRouter = new OpenAPIHono<AppEnv>()
@@ -49,6 +48,7 @@ export const enrollExchangeRouter = new OpenAPIHono<AppEnv>().openapi(enrollDevi
   const now = Date.now();
   const deviceId = newId('dev');
   const deviceToken = newSecret('ggd');
+  const broker = await newDevicePassword();
   const usable = and(eq(enrollmentCodes.codeHash, codeHash), isNull(enrollmentCodes.usedAt), gt(enrollmentCodes.expiresAt, now));
   // Claim the code and create the device in one batch (one transaction): both statements see the
   // code as usable or neither does, so a code can never yield two devices. Insert … select needs
@@ -59,6 +59,7 @@ export const enrollExchangeRouter = new OpenAPIHono<AppEnv>().openapi(enrollDevi
     siteId: enrollmentCodes.siteId,
     name: sql`${name ?? `Door device ${deviceId.slice(-4)}`}`.as('name'),
     tokenHash: sql`${await sha256Hex(deviceToken)}`.as('token_hash'),
+    mqttPasswordHash: sql`${broker.hash}`.as('mqtt_password_hash'),
     agentVersion: sql`${agentVersion ?? null}`.as('agent_version'),
     lastSeenAt: sql`${now}`.as('last_seen_at'),
     createdAt: sql`${now}`.as('created_at'),
@@ -94,7 +95,7 @@ export const enrollExchangeRouter = new OpenAPIHono<AppEnv>().openapi(enrollDevi
       organisationId: grant.organisationId,
       siteId: grant.siteId,
       topicPrefix: `${topicPrefix(c.env)}/${grant.organisationId}`,
-      mqtt: deviceMqtt(c.env),
+      mqtt: deviceMqtt(c.env, deviceId, broker.password),
       commandPublicKey: commandPublicKey(c.env.COMMAND_SIGNING_KEY),
     },
     201,

@@ -12,6 +12,8 @@ import {
   startAgent,
   startEmbeddedBroker,
   startWorker,
+  newGymSecrets,
+  trustVars,
   type Agent,
 } from '../../edge/dev/local-gym.ts';
 import { freePort } from '../../edge/dev/processes.ts';
@@ -23,10 +25,13 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 export async function measurePropagation(changes: number, baselineChanges: number): Promise<{ mqtt: Propagation; poll: Propagation }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gymgate-bench-'));
   const persistDir = path.join(dir, 'wrangler');
-  const broker = await startEmbeddedBroker(0);
+  // As deployed: doors sign in to the broker as themselves and the delta rides inline, signed.
+  const secrets = await newGymSecrets();
+  const port = await freePort();
+  const broker = await startEmbeddedBroker(0, { workerUrl: `http://127.0.0.1:${port}`, secret: secrets.brokerSecret });
   await applyLocalMigrations(persistDir);
   const { apiKey } = await bootstrapLocal(persistDir, 'Bench Gym');
-  const worker = await startWorker({ port: await freePort(), persistDir, vars: { MQTT_URL: broker.url } });
+  const worker = await startWorker({ port, persistDir, vars: { MQTT_URL: broker.url, ...trustVars(secrets) } });
   const agents: Agent[] = [];
   try {
     const api = async <T>(method: string, p: string, body?: unknown): Promise<T> => {

@@ -10,6 +10,9 @@ import { measureWireSize } from './wire-size.ts';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
+// `--only=propagation,wire`: just those groups (cache, wiegand, propagation, wire, billing).
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const want = (group: string) => !only || only.includes(group);
 const root = path.resolve(import.meta.dirname, '../..');
 
 type Figure = { figure: string; value: number; unit: string; baseline: number | null; baselineName: string };
@@ -31,7 +34,7 @@ const probe = (n: number, layout: 'agent' | 'compact' | 'map' | 'sqlite'): Probe
   return JSON.parse(out.trim().split('\n').pop()!);
 };
 
-const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
+const sizes = !want('cache') ? [] : quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
 for (const n of sizes) {
   const label = n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`;
   const agent = probe(n, 'agent');
@@ -52,21 +55,29 @@ for (const n of sizes) {
 // Last Wiegand bit → relay write, through the real reader and relay on the simulated driver:
 // ending the frame as soon as the configured format's length and parity match, against waiting
 // for the 25 ms inter-frame gap. 300 frames, so the p99 is not just the slowest one.
-const early = await measureGrantLatency({ format: 'H10301', earlyEnd: true, samples: quick ? 50 : 300 });
-const gap = await measureGrantLatency({ format: 'H10301', earlyEnd: false, samples: quick ? 50 : 300 });
-emit({ figure: 'wiegand_last_bit_to_relay_p50', value: early.p50Ms, unit: 'ms', baseline: gap.p50Ms, baselineName: 'frame ended by the 25 ms gap' });
-emit({ figure: 'wiegand_last_bit_to_relay_p99', value: early.p99Ms, unit: 'ms', baseline: gap.p99Ms, baselineName: 'frame ended by the 25 ms gap' });
+if (want('wiegand')) {
+  const early = await measureGrantLatency({ format: 'H10301', earlyEnd: true, samples: quick ? 50 : 300 });
+  const gap = await measureGrantLatency({ format: 'H10301', earlyEnd: false, samples: quick ? 50 : 300 });
+  emit({ figure: 'wiegand_last_bit_to_relay_p50', value: early.p50Ms, unit: 'ms', baseline: gap.p50Ms, baselineName: 'frame ended by the 25 ms gap' });
+  emit({ figure: 'wiegand_last_bit_to_relay_p99', value: early.p99Ms, unit: 'ms', baseline: gap.p99Ms, baselineName: 'frame ended by the 25 ms gap' });
+}
 
-const propagation = await measurePropagation(quick ? 40 : 200, quick ? 10 : 40);
-emit({ figure: 'propagation_p50', value: propagation.mqtt.p50, unit: 'ms', baseline: propagation.poll.p50, baselineName: '1 s periodic pull, no broker' });
-emit({ figure: 'propagation_p99', value: propagation.mqtt.p99, unit: 'ms', baseline: propagation.poll.p99, baselineName: '1 s periodic pull, no broker' });
+const propagation = want('propagation') ? await measurePropagation(quick ? 40 : 200, quick ? 10 : 40) : null;
+if (propagation) {
+  emit({ figure: 'propagation_p50', value: propagation.mqtt.p50, unit: 'ms', baseline: propagation.poll.p50, baselineName: '1 s periodic pull, no broker' });
+  emit({ figure: 'propagation_p99', value: propagation.mqtt.p99, unit: 'ms', baseline: propagation.poll.p99, baselineName: '1 s periodic pull, no broker' });
+}
 
-const wire = await measureWireSize(quick ? 10_000 : 100_000);
-const wireLabel = wire.members >= 1000 ? `${wire.members / 1000}k` : String(wire.members);
-emit({ figure: `wire_bytes_one_change_notice_${wireLabel}`, value: wire.noticeBytes, unit: 'B', baseline: wire.snapshotBytes, baselineName: 'full snapshot' });
-emit({ figure: `wire_bytes_one_change_delta_${wireLabel}`, value: wire.deltaBytes, unit: 'B', baseline: wire.snapshotBytes, baselineName: 'full snapshot' });
+if (want('wire')) {
+  const wire = await measureWireSize(quick ? 10_000 : 100_000);
+  const wireLabel = wire.members >= 1000 ? `${wire.members / 1000}k` : String(wire.members);
+  emit({ figure: `wire_bytes_one_change_notice_${wireLabel}`, value: wire.noticeBytes, unit: 'B', baseline: wire.snapshotBytes, baselineName: 'full snapshot' });
+  emit({ figure: `wire_bytes_one_change_delta_${wireLabel}`, value: wire.deltaBytes, unit: 'B', baseline: wire.snapshotBytes, baselineName: 'full snapshot' });
+}
 
 // The daily billing run on local D1 through the Worker's scheduled and queue handlers (billing.ts).
+const billing = want('billing') ? runBilling() : null;
+function runBilling(): BillingBench {
 const billingOptions = { sizes: quick ? [1_000, 10_000] : [1_000, 10_000, 100_000], windowSeconds: quick ? 30 : 150, inlineSize: 200 };
 const billingOut = execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'test/bench/billing-run.ts'), JSON.stringify(billingOptions)], {
   cwd: root,
@@ -76,11 +87,14 @@ const billingOut = execFileSync(process.execPath, ['--import', 'tsx', path.join(
   env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
   timeout: 10 * 60_000,
 });
-const billing: BillingBench = JSON.parse(billingOut.trim().split('\n').pop()!);
-for (const run of billing.queued) {
-  emit({ figure: `billing_run_invoices_per_s_${run.subscriptions / 1000}k`, value: run.perSecond, unit: '/s', baseline: billing.inline.perSecond, baselineName: 'one by one, in line' });
+return JSON.parse(billingOut.trim().split('\n').pop()!) as BillingBench;
 }
-emit({ figure: 'billing_rate_limited_payments_per_s', value: billing.limited.perSecond, unit: '/s', baseline: billing.limited.limit, baselineName: 'processor limit N' });
+if (billing) {
+  for (const run of billing.queued) {
+    emit({ figure: `billing_run_invoices_per_s_${run.subscriptions / 1000}k`, value: run.perSecond, unit: '/s', baseline: billing.inline.perSecond, baselineName: 'one by one, in line' });
+  }
+  emit({ figure: 'billing_rate_limited_payments_per_s', value: billing.limited.perSecond, unit: '/s', baseline: billing.limited.limit, baselineName: 'processor limit N' });
+}
 
 if (!json) {
   const rows = figures.map((f) => [f.figure, `${round(f.value)} ${f.unit}`, f.baseline === null ? '' : `${round(f.baseline)} ${f.unit} (${f.baselineName})`]);
@@ -91,9 +105,13 @@ if (!json) {
   for (const r of rows) console.log(line(r));
   console.log(
     `\nnode ${process.version}, ${process.platform}/${process.arch}. Decision = Wiegand decode + lookup + access rule, timed per tap with hrtime;` +
-      `\npropagation = API call to the agent holding the new version, through wrangler dev, an aedes broker and the agent (${propagation.mqtt.samples.length} changes; baseline ${propagation.poll.samples.length}).` +
-      `\nbilling = paid invoices of the day over the time from the cron to the last one (at most ${quick ? 30 : 150} s; ${billing.queued.map((r) => `${r.paid}/${r.subscriptions}`).join(', ')} paid,` +
-      ` the first after ${billing.queued.map((r) => (r.firstPaidSeconds === null ? '–' : `${round(r.firstPaidSeconds)} s`)).join(', ')});` +
-      ` rate-limited: ${billing.limited.paid} payments from the first admitted charge, ${billing.limited.rejected} requests refused with 429.`,
+      (propagation
+        ? `\npropagation = API call to the agent holding the new version, through wrangler dev, an aedes broker with per-door identities and the agent, the delta signed inline (${propagation.mqtt.samples.length} changes; baseline ${propagation.poll.samples.length}).`
+        : '') +
+      (billing
+        ? `\nbilling = paid invoices of the day over the time from the cron to the last one (at most ${quick ? 30 : 150} s; ${billing.queued.map((r) => `${r.paid}/${r.subscriptions}`).join(', ')} paid,` +
+          ` the first after ${billing.queued.map((r) => (r.firstPaidSeconds === null ? '–' : `${round(r.firstPaidSeconds)} s`)).join(', ')});` +
+          ` rate-limited: ${billing.limited.paid} payments from the first admitted charge, ${billing.limited.rejected} requests refused with 429.`
+        : ''),
   );
 }

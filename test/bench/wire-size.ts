@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { entitlementTopic } from '../../core/contracts/wire.ts';
-import { applyLocalMigrations, bootstrapLocal, startEmbeddedBroker, startWorker } from '../../edge/dev/local-gym.ts';
+import { applyLocalMigrations, bootstrapLocal, newGymSecrets, startEmbeddedBroker, startWorker, trustVars } from '../../edge/dev/local-gym.ts';
 import { BIN, freePort, run } from '../../edge/dev/processes.ts';
 import { memberId } from './synthetic-site.ts';
 
@@ -15,7 +15,9 @@ export type WireSize = { members: number; snapshotBytes: number; noticeBytes: nu
 export async function measureWireSize(members: number): Promise<WireSize> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gymgate-wire-'));
   const persistDir = path.join(dir, 'wrangler');
-  const broker = await startEmbeddedBroker(0);
+  const secrets = await newGymSecrets();
+  const port = await freePort();
+  const broker = await startEmbeddedBroker(0, { workerUrl: `http://127.0.0.1:${port}`, secret: secrets.brokerSecret });
   try {
     await applyLocalMigrations(persistDir);
     const { apiKey, organisationId } = await bootstrapLocal(persistDir, 'Wire Gym');
@@ -42,16 +44,19 @@ export async function measureWireSize(members: number): Promise<WireSize> {
     writeFileSync(file, lines.join('\n'));
     await run(BIN('wrangler'), ['d1', 'execute', 'gymgate', '--local', '--persist-to', persistDir, '--file', file, '--yes']);
 
-    const worker = await startWorker({ port: await freePort(), persistDir, vars: { MQTT_URL: broker.url } });
+    const worker = await startWorker({ port, persistDir, vars: { MQTT_URL: broker.url, ...trustVars(secrets) } });
     try {
       const owner = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
       const { code } = (await (await fetch(`${worker.url}/v1/enrollment-codes`, { method: 'POST', headers: owner, body: JSON.stringify({ siteId }) })).json()) as { code: string };
-      const { deviceToken } = (await (await fetch(`${worker.url}/v1/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) })).json()) as { deviceToken: string };
+      const { deviceToken, mqtt: door } = (await (await fetch(`${worker.url}/v1/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) })).json()) as {
+        deviceToken: string;
+        mqtt: { username: string; password: string };
+      };
       const device = { authorization: `Bearer ${deviceToken}` };
       const snapshotText = await (await fetch(`${worker.url}/v1/device/snapshot`, { headers: device })).text();
       const version = (JSON.parse(snapshotText) as { version: number }).version;
 
-      const subscriber = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+      const subscriber = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0, username: door.username, password: door.password });
       const notice = new Promise<Buffer>((resolve) =>
         subscriber.on('message', (_topic, payload) => {
           if ((JSON.parse(payload.toString()) as { version: number }).version > version) resolve(payload);
@@ -59,7 +64,10 @@ export async function measureWireSize(members: number): Promise<WireSize> {
       );
       await subscriber.subscribeAsync(entitlementTopic(`gymgate/${organisationId}`, siteId), { qos: 1 });
       await fetch(`${worker.url}/v1/members/${memberId(0)}`, { method: 'PATCH', headers: owner, body: JSON.stringify({ status: 'suspended' }) });
-      const noticeBytes = (await Promise.race([notice, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no notice within 30 s')), 30_000))])).byteLength;
+      const noticePayload = await Promise.race([notice, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no notice within 30 s')), 30_000))]);
+      // The figure is of the notice a door acts on: with its signed inline delta.
+      if (!(JSON.parse(noticePayload.toString()) as { signedDelta?: unknown }).signedDelta) throw new Error('the notice carries no signed inline delta');
+      const noticeBytes = noticePayload.byteLength;
       await subscriber.endAsync();
       const deltaText = await (await fetch(`${worker.url}/v1/device/entitlements?since=${version}`, { headers: device })).text();
       return {

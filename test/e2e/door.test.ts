@@ -1,6 +1,5 @@
 import { webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import mqtt from 'mqtt';
 import { commandTopic } from '../../core/commands.ts';
 import { entitlementTopic } from '../../core/contracts/wire.ts';
 import { bitString, encodeWiegand } from '../../core/wiegand.ts';
@@ -117,8 +116,8 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
   it('runs a signed unlock command sent through the API, and records the acknowledgement', async () => {
     const [device] = (await gym.call<{ data: Array<{ id: string }> }>('GET', `/v1/devices?siteId=${siteId}`)).data;
     deviceId = device!.id;
-    // Listen like an attacker on the broker would, to replay the command later.
-    const spy = await mqtt.connectAsync(gym.broker.url, { reconnectPeriod: 0 });
+    // Listen like an attacker with the door's stolen credentials would, to replay the command later.
+    const spy = await gym.brokerClient('door');
     const topic = commandTopic(`gymgate/${gym.organisationId}`, deviceId);
     await spy.subscribeAsync(topic, { qos: 1 });
     const seen = new Promise<string>((resolve) => spy.on('message', (_t, payload) => resolve(payload.toString())));
@@ -139,7 +138,8 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
   });
 
   it('opens no door for 1,000 forged, replayed, expired or misdirected commands published straight to the broker', async () => {
-    const attacker = await mqtt.connectAsync(gym.broker.url, { reconnectPeriod: 0 });
+    // With the Worker's own broker credentials (leaked), the worst case: only the signature check stands.
+    const attacker = await gym.brokerClient('publisher');
     const topic = commandTopic(`gymgate/${gym.organisationId}`, deviceId);
     const before = await settledRelay();
     const now = Date.now();
@@ -176,7 +176,7 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
   it('applies nothing from 1,000 forged, altered, cross-site or replayed entitlement notices published straight to the broker', async () => {
     const noticeTopic = entitlementTopic(`gymgate/${gym.organisationId}`, siteId);
     // A genuine notice, captured as an attacker on the broker would, then made old by a newer change.
-    const spy = await gym.brokerClient();
+    const spy = await gym.brokerClient('door');
     await spy.subscribeAsync(noticeTopic, { qos: 1 });
     const genuine = await new Promise<string>((resolve) => spy.on('message', (_t, payload) => resolve(payload.toString())));
     await spy.endAsync();
@@ -219,7 +219,8 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
       // Replayed: the genuine notice of an older version.
       messages.push(genuine);
     }
-    const attacker = await gym.brokerClient();
+    // The Worker's own broker credentials (leaked) can publish notices: the door's verification is what holds.
+    const attacker = await gym.brokerClient('publisher');
     for (const m of messages) attacker.publish(noticeTopic, m, { qos: 1 });
     await attacker.endAsync();
     await waitUntil(async () => {
@@ -252,6 +253,61 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     expect(released.status).toBe('sent');
     await waitUntil(async () => (await tap(frame(12, 346))).decision.granted, 'the release at the door', 5_000, 50);
     await settledRelay();
+  });
+
+  it('gives each door its own broker identity: strangers are refused, a door reads only its own topics and publishes only its presence, a revoked door is shut out', async () => {
+    const prefix = `gymgate/${gym.organisationId}`;
+    await expect(gym.brokerClient('anonymous')).rejects.toThrow();
+    await expect(gym.brokerClient({ username: deviceId, password: 'not-the-password' })).rejects.toThrow();
+
+    // What the stolen door can read: an observer on its own two topics sees only what the Worker sends.
+    const observer = await gym.brokerClient('door');
+    const seen: Array<{ topic: string; payload: string; retain: boolean }> = [];
+    observer.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString(), retain: packet.retain }));
+    await observer.subscribeAsync([entitlementTopic(prefix, siteId), commandTopic(prefix, deviceId)], { qos: 1 });
+    // Wider subscriptions are refused (embedded broker) or deliver nothing outside the door's topics (mosquitto).
+    const wide = await gym.brokerClient('door');
+    const wideSeen: string[] = [];
+    wide.on('message', (topic) => wideSeen.push(topic));
+    const granted = await wide.subscribeAsync(['#', `${prefix}/sites/+/entitlements`, `${prefix}/devices/+/commands`], { qos: 1 }).then(
+      () => true,
+      (error: Error) => (expect(error.message).toMatch(/Subscribe error/), false),
+    );
+    // The embedded broker refuses them in the SUBACK; mosquitto grants them and filters by the ACL.
+    expect(granted).toBe(gym.brokerKind === 'mosquitto');
+
+    // The door's credentials publishing a notice and a command: refused by the broker, so nobody hears them.
+    const forger = await gym.brokerClient('door');
+    forger.on('error', () => undefined);
+    forger.publish(entitlementTopic(prefix, siteId), JSON.stringify({ siteId, version: 999_999 }), { qos: 0 });
+    forger.publish(commandTopic(prefix, deviceId), JSON.stringify({ command: '{}', signature: 'AAAA' }), { qos: 0 });
+    // Another site's change is published by the Worker; no door client of this site may hear it.
+    const elsewhere = await gym.call<{ id: string }>('POST', '/v1/sites', { name: 'Thonglor', timezone: 'Asia/Bangkok' });
+    await gym.call('POST', '/v1/doors', { siteId: elsewhere.id, name: 'Thonglor door' });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(seen.filter((m) => !m.retain)).toEqual([]);
+    expect(wideSeen.filter((topic) => topic.includes(elsewhere.id))).toEqual([]);
+    expect(wideSeen.every((topic) => topic === entitlementTopic(prefix, siteId) || topic === `${prefix}/devices/${deviceId}/presence`)).toBe(true);
+    for (const c of [observer, wide, forger]) await c.endAsync(true).catch(() => undefined);
+
+    // A second door, enrolled and then revoked: its live connection is dropped and it cannot sign in again.
+    const { code } = await gym.call<{ code: string }>('POST', '/v1/enrollment-codes', { siteId });
+    const enrolled = (await (await fetch(`${gym.api}/v1/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) })).json()) as {
+      deviceId: string;
+      mqtt: { username: string; password: string };
+    };
+    expect(enrolled.mqtt.username).toBe(enrolled.deviceId);
+    expect(enrolled.mqtt.password).not.toBe(gym.doorCredentials().password);
+    await gym.broker.refreshIdentities();
+    const second = await gym.brokerClient(enrolled.mqtt);
+    let dropped = false;
+    second.on('close', () => (dropped = true));
+    await gym.call('DELETE', `/v1/devices/${enrolled.deviceId}`);
+    await gym.broker.refreshIdentities();
+    await waitUntil(() => dropped, 'the broker to drop the revoked door', 10_000, 50);
+    await expect(gym.brokerClient(enrolled.mqtt)).rejects.toThrow();
+    // The running door is unaffected.
+    expect((await gym.control<{ brokerConnected: boolean }>('GET', '/status')).brokerConnected).toBe(true);
   });
 
   it('locks the site down and releases it', async () => {

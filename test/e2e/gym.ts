@@ -2,6 +2,7 @@
 // process with the simulated GPIO driver. Everything on loopback, in a temporary folder.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import {
@@ -43,21 +44,38 @@ export class TestGym {
     return `http://127.0.0.1:${this.apiPort}`;
   }
 
+  /** The Worker's publisher identity on the broker and the secret the broker asks the Worker with. */
+  readonly publisher = { username: 'gymgate-worker', password: randomBytes(24).toString('base64url') };
+  readonly brokerSecret = randomBytes(24).toString('base64url');
+
   async start() {
     await applyLocalMigrations(this.persistDir);
     const boot = await bootstrapLocal(this.persistDir, `E2E Gym (${this.brokerKind})`);
     this.apiKey = boot.apiKey;
     this.organisationId = boot.organisationId;
-    this.broker = this.brokerKind === 'embedded' ? await startEmbeddedBroker(0) : await startMosquitto(await freePort(), this.dir);
     this.apiPort = await freePort();
+    const auth = { workerUrl: this.api, secret: this.brokerSecret, recheckMs: 1000 };
+    this.broker = this.brokerKind === 'embedded' ? await startEmbeddedBroker(0, auth) : await startMosquitto(await freePort(), this.dir, auth);
     await this.startWorker();
+    await this.broker.refreshIdentities();
   }
 
   signingKey = '';
 
   async startWorker() {
     this.signingKey ||= await generateSigningKey();
-    this.worker = await startWorker({ port: this.apiPort, persistDir: this.persistDir, vars: { MQTT_URL: this.broker.url, COMMAND_SIGNING_KEY: this.signingKey, ...this.workerVars } });
+    this.worker = await startWorker({
+      port: this.apiPort,
+      persistDir: this.persistDir,
+      vars: {
+        MQTT_URL: this.broker.url,
+        MQTT_USERNAME: this.publisher.username,
+        MQTT_PASSWORD: this.publisher.password,
+        BROKER_AUTH_SECRET: this.brokerSecret,
+        COMMAND_SIGNING_KEY: this.signingKey,
+        ...this.workerVars,
+      },
+    });
   }
 
   async stopWorker() {
@@ -68,6 +86,7 @@ export class TestGym {
   async provisionAndRunAgent(siteId: string, pullIntervalSeconds = 30, grantMs = 1000) {
     const { code } = await this.call<{ code: string }>('POST', '/v1/enrollment-codes', { siteId });
     await provisionAgent({ api: this.api, code, dataDir: this.agentDir, name: 'e2e door' });
+    await this.broker.refreshIdentities();
     // As a technician would: shorten the grant time in config.json so relock is quick to observe.
     const configFile = path.join(this.agentDir, 'config.json');
     const config = JSON.parse(readFileSync(configFile, 'utf8')) as { doors: Array<{ grantMs: number }> };
@@ -88,9 +107,16 @@ export class TestGym {
     this.agent = await startAgent({ dataDir: this.agentDir, controlPort: this.agentControlPort, pullIntervalSeconds: this.agentPullIntervalSeconds, heartbeatSeconds: 2 });
   }
 
-  /** A client on the gym's broker, as someone on the network would connect. */
-  brokerClient(): Promise<MqttClient> {
-    return mqtt.connectAsync(this.broker.url, { reconnectPeriod: 0 });
+  /** The door's own broker credentials, as provisioning wrote them to device.json (what a stolen Pi gives away). */
+  doorCredentials(): { username: string; password: string } {
+    const { mqtt: settings } = JSON.parse(readFileSync(path.join(this.agentDir, 'device.json'), 'utf8')) as { mqtt: { username: string; password: string } };
+    return { username: settings.username, password: settings.password };
+  }
+
+  /** A client on the gym's broker: as the door (stolen credentials), as the Worker's publisher (a leaked secret), or anonymous. */
+  brokerClient(as: 'door' | 'publisher' | 'anonymous' | { username: string; password: string } = 'door'): Promise<MqttClient> {
+    const credentials = as === 'door' ? this.doorCredentials() : as === 'publisher' ? this.publisher : as === 'anonymous' ? {} : as;
+    return mqtt.connectAsync(this.broker.url, { reconnectPeriod: 0, connectTimeout: 5_000, clientId: `e2e-${randomBytes(4).toString('hex')}`, ...credentials });
   }
 
   async call<T = any>(method: string, pathname: string, body?: unknown): Promise<T> {

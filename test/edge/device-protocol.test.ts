@@ -221,7 +221,7 @@ describe('MQTT notifications', () => {
     const g = await gym();
     const mqttEnv = { MQTT_URL: inject('brokerUrl') };
     const device = await enrollDevice(g.apiKey, g.site.id, mqttEnv);
-    expect(device.mqtt).toEqual({ url: inject('brokerUrl') });
+    expect(device.mqtt).toMatchObject({ url: inject('brokerUrl'), username: device.deviceId, password: expect.stringMatching(/^ggm_/) });
     const topic = `gymgate/${g.organisationId}/sites/${g.site.id}/entitlements`;
     const res = await call('PATCH', `/v1/members/${g.member.id}`, { token: g.apiKey, body: { status: 'suspended' }, env: mqttEnv });
     expect(res.status).toBe(200);

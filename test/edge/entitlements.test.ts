@@ -214,6 +214,22 @@ describe('signed door commands', () => {
     expect((await snapshotOf(device.deviceToken)).doors.map((d) => d.mode)).toEqual(['normal', 'normal']);
   });
 
+  it('records a device lockdown on its site’s doors until a release; without a signing key nothing is written', async () => {
+    const g = await gym();
+    const keyEnv = { COMMAND_SIGNING_KEY: await generateSigningKey() };
+    const device = await enrollDevice(g.apiKey, g.site.id, keyEnv);
+    const refused = await call('POST', `/v1/devices/${device.deviceId}/commands`, { token: g.apiKey, body: { action: { type: 'lockdown' } } });
+    expect(refused.status).toBe(409);
+    expect((await snapshotOf(device.deviceToken)).doors.map((d) => d.mode)).toEqual(['normal', 'normal']);
+    await call('POST', `/v1/devices/${device.deviceId}/commands`, { token: g.apiKey, body: { action: { type: 'lockdown' } }, env: keyEnv });
+    expect((await snapshotOf(device.deviceToken)).doors.map((d) => d.mode)).toEqual(['lockdown', 'lockdown']);
+    // An unrelated change later keeps it.
+    await call('PATCH', `/v1/doors/${g.studio.id}`, { token: g.apiKey, body: { name: 'Studio (upstairs)' } });
+    expect((await snapshotOf(device.deviceToken)).doors.map((d) => d.mode)).toEqual(['lockdown', 'lockdown']);
+    await call('POST', `/v1/devices/${device.deviceId}/commands`, { token: g.apiKey, body: { action: { type: 'release' } }, env: keyEnv });
+    expect((await snapshotOf(device.deviceToken)).doors.map((d) => d.mode)).toEqual(['normal', 'normal']);
+  });
+
   it('refuses commands for another organisation’s device or a door elsewhere, and without a signing key', async () => {
     const a = await gym();
     const b = await gym();

@@ -1,0 +1,1 @@
+ALTER TABLE `devices` ADD `mqtt_password_hash` text;
