@@ -22,19 +22,33 @@ export type Broker = {
 /** How a broker checks its clients against the Worker: its URL and BROKER_AUTH_SECRET. Without it the broker is open (tests of other things). */
 export type BrokerAuth = { workerUrl: string; secret: string; recheckMs?: number; log?: (msg: string, fields: object) => void };
 
+/**
+ * The Worker's publisher connects for every batch it publishes; its identity comes from the
+ * Worker's own settings and changes only with them, so the answer is kept for a minute. Doors
+ * connect once and stay: they are always asked afresh (and re-checked for revocation).
+ */
+const publisherAnswers = new Map<string, { identity: BrokerIdentityWithRules; until: number }>();
+
 /** What the broker's guard asks the Worker: the client's rules, or null when refused. */
 async function askWorker(auth: BrokerAuth, username: string, password: string, clientId: string): Promise<BrokerIdentityWithRules | null> {
+  const key = `${auth.workerUrl}\n${username}\n${password}`;
+  const kept = publisherAnswers.get(key);
+  if (kept && kept.until > Date.now()) return kept.identity;
   const res = await fetch(`${auth.workerUrl}/v1/broker/authenticate`, {
     method: 'POST',
     headers: { authorization: `Bearer ${auth.secret}`, 'content-type': 'application/json' },
     body: JSON.stringify({ username, password, clientid: clientId }),
-    signal: AbortSignal.timeout(5000),
+    // A busy local Worker (a test hammering it) can take a while; a refusal here makes clients retry.
+    signal: AbortSignal.timeout(15_000),
   });
   if (!res.ok) throw new Error(`the Worker answered ${res.status} to /v1/broker/authenticate`);
   const answer = BrokerAuthResult.parse(await res.json());
   if (answer.result !== 'allow') return null;
   const rules = answer.acl ?? [];
-  return username.startsWith('dev_') ? { role: 'device', organisationId: '', siteId: '', deviceId: username, rules } : { role: 'publisher', rules };
+  if (username.startsWith('dev_')) return { role: 'device', organisationId: '', siteId: '', deviceId: username, rules };
+  const identity: BrokerIdentityWithRules = { role: 'publisher', rules };
+  publisherAnswers.set(key, { identity, until: Date.now() + 60_000 });
+  return identity;
 }
 
 /** An embedded aedes broker on loopback (port 0 picks a free one); with `auth`, under the same per-door rules as production. */
@@ -155,6 +169,8 @@ export type Agent = { proc: Proc; controlUrl: string; stop: () => Promise<void> 
 export async function startAgent(options: {
   dataDir: string;
   controlPort: number;
+  /** The agent's /health port (default: config.json's, 7468); null turns it off. */
+  healthPort?: number | null;
   mqttUrl?: string;
   pullIntervalSeconds?: number;
   heartbeatSeconds?: number;
@@ -165,6 +181,7 @@ export async function startAgent(options: {
     [
       AGENT, 'run', '--data', options.dataDir, '--driver', 'simulated', '--control-port', String(options.controlPort),
       ...(options.mqttUrl ? ['--mqtt', options.mqttUrl] : []),
+      ...(options.healthPort !== undefined ? ['--health-port', options.healthPort === null ? 'off' : String(options.healthPort)] : []),
       ...(options.pullIntervalSeconds ? ['--pull-interval', String(options.pullIntervalSeconds)] : []),
       ...(options.heartbeatSeconds ? ['--heartbeat-interval', String(options.heartbeatSeconds)] : []),
     ],

@@ -114,9 +114,16 @@ export class TestGym {
   }
 
   /** A client on the gym's broker: as the door (stolen credentials), as the Worker's publisher (a leaked secret), or anonymous. */
-  brokerClient(as: 'door' | 'publisher' | 'anonymous' | { username: string; password: string } = 'door'): Promise<MqttClient> {
+  async brokerClient(as: 'door' | 'publisher' | 'anonymous' | { username: string; password: string } = 'door'): Promise<MqttClient> {
     const credentials = as === 'door' ? this.doorCredentials() : as === 'publisher' ? this.publisher : as === 'anonymous' ? {} : as;
-    return mqtt.connectAsync(this.broker.url, { reconnectPeriod: 0, connectTimeout: 5_000, clientId: `e2e-${randomBytes(4).toString('hex')}`, ...credentials });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await mqtt.connectAsync(this.broker.url, { reconnectPeriod: 0, connectTimeout: 20_000, clientId: `e2e-${randomBytes(4).toString('hex')}`, ...credentials });
+      } catch (error) {
+        // CONNACK 3: the broker could not ask the Worker just now (busy); a client tries again, as the agent does.
+        if ((error as { code?: unknown }).code !== 3 || attempt >= 3) throw error;
+      }
+    }
   }
 
   async call<T = any>(method: string, pathname: string, body?: unknown): Promise<T> {
