@@ -39,7 +39,7 @@ const USAGE = `Usage: gymgate-agent <command> [options]
 Commands:
   provision --api URL --code CODE [--data DIR] [--name NAME] [--force]
       Enroll this door with a one-time code; writes DIR/device.json and DIR/config.json.
-  run [--data DIR] [--driver simulated|onoff|gpiod|auto] [--control-port N] [--mqtt URL]
+  run [--data DIR] [--driver simulated|onoff|gpiod|auto] [--control-port N] [--health-port N|off] [--mqtt URL]
       [--pull-interval SECONDS] [--heartbeat-interval SECONDS] [--verbose]
       Run the door agent (JSON log lines on stdout; SIGINT/SIGTERM stop it).
   tap [--door ID|N] (--card FACILITY:CARD [--format H10301|N10002|C1000|H10304] | --bits 0101… | --raw HEX)
@@ -156,6 +156,7 @@ async function runCommand(argv: string[], io: CliIO): Promise<number> {
     data: { type: 'string' },
     driver: { type: 'string' },
     'control-port': { type: 'string' },
+    'health-port': { type: 'string' },
     mqtt: { type: 'string' },
     'pull-interval': { type: 'string' },
     'heartbeat-interval': { type: 'string' },
@@ -170,6 +171,13 @@ async function runCommand(argv: string[], io: CliIO): Promise<number> {
     controlPort = Number(v['control-port']);
     if (!/^\d+$/.test(v['control-port']) || controlPort > 65_535) {
       throw new UsageError(`run: --control-port must be a whole number from 0 to 65535, got ${v['control-port']}`);
+    }
+  }
+  let healthPort: number | null | undefined;
+  if (v['health-port'] !== undefined) {
+    healthPort = v['health-port'] === 'off' ? null : Number(v['health-port']);
+    if (healthPort !== null && (!/^\d+$/.test(v['health-port']) || healthPort > 65_535)) {
+      throw new UsageError(`run: --health-port must be a whole number from 0 to 65535 or "off", got ${v['health-port']}`);
     }
   }
   let pullIntervalSeconds: number | undefined;
@@ -196,6 +204,7 @@ async function runCommand(argv: string[], io: CliIO): Promise<number> {
       dataDir: dataDirOf(v.data, io.env),
       driver: v.driver as DriverName | undefined,
       controlPort,
+      ...(healthPort !== undefined ? { healthPort } : {}),
       mqttUrl: v.mqtt,
       pullIntervalSeconds,
       heartbeatSeconds,

@@ -4,6 +4,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { drizzle } from 'drizzle-orm/d1';
 import { createMiddleware } from 'hono/factory';
 import { fieldErrors } from '../core/contracts/common.ts';
+import { usePlainMessages } from '../core/contracts/messages.ts';
 import { requireDeviceToken, requireOwnerKey } from './auth/middleware.ts';
 import { accessProfilesRouter } from './access-profiles/router.ts';
 import { accessRouter } from './access/router.ts';
@@ -38,17 +39,68 @@ const ownerOnly = createMiddleware<AppEnv>(async (c, next) => {
   return requireOwnerKey(c, next);
 });
 
+/** Paths whose callers are upgraded apart from the Worker (door agents, brokers, Stripe): fields they do not know of are ignored there. */
+const tolerant = (path: string) => path.startsWith('/v1/device/') || path === '/v1/enroll' || path.startsWith('/v1/broker/') || path.startsWith('/v1/webhooks/');
+
+/** Fields of `raw` that validation dropped: what the schema does not know, as dotted paths. */
+function unknownFields(raw: unknown, parsed: unknown, path: string[] = []): string[] {
+  if (Array.isArray(raw) && Array.isArray(parsed)) return raw.flatMap((item, i) => unknownFields(item, parsed[i], [...path, String(i)]));
+  const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isPlain(raw) || !isPlain(parsed)) return [];
+  return Object.keys(raw).flatMap((key) => (key in parsed ? unknownFields(raw[key], parsed[key], [...path, key]) : [[...path, key].join('.')]));
+}
+
+/** Owner API writes send JSON: a body in another type is refused, saying which type to send. */
+const jsonOnly = createMiddleware<AppEnv>(async (c, next) => {
+  const hasBody = c.req.header('content-length') ? Number(c.req.header('content-length')) > 0 : c.req.raw.body !== null;
+  if (['POST', 'PUT', 'PATCH'].includes(c.req.method) && hasBody && !tolerant(c.req.path) && !/^application\/(.+\+)?json\b/i.test(c.req.header('content-type') ?? '')) {
+    throw new ApiProblem(415, 'unsupported-media-type', 'Unsupported media type', 'Send the body as JSON with the header `Content-Type: application/json`.', [
+      { field: 'content-type', reason: `must be application/json, got ${c.req.header('content-type') ?? 'none'}` },
+    ]);
+  }
+  await next();
+});
+
 export function createApp() {
+  usePlainMessages();
   const app = new OpenAPIHono<AppEnv>({
     // Validation failures become 400 problems naming each field; `target` tells body from query.
-    defaultHook: (result) => {
-      if (!result.success) {
-        throw invalid(fieldErrors(result.error, result.target === 'json' ? '' : result.target === 'param' ? 'path' : result.target));
-      }
+    // On the owner API a field or query parameter the schema does not know is refused too (as
+    // Stripe refuses an unknown parameter), instead of being silently dropped.
+    defaultHook: async (result, c) => {
+      const prefix = result.target === 'json' ? '' : result.target === 'param' ? 'path' : result.target;
+      if (!result.success) throw invalid(fieldErrors(result.error, prefix));
+      if (tolerant(c.req.path) || result.target !== 'json') return;
+      const unknown = unknownFields(await c.req.json(), result.data);
+      if (unknown.length > 0) throw invalid(unknown.map((field) => ({ field, reason: 'unknown field' })));
     },
   });
 
+  // Query parameters a route does not declare (every route, with or without a query schema),
+  // from the same route definitions as the OpenAPI document.
+  let routeQueries: Array<{ method: string; pattern: RegExp; params: number; names: Set<string> }> | undefined;
+  const queryGuard = createMiddleware<AppEnv>(async (c, next) => {
+    const given = Object.keys(c.req.queries());
+    if (given.length > 0 && !tolerant(c.req.path)) {
+      routeQueries ??= app.openAPIRegistry.definitions
+        .flatMap((d) => (d.type === 'route' ? [d.route] : []))
+        .map((r) => ({
+          method: r.method.toUpperCase(),
+          pattern: new RegExp(`^${r.path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+          params: (r.path.match(/\{/g) ?? []).length,
+          names: new Set(Object.keys((r.request?.query as { shape?: object } | undefined)?.shape ?? {})),
+        }))
+        .sort((a, b) => a.params - b.params);
+      const route = routeQueries.find((r) => r.method === c.req.method && r.pattern.test(c.req.path));
+      const unknown = route ? given.filter((name) => !route.names.has(name)) : [];
+      if (unknown.length > 0) throw invalid(unknown.map((name) => ({ field: `query.${name}`, reason: 'unknown query parameter' })));
+    }
+    await next();
+  });
+
   app.use('/v1/*', withDb);
+  app.use('/v1/*', jsonOnly);
+  app.use('/v1/*', queryGuard);
   app.use('/v1/device/*', requireDeviceToken);
   app.use('/v1/broker/*', requireBrokerSecret);
   app.use('/v1/*', ownerOnly);

@@ -1,12 +1,14 @@
 // `npm start`: the whole gym on this machine. Applies local D1 migrations, starts an embedded
 // MQTT broker (unless MQTT_URL names one), the Worker under `wrangler dev`, seeds a demo gym on
-// first run, provisions a simulated door agent through the real enrollment flow and runs it.
-// Ctrl-C stops everything.
+// first run, provisions a simulated door agent through the real enrollment flow and runs it,
+// and fires the Worker's cron triggers on their schedule (wrangler dev does not). Ctrl-C stops everything.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyLocalMigrations, bootstrapLocal, provisionAgent, startAgent, startEmbeddedBroker, startWorker, type Agent, type Broker, type Worker } from './local-gym.ts';
 import { generateSigningKey } from '../commands/signing.ts';
+import { takenPorts } from './ports.ts';
+import { LocalSchedule } from './schedule.ts';
 import { ROOT } from './processes.ts';
 
 const stateDir = path.resolve(process.env.GYMGATE_STATE ?? path.join(ROOT, '.gymgate'));
@@ -16,6 +18,7 @@ const demoFile = path.join(stateDir, 'demo.json');
 const apiPort = Number(process.env.PORT ?? 8787);
 const controlPort = Number(process.env.AGENT_CONTROL_PORT ?? 7467);
 const brokerPort = Number(process.env.MQTT_PORT ?? 1883);
+const healthPort = Number(process.env.AGENT_HEALTH_PORT ?? 7468);
 
 type Demo = { organisationId: string; apiKey: string; siteId: string; cards: Array<{ name: string; card: string; status: string }> };
 
@@ -27,12 +30,14 @@ const prefixed = (name: string) => (line: string) => {
 let broker: Broker | null = null;
 let worker: Worker | null = null;
 let agent: Agent | null = null;
+let schedule: LocalSchedule | null = null;
 let stopping = false;
 
 async function stopAll(code: number) {
   if (stopping) return;
   stopping = true;
   say('stopping…');
+  await schedule?.stop().catch(() => undefined);
   await agent?.stop().catch(() => undefined);
   await worker?.stop().catch(() => undefined);
   await broker?.stop().catch(() => undefined);
@@ -89,6 +94,18 @@ function localSecrets(): LocalSecrets {
 }
 
 async function main() {
+  // Nothing is written, started or seeded until every port is ours to take.
+  const taken = await takenPorts([
+    { port: apiPort, what: 'the Worker API', variable: 'PORT' },
+    ...(process.env.MQTT_URL ? [] : [{ port: brokerPort, what: 'the embedded MQTT broker', variable: 'MQTT_PORT' }]),
+    { port: controlPort, what: 'the door agent control endpoint', variable: 'AGENT_CONTROL_PORT' },
+    { port: healthPort, what: 'the door agent health endpoint', variable: 'AGENT_HEALTH_PORT' },
+  ]);
+  if (taken.length > 0) {
+    for (const line of taken) console.error(`[gymgate] ${line}`);
+    console.error('[gymgate] nothing was started or written.');
+    process.exit(1);
+  }
   mkdirSync(stateDir, { recursive: true });
   say('applying D1 migrations (local)…');
   await applyLocalMigrations(persistDir);
@@ -103,7 +120,7 @@ async function main() {
   if (!mqttUrl) {
     // Every door signs in as itself and may touch only its own topics, as in production.
     const auth = { workerUrl: `http://127.0.0.1:${apiPort}`, secret: secrets.brokerSecret, log: (msg: string, fields: object) => say(`broker: ${msg} ${JSON.stringify(fields)}`) };
-    broker = await startEmbeddedBroker(brokerPort, auth).catch(() => startEmbeddedBroker(0, auth));
+    broker = await startEmbeddedBroker(brokerPort, auth);
     mqttUrl = broker.url;
     say(`embedded MQTT broker at ${mqttUrl} (anonymous clients refused; each door has its own user)`);
   } else {
@@ -139,7 +156,12 @@ async function main() {
     say(`provisioning the simulated door agent with enrollment code ${code}…`);
     await provisionAgent({ api: worker.url, code, dataDir: agentDir, name: 'Front desk Pi (simulated)' });
   }
-  agent = await startAgent({ dataDir: agentDir, controlPort, mqttUrl, echo: prefixed('agent') });
+  agent = await startAgent({ dataDir: agentDir, controlPort, healthPort, mqttUrl, echo: prefixed('agent') });
+
+  // The Worker's cron triggers, which wrangler dev does not fire: billing, dunning, notice delivery.
+  const frequentSeconds = Number(process.env.GYMGATE_CRON_SECONDS ?? 300);
+  schedule = new LocalSchedule({ workerUrl: worker.url, frequentSeconds, stateFile: path.join(stateDir, 'schedule.json'), log: (line) => say(`schedule: ${line}`) });
+  schedule.start();
 
   const active = demo.cards.find((c) => c.status === 'active');
   const suspended = demo.cards.find((c) => c.status === 'suspended');
@@ -150,6 +172,7 @@ gymgate is running (simulated door hardware).
   API key      ${demo.apiKey}
   MQTT broker  ${mqttUrl}
   Door agent   ${agent.controlUrl}   (simulated GPIO control endpoint)
+  Agent health http://127.0.0.1:${healthPort}/health
   Dev mailbox  ${worker.url}/dev/mailbox   (member email and SMS stay here on local runs)
 
 Tap a card at the front door:
@@ -161,6 +184,9 @@ Tap a card at the front door:
 
 List check-ins:
   curl -s -H "Authorization: Bearer ${demo.apiKey}" ${worker.url}/v1/checkins
+
+The Worker's schedules run here too: the five-minute run every ${frequentSeconds} s (GYMGATE_CRON_SECONDS),
+the daily billing run at 03:17 UTC and at start when due. Run one now: npm run cron -- daily (or frequent).
 
 Ctrl-C stops everything. State lives in ${path.relative(process.cwd(), stateDir) || stateDir}/ (delete it to start afresh).
 `);

@@ -1,14 +1,14 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, exists, gt, inArray, or, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { MemberCreate, MemberUpdate } from '../../core/contracts/api.ts';
-import { accessProfiles, bookings, members } from '../db/schema.ts';
+import { accessProfiles, bookings, members, subscriptionMembers, subscriptions } from '../db/schema.ts';
 import { writeWithChanges } from '../entitlements/changes.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
 import { pageOf } from '../lib/pagination.ts';
-import { invalidField, notFound } from '../lib/problem.ts';
+import { ApiProblem, invalidField, notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
 import { clearMemberPin, createBooking, createMember, deleteBooking, getMember, listBookings, listMembers, setMemberPin, updateMember } from './routes.ts';
 import { derivePinVerifier, type Pbkdf2 } from '../../core/entitlement.ts';
@@ -111,6 +111,39 @@ async function writePin(c: Context<AppEnv>, id: string, pinVerifier: string | nu
   return { memberId: id, pinSet: pinVerifier !== null };
 }
 
+/** Statuses at which the door refuses the member. */
+const REFUSING = new Set(['frozen', 'suspended', 'cancelled', 'ended']);
+/** Subscription states in which billing goes on. */
+const BILLING = ['active', 'trialing', 'past_due'] as const;
+
+/**
+ * A member a subscription still bills must not be refused at the door by a hand-set status while
+ * the charges go on: the subscription is what freezes or ends (and the door follows it).
+ */
+async function refuseWhileBilled(db: Db, memberId: string, status: string): Promise<void> {
+  const [billed] = await db
+    .select({ id: subscriptions.id })
+    .from(subscriptions)
+    .where(
+      and(
+        inArray(subscriptions.status, [...BILLING]),
+        or(
+          eq(subscriptions.payerId, memberId),
+          exists(db.select({ one: sql`1` }).from(subscriptionMembers).where(and(eq(subscriptionMembers.subscriptionId, subscriptions.id), eq(subscriptionMembers.memberId, memberId)))),
+        ),
+      ),
+    )
+    .limit(1);
+  if (!billed) return;
+  const how =
+    status === 'frozen'
+      ? `freeze the subscription instead: POST /v1/subscriptions/${billed.id}/freeze (billing pauses or charges the freeze fee, and the door follows)`
+      : `cancel or freeze the subscription first: POST /v1/subscriptions/${billed.id}/cancel or /freeze (the door follows it)`;
+  throw new ApiProblem(409, 'member-billed', 'Member is billed by a subscription', `Subscription ${billed.id} still bills this member, so the door would refuse someone who keeps paying; ${how}.`, [
+    { field: 'status', reason: `billed by subscription ${billed.id}: ${how}` },
+  ]);
+}
+
 export const membersRouter = new OpenAPIHono<AppEnv>()
   .openapi(listMembers, async (c) => {
     const { limit, cursor, status } = c.req.valid('query');
@@ -150,6 +183,7 @@ export const membersRouter = new OpenAPIHono<AppEnv>()
     const current = await ownMember(db, c.var.organisationId, id);
     await checkProfile(db, c.var.organisationId, body.accessProfileId);
     const changes = columnsOf(body);
+    if (changes.status !== undefined && changes.status !== current.status && REFUSING.has(changes.status)) await refuseWhileBilled(db, id, changes.status);
     if (changes.status !== undefined && changes.status !== 'suspended' && body.suspension === undefined) changes.suspension = null;
     if (Object.keys(changes).length === 0) return c.json(memberOut(current), 200);
     const update = db

@@ -22,9 +22,9 @@ export const getMember = createRoute({
 });
 export const updateMember = createRoute({
   method: 'patch', path: '/v1/members/{id}', tags, security: ownerAuth,
-  summary: 'Update a member; a change to status or access reaches the doors at once',
+  summary: 'Update a member; a change to status or access reaches the doors at once. A member a subscription bills is frozen, suspended or ended through the subscription (409 otherwise)',
   request: { params: IdParam, body: jsonBody(MemberUpdate) },
-  responses: { 200: json(Member, 'The updated member'), ...problems(400, 401, 404) },
+  responses: { 200: json(Member, 'The updated member'), ...problems(400, 401, 404, 409) },
 });
 export const listBookings = createRoute({
   method: 'get', path: '/v1/members/{id}/bookings', tags, security: ownerAuth, summary: "A member's class bookings",

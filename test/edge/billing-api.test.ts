@@ -125,6 +125,21 @@ describe('billing API contract', () => {
     expect((await g.api('POST', `/v1/members/${other.id}/pending-items`, { kind: 'shop_sale', description: 'Cap', unitAmount: 2_000, currency: 'USD' })).status).toBe(201);
   });
 
+  it('refuses a hand-set freeze or suspension of a member a subscription bills, saying how to freeze; others may be suspended', async () => {
+    const g = await billingGym();
+    await saveSimulatedCard(g, g.member.id);
+    const sub = await subscribe(g);
+    for (const status of ['frozen', 'suspended']) {
+      const res = await g.api('PATCH', `/v1/members/${g.member.id}`, { status });
+      expect(res.status, status).toBe(409);
+      expect(res.body.errors[0]).toMatchObject({ field: 'status', reason: expect.stringContaining(`/v1/subscriptions/${sub.id}/`) });
+    }
+    expect((await g.api('GET', `/v1/members/${g.member.id}`)).body.status).toBe('active');
+    // Freezing through the subscription is the way; a member nobody bills can be suspended by hand.
+    const walkIn = (await g.api('POST', '/v1/members', { name: 'Walk-in W.' })).body;
+    expect((await g.api('PATCH', `/v1/members/${walkIn.id}`, { status: 'suspended' })).status).toBe(200);
+  });
+
   it('refuses another organisation’s simulated card setup without using it up', async () => {
     const a = await billingGym();
     const b = await billingGym();
