@@ -241,7 +241,8 @@ async function runCommand(argv: string[], io: CliIO): Promise<number> {
   return failed ? 1 : 0;
 }
 
-type TapResponse = { door: string; credentialKey: string | null; decision: AccessDecision };
+// The door holds no personal data, so the member is named by id; `GET /v1/checkins?expand=names` gives names.
+type TapResponse = { door: string; doorName?: string; credentialKey: string | null; decision: AccessDecision };
 
 async function tapCommand(argv: string[], io: CliIO): Promise<number> {
   const v = parse('tap', argv, {
@@ -283,7 +284,7 @@ async function tapCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const d = result.decision;
   io.stdout(
-    `${d.granted ? 'GRANTED' : 'DENIED'} at ${result.door}: ${d.reason} — ${d.explanation}` +
+    `${d.granted ? 'GRANTED' : 'DENIED'} at ${result.doorName ? `${result.doorName} (${result.door})` : result.door}: ${d.reason} — ${d.explanation}` +
       `${result.credentialKey ? ` [${result.credentialKey}]` : ''}${d.memberId ? ` member ${d.memberId}` : ''}`,
   );
   return 0;

@@ -364,6 +364,8 @@ export const Checkin = z
     explanation: z.string(),
     occurredAt: Timestamp,
     receivedAt: Timestamp,
+    memberName: z.string().nullable().optional().meta({ description: 'With expand=names: the member’s name (null when unknown)' }),
+    doorName: z.string().nullable().optional().meta({ description: 'With expand=names: the door’s name (null when unknown)' }),
   })
   .meta({ id: 'Checkin' });
 export const CheckinListQuery = listQuery.extend({
@@ -373,6 +375,7 @@ export const CheckinListQuery = listQuery.extend({
   from: Timestamp.optional().meta({ description: 'Only events at or after this time' }),
   to: Timestamp.optional().meta({ description: 'Only events before this time' }),
   granted: z.enum(['true', 'false']).optional(),
+  expand: z.enum(['names']).optional().meta({ description: 'names: add memberName and doorName, so a desk can read the list' }),
 });
 
 // Member PINs for card + PIN doors: set in clear over TLS, stored and sent to doors only as a verifier.

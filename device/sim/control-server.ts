@@ -184,7 +184,7 @@ export async function startControlServer(options: {
         throw new HttpProblem(504, 'No decision', (error as Error).message);
       }
     });
-    return { door: event.door, credentialKey: event.credentialKey, decision: event.decision };
+    return { door: event.door, doorName: door.wiring.name, credentialKey: event.credentialKey, decision: event.decision };
   };
 
   const advanceTime = async (req: IncomingMessage) => {

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, desc, eq, gte, lt, or } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, or } from 'drizzle-orm';
 import type { AccessReason } from '../../core/access.ts';
-import { checkins, doorAlarms, doors } from '../db/schema.ts';
+import { checkins, doorAlarms, doors, members } from '../db/schema.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { pageOf } from '../lib/pagination.ts';
 import { invalidField, notFound } from '../lib/problem.ts';
@@ -57,8 +57,27 @@ export const checkinsRouter = new OpenAPIHono<AppEnv>().openapi(listCheckins, as
     )
     .orderBy(desc(checkins.occurredAt), desc(checkins.id))
     .limit(q.limit + 1);
-  return c.json(pageOf(rows, q.limit, checkinOut, cursorOf), 200);
+  const page = pageOf(rows, q.limit, checkinOut, cursorOf);
+  if (q.expand !== 'names') return c.json(page, 200);
+  const names = await namesOf(c.var.db, c.var.organisationId, page.data);
+  return c.json({ ...page, data: page.data.map((e) => ({ ...e, memberName: e.memberId ? (names.members.get(e.memberId) ?? null) : null, doorName: e.doorId ? (names.doors.get(e.doorId) ?? null) : null })) }, 200);
 });
+
+/** The member and door names of a page of check-ins (at most a page's worth of ids, in chunks D1 accepts). */
+async function namesOf(db: Db, organisationId: string, events: Array<{ memberId: string | null; doorId: string | null }>) {
+  const memberIds = [...new Set(events.flatMap((e) => (e.memberId ? [e.memberId] : [])))];
+  const doorIds = [...new Set(events.flatMap((e) => (e.doorId ? [e.doorId] : [])))];
+  const out = { members: new Map<string, string>(), doors: new Map<string, string>() };
+  for (let i = 0; i < memberIds.length; i += 90) {
+    const found = await db.select({ id: members.id, name: members.name }).from(members).where(and(eq(members.organisationId, organisationId), inArray(members.id, memberIds.slice(i, i + 90))));
+    for (const m of found) out.members.set(m.id, m.name);
+  }
+  for (let i = 0; i < doorIds.length; i += 90) {
+    const found = await db.select({ id: doors.id, name: doors.name }).from(doors).where(and(eq(doors.organisationId, organisationId), inArray(doors.id, doorIds.slice(i, i + 90))));
+    for (const d of found) out.doors.set(d.id, d.name);
+  }
+  return out;
+}
 
 type AlarmRow = typeof doorAlarms.$inferSelect;
 const alarmOut = (r: AlarmRow) => ({

@@ -82,7 +82,7 @@ describe('gymgate-agent executable', () => {
 
     const granted = await cli(['tap', '--card', '12:3456'], { env: { GYMGATE_AGENT_CONTROL: control } });
     expect(granted.code).toBe(0);
-    expect(granted.stdout).toMatch(new RegExp(`^GRANTED at ${worker.doors[0]?.id}: granted — Active membership\\. \\[wiegand:12:3456\\] member ${member}`));
+    expect(granted.stdout).toMatch(new RegExp(`^GRANTED at ${worker.doors[0]?.name} \\(${worker.doors[0]?.id}\\): granted — Active membership\\. \\[wiegand:12:3456\\] member ${member}`));
 
     const denied = await cli(['tap', '--door', '2', '--card', '12:9', '--format', 'N10002', '--control', control, '--json']);
     expect(denied.code).toBe(0);

@@ -248,7 +248,11 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     // Once the restarted agent has settled (its start-up sync done), as a member would find it.
     await waitUntil(async () => (await gym.control<{ lastSyncAt: number | null; brokerConnected: boolean }>('GET', '/status')).brokerConnected, 'the restarted agent to settle', 10_000, 100);
     expect((await gym.control<{ doors: Array<{ id: string; mode: string | null }> }>('GET', '/status')).doors.find((d) => d.id === frontDoor)?.mode).toBe('lockdown');
-    expect((await tap(frame(12, 346))).decision.reason).toBe('lockdown');
+    // A process just started can stall long enough to split the simulated frame (a bad read moves
+    // nothing); the member taps again, as at a real reader.
+    let afterRestart = await tap(frame(12, 346));
+    for (let i = 0; i < 3 && afterRestart.decision.reason === 'bad_read'; i++) afterRestart = await tap(frame(12, 346));
+    expect(afterRestart.decision.reason).toBe('lockdown');
     const released = await gym.call<{ status: string }>('POST', `/v1/devices/${deviceId}/commands`, { action: { type: 'release' } });
     expect(released.status).toBe('sent');
     await waitUntil(async () => (await tap(frame(12, 346))).decision.granted, 'the release at the door', 5_000, 50);

@@ -183,6 +183,22 @@ describe('check-in upload', () => {
     expect((await call('POST', '/v1/device/checkins', { token: deviceA.deviceToken, body: { events: [shared, fresh] } })).body).toEqual({ accepted: 1, duplicates: 1 });
   });
 
+  it('lists check-ins with the member’s and door’s names on request, so a desk can read them', async () => {
+    const g = await gym();
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    await call('POST', '/v1/device/checkins', { token: device.deviceToken, body: { events: [event({ doorId: g.front.id, memberId: g.member.id }), event({ credentialKey: 'wiegand:9:9', granted: false, reason: 'unknown_credential' })] } });
+    const named = (await call('GET', '/v1/checkins?expand=names', { token: g.apiKey })).body.data;
+    expect(named).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ memberId: g.member.id, memberName: 'Somchai P.', doorName: 'Front door' }),
+        expect.objectContaining({ memberId: null, memberName: null, doorName: null }),
+      ]),
+    );
+    const plain = (await call('GET', '/v1/checkins', { token: g.apiKey })).body.data;
+    expect(plain[0]).not.toHaveProperty('memberName');
+    expect((await call('GET', '/v1/checkins?expand=everything', { token: g.apiKey })).body.errors).toEqual([{ field: 'query.expand', reason: 'must be names' }]);
+  });
+
   it('rejects a malformed batch whole, naming the field', async () => {
     const g = await gym();
     const device = await enrollDevice(g.apiKey, g.site.id);
