@@ -2,11 +2,22 @@
 // MQTT broker (unless MQTT_URL names one), the Worker under `wrangler dev`, seeds a demo gym on
 // first run, provisions a simulated door agent through the real enrollment flow and runs it,
 // and fires the Worker's cron triggers on their schedule (wrangler dev does not). Ctrl-C stops everything.
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { applyLocalMigrations, bootstrapLocal, provisionAgent, startAgent, startEmbeddedBroker, startWorker, type Agent, type Broker, type Worker } from './local-gym.ts';
-import { generateSigningKey } from '../commands/signing.ts';
+import {
+  applyLocalMigrations,
+  bootstrapLocal,
+  newGymSecrets,
+  provisionAgent,
+  startAgent,
+  startEmbeddedBroker,
+  startWorker,
+  trustVars,
+  type Agent,
+  type Broker,
+  type GymSecrets,
+  type Worker,
+} from './local-gym.ts';
 import { takenPorts } from './ports.ts';
 import { LocalSchedule } from './schedule.ts';
 import { ROOT } from './processes.ts';
@@ -79,18 +90,19 @@ async function seed(apiUrl: string): Promise<Demo> {
   return demo;
 }
 
-type LocalSecrets = { publisher: { username: string; password: string }; brokerSecret: string };
-
-/** The broker secrets of the local gym (MQTT_USERNAME/MQTT_PASSWORD and BROKER_AUTH_SECRET when deployed). */
-function localSecrets(): LocalSecrets {
-  const file = path.join(stateDir, 'broker-secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as LocalSecrets;
-  const secrets: LocalSecrets = {
-    publisher: { username: 'gymgate-worker', password: randomBytes(24).toString('base64url') },
-    brokerSecret: randomBytes(24).toString('base64url'),
-  };
-  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-  return secrets;
+/**
+ * Local stand-ins for the Worker's secrets, made once and kept with the local state: the key that
+ * signs door commands and notices (its own file, as before), the Worker's broker identity and the
+ * secret the broker asks with (MQTT_USERNAME/MQTT_PASSWORD and BROKER_AUTH_SECRET when deployed).
+ */
+async function localSecrets(): Promise<GymSecrets> {
+  const keyFile = path.join(stateDir, 'command-signing-key.json');
+  const brokerFile = path.join(stateDir, 'broker-secrets.json');
+  const fresh = await newGymSecrets();
+  if (!existsSync(keyFile)) writeFileSync(keyFile, fresh.signingKey, { mode: 0o600 });
+  if (!existsSync(brokerFile)) writeFileSync(brokerFile, JSON.stringify({ publisher: fresh.publisher, brokerSecret: fresh.brokerSecret }, null, 2), { mode: 0o600 });
+  const broker = JSON.parse(readFileSync(brokerFile, 'utf8')) as Omit<GymSecrets, 'signingKey'>;
+  return { signingKey: readFileSync(keyFile, 'utf8'), publisher: broker.publisher, brokerSecret: broker.brokerSecret };
 }
 
 async function main() {
@@ -110,11 +122,7 @@ async function main() {
   say('applying D1 migrations (local)…');
   await applyLocalMigrations(persistDir);
 
-  // Local stand-ins for the Worker's secrets, made once and kept with the local state: the key that
-  // signs door commands and notices, the Worker's broker identity and the secret the broker asks with.
-  const secrets = localSecrets();
-  const keyFile = path.join(stateDir, 'command-signing-key.json');
-  if (!existsSync(keyFile)) writeFileSync(keyFile, await generateSigningKey(), { mode: 0o600 });
+  const secrets = await localSecrets();
 
   let mqttUrl = process.env.MQTT_URL;
   if (!mqttUrl) {
@@ -133,10 +141,7 @@ async function main() {
     persistDir,
     vars: {
       MQTT_URL: mqttUrl,
-      MQTT_USERNAME: secrets.publisher.username,
-      MQTT_PASSWORD: secrets.publisher.password,
-      BROKER_AUTH_SECRET: secrets.brokerSecret,
-      COMMAND_SIGNING_KEY: readFileSync(keyFile, 'utf8'),
+      ...trustVars(secrets),
       PAYMENT_PROVIDER: 'simulated',
       DEV_MAILBOX: 'on',
     },

@@ -13,11 +13,13 @@ import {
   startEmbeddedBroker,
   startMosquitto,
   startWorker,
+  newGymSecrets,
+  trustVars,
   type Agent,
+  type GymSecrets,
   type Broker,
   type Worker,
 } from '../../edge/dev/local-gym.ts';
-import { generateSigningKey } from '../../edge/commands/signing.ts';
 import { freePort } from '../../edge/dev/processes.ts';
 
 export type BrokerKind = 'embedded' | 'mosquitto';
@@ -44,9 +46,18 @@ export class TestGym {
     return `http://127.0.0.1:${this.apiPort}`;
   }
 
-  /** The Worker's publisher identity on the broker and the secret the broker asks the Worker with. */
-  readonly publisher = { username: 'gymgate-worker', password: randomBytes(24).toString('base64url') };
-  readonly brokerSecret = randomBytes(24).toString('base64url');
+  /** The Worker's signing key, its publisher identity on the broker and the secret the broker asks the Worker with. */
+  secrets: GymSecrets | null = null;
+  get signingKey() {
+    return this.trust.signingKey;
+  }
+  get publisher() {
+    return this.trust.publisher;
+  }
+  private get trust(): GymSecrets {
+    if (!this.secrets) throw new Error('start the gym first');
+    return this.secrets;
+  }
 
   async start() {
     await applyLocalMigrations(this.persistDir);
@@ -54,28 +65,15 @@ export class TestGym {
     this.apiKey = boot.apiKey;
     this.organisationId = boot.organisationId;
     this.apiPort = await freePort();
-    const auth = { workerUrl: this.api, secret: this.brokerSecret, recheckMs: 1000 };
+    this.secrets = await newGymSecrets();
+    const auth = { workerUrl: this.api, secret: this.secrets.brokerSecret, recheckMs: 1000 };
     this.broker = this.brokerKind === 'embedded' ? await startEmbeddedBroker(0, auth) : await startMosquitto(await freePort(), this.dir, auth);
     await this.startWorker();
     await this.broker.refreshIdentities();
   }
 
-  signingKey = '';
-
   async startWorker() {
-    this.signingKey ||= await generateSigningKey();
-    this.worker = await startWorker({
-      port: this.apiPort,
-      persistDir: this.persistDir,
-      vars: {
-        MQTT_URL: this.broker.url,
-        MQTT_USERNAME: this.publisher.username,
-        MQTT_PASSWORD: this.publisher.password,
-        BROKER_AUTH_SECRET: this.brokerSecret,
-        COMMAND_SIGNING_KEY: this.signingKey,
-        ...this.workerVars,
-      },
-    });
+    this.worker = await startWorker({ port: this.apiPort, persistDir: this.persistDir, vars: { MQTT_URL: this.broker.url, ...trustVars(this.trust), ...this.workerVars } });
   }
 
   async stopWorker() {
