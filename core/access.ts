@@ -2,7 +2,7 @@
 // when staff ask why a tap was denied, so both give the same answer in the same words.
 import { DEFAULT_PROFILE, type AccessProfile, type DoorPolicy, type MemberAccess, type SitePolicy } from './entitlement.ts';
 import { ACCESS_REASONS, type AccessReason } from './reasons.ts';
-import { localTime, scheduleOpen, type Schedule } from './schedule.ts';
+import { localStamp, localTime, scheduleOpen, type Schedule } from './schedule.ts';
 
 export { ACCESS_REASONS, type AccessReason };
 
@@ -71,8 +71,6 @@ const grant = (explanation: string, memberId: string | null, usesPass = false): 
   memberId,
   usesPass,
 });
-
-const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 
 /** Whether a door is held unlocked right now: by its mode or by its unlock schedule. */
 export function doorHeldOpen(door: DoorPolicy, site: SitePolicy, schedules: Readonly<Record<string, Schedule>>, at: number, state: DeciderState): boolean {
@@ -157,14 +155,14 @@ function decideCard(input: AccessInput): AccessDecision {
   }
 
   if (member.validFrom !== null && at < member.validFrom) {
-    return deny('membership_not_started', `The membership starts at ${day(member.validFrom)}.`, memberId);
+    return deny('membership_not_started', `The membership starts at ${localStamp(member.validFrom, site.timezone)}.`, memberId);
   }
   if (member.validUntil !== null && at >= member.validUntil) {
     if (member.status === 'past_due') {
-      return deny('payment_overdue', `A payment is overdue and the grace period ended at ${day(member.validUntil)}.`, memberId);
+      return deny('payment_overdue', `A payment is overdue and the grace period ended at ${localStamp(member.validUntil, site.timezone)}.`, memberId);
     }
-    if (member.status === 'cancelled') return deny('membership_cancelled', `The membership was cancelled and ended at ${day(member.validUntil)}.`, memberId);
-    return deny('membership_expired', `The membership expired at ${day(member.validUntil)}.`, memberId);
+    if (member.status === 'cancelled') return deny('membership_cancelled', `The membership was cancelled and ended at ${localStamp(member.validUntil, site.timezone)}.`, memberId);
+    return deny('membership_expired', `The membership expired at ${localStamp(member.validUntil, site.timezone)}.`, memberId);
   }
 
   if (profile.sites !== null && !profile.sites.includes(site.id)) {

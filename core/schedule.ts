@@ -88,6 +88,11 @@ export function localTime(at: number, timeZone: string): LocalTime {
   };
 }
 
+/** `at` as the wall clock in `timeZone` reads it, e.g. "2026-12-07 09:30 (Asia/Bangkok)": what a member or desk sees on the gym's clock. */
+export function localStamp(at: number, timeZone: string): string {
+  return `${new Date(at + zoneOffsetMs(at, timeZone)).toISOString().slice(0, 16).replace('T', ' ')} (${timeZone})`;
+}
+
 const previousDay = (t: LocalTime): { date: string; weekday: number } => {
   const d = new Date(`${t.date}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() - 1);

@@ -32,14 +32,15 @@ import {
   type CardShown,
   type InvoiceOutcome,
 } from './card-page-html.ts';
+import { viewFor, rememberLanguage, type View } from './page-locale.ts';
 import { notice } from './pay-page-html.ts';
 import { depsOf, processor } from './pay-page.ts';
 
 type C = Context<AppEnv>;
 type Member = typeof members.$inferSelect;
 
-const unavailable = () => notice('Card update not available', 'Updating your card online is not available right now. Your card was not changed; please ask at the front desk.', 503);
-const failedToReach = () => notice('Card update not available', 'The payment service could not be reached. Your card was not changed; please try again in a few minutes.', 502);
+const unavailable = (v: View) => notice(v, 'cardUnavailable', 503);
+const failedToReach = (v: View) => notice(v, 'cardUnreachable', 502);
 
 /** The link's member: one of the link's organisation, or none (the link is then treated as unknown). */
 async function memberOfLink(db: Db, link: CardLink): Promise<Member | undefined> {
@@ -59,7 +60,7 @@ async function shownFor(db: Db, member: Member): Promise<CardShown> {
 }
 
 type Opened =
-  | { ok: true; deps: BillingDeps; now: number; token: string; link: CardLink; member: Member; shown: CardShown; proc: ReturnType<typeof processor> }
+  | { ok: true; deps: BillingDeps; now: number; token: string; link: CardLink; member: Member; shown: CardShown; proc: ReturnType<typeof processor>; v: View }
   | { ok: false; response: Response };
 
 /** The request's link, if it can still save a card: valid, unexpired, unused, for a member of its organisation. */
@@ -68,10 +69,15 @@ async function open(c: C): Promise<Opened> {
   const now = Date.now();
   const token = c.req.param('token') ?? '';
   const check = await checkCardLink(deps.db, token, now);
-  if (!check.ok) return { ok: false, response: cardGone(check.reason) };
+  if (!check.ok) {
+    const known = check.reason === 'unknown' ? undefined : await findCardLink(deps.db, token);
+    const member = known && (await memberOfLink(deps.db, known));
+    return { ok: false, response: cardGone(viewFor(c, member?.locale), check.reason) };
+  }
   const member = await memberOfLink(deps.db, check.link);
-  if (!member) return { ok: false, response: cardGone('unknown') };
-  return { ok: true, deps, now, token, link: check.link, member, shown: await shownFor(deps.db, member), proc: processor(deps) };
+  if (!member) return { ok: false, response: cardGone(viewFor(c), 'unknown') };
+  const v = viewFor(c, member.locale);
+  return { ok: true, deps, now, token, link: check.link, member, shown: await shownFor(deps.db, member), proc: processor(deps), v };
 }
 
 /** The link's one setup at the processor: started the first time, the same one after (idempotency key per link). */
@@ -103,10 +109,12 @@ async function invoiceOutcomes(db: Db, member: Member, before: InvoiceRow[]): Pr
   for (const inv of [...before, ...after.filter((a) => !before.some((b) => b.id === a.id))]) {
     const open = stillOpen.has(inv.id);
     const [last] = open
-      ? await db.select({ status: payments.status, failureMessage: payments.failureMessage }).from(payments).where(eq(payments.invoiceId, inv.id)).orderBy(desc(payments.attempt)).limit(1)
+      ? await db.select({ status: payments.status, failureMessage: payments.failureMessage, failureCode: payments.failureCode, declineCode: payments.declineCode }).from(payments).where(eq(payments.invoiceId, inv.id)).orderBy(desc(payments.attempt)).limit(1)
       : [];
     const failure = last?.status === 'failed' ? (last.failureMessage ?? 'the card was declined.') : null;
-    out.push({ number: inv.number ?? inv.id, amount: open ? (after.find((a) => a.id === inv.id)?.amountRemaining ?? inv.amountRemaining) : inv.amountRemaining, currency: inv.currency, paid: !open, failure });
+    const declineCode = last?.status === 'failed' ? (last.declineCode ?? last.failureCode ?? null) : null;
+    const amount = open ? (after.find((a) => a.id === inv.id)?.amountRemaining ?? inv.amountRemaining) : inv.amountRemaining;
+    out.push({ number: inv.number ?? inv.id, amount, currency: inv.currency, paid: !open, failure, declineCode });
   }
   return out;
 }
@@ -142,35 +150,36 @@ async function ownSetup(deps: BillingDeps, member: Member, setupIntentId: string
 }
 
 export const cardPageRouter = new Hono<AppEnv>()
+  .use('/card/*', rememberLanguage)
   .get('/card/:token', async (c) => {
     const l = await open(c);
     if (!l.ok) return l.response;
-    const { proc, token } = l;
-    if (!proc) return unavailable();
+    const { proc, token, v } = l;
+    if (!proc) return unavailable(v);
     try {
       const { setup } = await linkSetup(c, l);
-      if (proc.simulated) return simulatedCardStep(l.shown, token);
-      if (setup.kind !== 'setup_intent') return unavailable();
+      if (proc.simulated) return simulatedCardStep(v, l.shown, token);
+      if (setup.kind !== 'setup_intent') return unavailable(v);
       // Finished already (another tab, or a return that never came): the outcome page.
       const state = await retrieveStripeCardSetup(stripeConfigFromEnv(l.deps.env), setup.id);
       if (state.status === 'succeeded' || state.status === 'processing') return c.redirect(`/card/${token}/done?setup_intent=${encodeURIComponent(setup.id)}`, 303);
       const returnUrl = new URL(`/card/${token}/done`, c.req.url).toString();
-      return stripeCardStep(l.shown, { setupIntentId: setup.id, clientSecret: state.clientSecret }, proc.publishableKey, returnUrl, state.failureMessage);
+      return stripeCardStep(v, l.shown, { setupIntentId: setup.id, clientSecret: state.clientSecret }, proc.publishableKey, returnUrl, state.failureMessage);
     } catch (error) {
-      if (isPaymentProviderError(error)) return error.retryable ? failedToReach() : unavailable();
+      if (isPaymentProviderError(error)) return error.retryable ? failedToReach(v) : unavailable(v);
       throw error;
     }
   })
   .post('/card/:token/simulate', async (c) => {
     const l = await open(c);
     if (!l.ok) return l.response;
-    const { deps, now } = l;
-    if (!l.proc?.simulated) return notice('Not available', 'This gym saves real cards: there is nothing to simulate.', 404);
+    const { deps, now, v } = l;
+    if (!l.proc?.simulated) return notice(v, 'cardNothingToSimulate', 404);
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const chosen = SIMULATED_CARD_CHOICES.find((choice) => choice.paymentMethodId === form['card']);
-    if (!chosen) return notice('Unknown card', 'That is not one of the simulated test cards. Your card was not changed.', 400);
+    if (!chosen) return notice(v, 'unknownCard', 400);
     const { setup } = await linkSetup(c, l);
-    if (!(await claim(deps.db, l.link, now))) return cardGone('used');
+    if (!(await claim(deps.db, l.link, now))) return cardGone(v, 'used');
     const before = await openInvoices(deps.db, l.member);
     let saved;
     try {
@@ -181,9 +190,9 @@ export const cardPageRouter = new Hono<AppEnv>()
     }
     if (!saved) {
       await release(deps.db, l.link);
-      return notice('Card not saved', 'The card could not be saved. Your card was not changed; please ask at the front desk.', 409);
+      return notice(v, 'cardNotSaved', 409);
     }
-    return cardSavedPage(l.shown, { brand: saved.cardBrand, last4: saved.cardLast4 }, await invoiceOutcomes(deps.db, l.member, before));
+    return cardSavedPage(v, l.shown, { brand: saved.cardBrand, last4: saved.cardLast4 }, await invoiceOutcomes(deps.db, l.member, before));
   })
   .get('/card/:token/done', async (c) => {
     const deps = depsOf(c);
@@ -192,27 +201,28 @@ export const cardPageRouter = new Hono<AppEnv>()
     // A used or expired link still shows what became of its setup.
     const link = await findCardLink(deps.db, token);
     const member = link && (await memberOfLink(deps.db, link));
-    if (!link || !member) return cardGone('unknown');
+    if (!link || !member) return cardGone(viewFor(c), 'unknown');
+    const v = viewFor(c, member.locale);
     const proc = processor(deps);
-    if (!proc) return unavailable();
+    if (!proc) return unavailable(v);
     const setupIntentId = c.req.query('setup_intent');
     if (proc.simulated || !setupIntentId) return c.redirect(`/card/${token}`, 303);
     let state: StripeCardSetupState | null;
     try {
       state = await ownSetup(deps, member, setupIntentId);
     } catch (error) {
-      if (isPaymentProviderError(error)) return failedToReach();
+      if (isPaymentProviderError(error)) return failedToReach(v);
       throw error;
     }
     // Another member's setup (or none at all): nothing is saved.
-    if (!state) return cardGone('unknown');
-    if (state.status === 'processing') return cardProcessingPage();
-    if (state.status === 'failed') return cardFailedPage(state.failureMessage, token);
+    if (!state) return cardGone(v, 'unknown');
+    if (state.status === 'processing') return cardProcessingPage(v);
+    if (state.status === 'failed') return cardFailedPage(v, state.failureMessage, token);
     if (state.status !== 'succeeded' || !state.paymentMethodId || !state.customerId) return c.redirect(`/card/${token}`, 303);
     const shown = await shownFor(deps.db, member);
     const before = await openInvoices(deps.db, member);
     const saved = await saveSetUpCard(deps, state.customerId, state.paymentMethodId, now);
-    if (!saved) return cardGone('unknown');
+    if (!saved) return cardGone(v, 'unknown');
     await markCardLinkUsed(deps.db, link.tokenHash, now);
-    return cardSavedPage(shown, { brand: saved.cardBrand, last4: saved.cardLast4 }, await invoiceOutcomes(deps.db, member, before));
+    return cardSavedPage(v, shown, { brand: saved.cardBrand, last4: saved.cardLast4 }, await invoiceOutcomes(deps.db, member, before));
   });

@@ -23,6 +23,7 @@ import { newId } from '../lib/ids.ts';
 import { isPaymentProviderError, type ChargeOutcome, type PaymentProvider, type PayNowPayment } from '../payments/provider.ts';
 import { SIMULATED_PAY_NOW_OUTCOMES, type SimulatedProvider } from '../payments/simulated.ts';
 import { retrieveStripePayNow, stripeConfigFromEnv } from '../payments/stripe.ts';
+import { viewFor, rememberLanguage, type View } from './page-locale.ts';
 import { choicePage, gone, notice, outcomePage, simulatedStep, stripeStep, type Shown, type Step } from './pay-page-html.ts';
 import { checkPayLink, findPayLink, markPayLinkUsed, payLinkKey, type PayLink } from './pay-links.ts';
 
@@ -57,12 +58,19 @@ async function linkPayment(db: Db, link: PayLink): Promise<PaymentRow | undefine
   return row;
 }
 
-async function shownFor(db: Db, link: PayLink, invoice: InvoiceRow, amount: number): Promise<Shown> {
+async function shownFor(db: Db, link: PayLink, invoice: InvoiceRow, amount: number): Promise<Shown & { locale: string | null }> {
   const [[member], [org]] = await db.batch([
-    db.select({ name: members.name }).from(members).where(eq(members.id, link.memberId)),
+    db.select({ name: members.name, locale: members.locale }).from(members).where(eq(members.id, link.memberId)),
     db.select({ name: organisations.name }).from(organisations).where(eq(organisations.id, link.organisationId)),
   ]);
-  return { gymName: org?.name ?? '', memberName: member?.name ?? '', invoiceNumber: invoice.number ?? '', amount, currency: invoice.currency };
+  return { gymName: org?.name ?? '', memberName: member?.name ?? '', locale: member?.locale ?? null, invoiceNumber: invoice.number ?? '', amount, currency: invoice.currency };
+}
+
+/** The language of a link's member, for pages about a link that can no longer pay. */
+async function linkLocale(db: Db, link: PayLink | undefined): Promise<string | null> {
+  if (!link) return null;
+  const [member] = await db.select({ locale: members.locale }).from(members).where(eq(members.id, link.memberId));
+  return member?.locale ?? null;
 }
 
 /** The link is for one invoice of one member: anything else is treated as unknown. */
@@ -71,22 +79,27 @@ async function invoiceOfLink(db: Db, link: PayLink): Promise<InvoiceRow | undefi
   return invoice && invoice.organisationId === link.organisationId && invoice.payerId === link.memberId ? invoice : undefined;
 }
 
-type Loaded = { ok: true; link: PayLink; invoice: InvoiceRow; payment: PaymentRow | undefined; shown: Shown } | { ok: false; response: Response };
+type Loaded = { ok: true; link: PayLink; invoice: InvoiceRow; payment: PaymentRow | undefined; shown: Shown; v: View } | { ok: false; response: Response };
 
 /** A link that can still pay: valid, unexpired, unused, its invoice open. */
-async function load(db: Db, token: string, now: number): Promise<Loaded> {
+async function load(c: C, db: Db, token: string, now: number): Promise<Loaded> {
   const check = await checkPayLink(db, token, now);
-  if (!check.ok) return { ok: false, response: gone(check.reason) };
+  if (!check.ok) {
+    const known = check.reason === 'unknown' ? undefined : await findPayLink(db, token);
+    return { ok: false, response: gone(viewFor(c, await linkLocale(db, known)), check.reason) };
+  }
   const { link } = check;
   const invoice = await invoiceOfLink(db, link);
-  if (!invoice) return { ok: false, response: gone('unknown') };
+  if (!invoice) return { ok: false, response: gone(viewFor(c), 'unknown') };
   const payment = await linkPayment(db, link);
+  const shown = await shownFor(db, link, invoice, payment?.amount ?? invoice.amountRemaining);
+  const v = viewFor(c, shown.locale);
   if (payment?.status === 'succeeded') {
     await markPayLinkUsed(db, link.tokenHash, now);
-    return { ok: false, response: gone('used') };
+    return { ok: false, response: gone(v, 'used') };
   }
-  if ((invoice.status !== 'open' && invoice.status !== 'uncollectible') || invoice.amountRemaining <= 0) return { ok: false, response: gone('settled') };
-  return { ok: true, link, invoice, payment, shown: await shownFor(db, link, invoice, payment?.amount ?? invoice.amountRemaining) };
+  if ((invoice.status !== 'open' && invoice.status !== 'uncollectible') || invoice.amountRemaining <= 0) return { ok: false, response: gone(v, 'settled') };
+  return { ok: true, link, invoice, payment, shown, v };
 }
 
 /** Records a processor answer as billing does for any payment, and uses the link up on success. */
@@ -97,8 +110,6 @@ async function settle(deps: BillingDeps, link: PayLink, payment: PaymentRow, out
   if (outcome.status === 'succeeded') await markPayLinkUsed(deps.db, link.tokenHash, now);
 }
 
-const unavailable = () => notice('Payment not available', 'Online payment is not available right now. Nothing was charged; please pay at the front desk.', 503);
-const failedToReach = () => notice('Payment not available', 'The payment service could not be reached. Nothing was charged; please try again in a few minutes.', 502);
 
 /** Starts the link's payment, or finds the one it started; refuses a second method. */
 async function startPayment(deps: BillingDeps, proc: Processor, l: Extract<Loaded, { ok: true }>, method: Method, now: number): Promise<PaymentRow | 'other_method'> {
@@ -132,10 +143,9 @@ async function startPayment(deps: BillingDeps, proc: Processor, l: Extract<Loade
 /** The payment step for the link's payment: created at the processor if it is not yet, else retrieved. */
 async function paymentStep(c: C, deps: BillingDeps, proc: Processor, l: Extract<Loaded, { ok: true }>, payment: PaymentRow) {
   const token = c.req.param('token') ?? '';
-  if (payment.provider !== proc.provider.name) return notice('Payment not available', 'This payment was started with another payment service. Nothing more was charged; please ask at the front desk.', 409);
-  if (payment.amount !== l.invoice.amountRemaining) {
-    return notice('Amount changed', 'What this invoice asks has changed since the payment was started. Nothing was charged; please ask at the front desk.', 409);
-  }
+  const { v } = l;
+  if (payment.provider !== proc.provider.name) return notice(v, 'payOtherService', 409);
+  if (payment.amount !== l.invoice.amountRemaining) return notice(v, 'payAmountChanged', 409);
   const method: Method = payment.method === 'promptpay' ? 'promptpay' : 'card';
   let state: PayNowState;
   try {
@@ -158,40 +168,41 @@ async function paymentStep(c: C, deps: BillingDeps, proc: Processor, l: Extract<
       state = { ...created, outcome: null };
     }
   } catch (error) {
-    if (isPaymentProviderError(error) && !error.retryable) return notice('Payment not available', 'The payment could not be started. Nothing was charged; please ask at the front desk.', 502);
-    if (isPaymentProviderError(error)) return failedToReach();
+    if (isPaymentProviderError(error) && !error.retryable) return notice(v, 'payNotStarted', 502);
+    if (isPaymentProviderError(error)) return notice(v, 'payUnreachable', 502);
     throw error;
   }
   // Paid or on its way (e.g. the member paid in another tab): the outcome page says so.
   if (state.outcome?.status === 'succeeded' || state.outcome?.status === 'processing') return c.redirect(`/pay/${token}/done`, 303);
   const step: Step = { token, paymentIntentId: state.paymentIntentId, clientSecret: state.clientSecret, method, lastTry: state.outcome };
-  if (proc.simulated) return simulatedStep(l.shown, step);
-  return stripeStep(l.shown, step, proc.publishableKey, new URL(`/pay/${token}/done`, c.req.url).toString());
+  if (proc.simulated) return simulatedStep(v, l.shown, step);
+  return stripeStep(v, l.shown, step, proc.publishableKey, new URL(`/pay/${token}/done`, c.req.url).toString());
 }
 
 export const payPageRouter = new Hono<AppEnv>()
+  .use('/pay/*', rememberLanguage)
   .get('/pay/:token', async (c) => {
     const deps = depsOf(c);
-    const l = await load(deps.db, c.req.param('token'), Date.now());
+    const l = await load(c, deps.db, c.req.param('token'), Date.now());
     if (!l.ok) return l.response;
     const proc = processor(deps);
     if (proc && l.payment) return paymentStep(c, deps, proc, l, l.payment);
-    return choicePage(l.shown, { promptpay: l.invoice.currency === 'THB', online: proc !== null });
+    return choicePage(l.v, l.shown, { promptpay: l.invoice.currency === 'THB', online: proc !== null });
   })
   .post('/pay/:token', async (c) => {
     const deps = depsOf(c);
     const now = Date.now();
-    const l = await load(deps.db, c.req.param('token'), now);
+    const l = await load(c, deps.db, c.req.param('token'), now);
     if (!l.ok) return l.response;
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const method: Method = form['method'] === 'promptpay' ? 'promptpay' : 'card';
-    if (method === 'promptpay' && l.invoice.currency !== 'THB') return notice('PromptPay not available', 'PromptPay is only available for payments in Thai baht.', 400);
+    if (method === 'promptpay' && l.invoice.currency !== 'THB') return notice(l.v, 'promptpayThbOnly', 400);
     const proc = processor(deps);
-    if (!proc) return unavailable();
+    if (!proc) return notice(l.v, 'payUnavailable', 503);
     const payment = l.payment ?? (await startPayment(deps, proc, l, method, now));
     // One payment per link: the link was used to start a payment another way, which stays open.
     if (payment === 'other_method' || payment.method !== method) {
-      return notice('Link already used', 'This payment link has already been used to start a payment another way. Nothing more was charged; open the link again to finish that payment.', 410);
+      return notice(l.v, 'payOtherMethod', 410);
     }
     return paymentStep(c, deps, proc, l, payment);
   })
@@ -199,15 +210,15 @@ export const payPageRouter = new Hono<AppEnv>()
     const deps = depsOf(c);
     const now = Date.now();
     const token = c.req.param('token');
-    const l = await load(deps.db, token, now);
+    const l = await load(c, deps.db, token, now);
     if (!l.ok) return l.response;
     const proc = processor(deps);
-    if (!proc?.simulated) return notice('Not available', 'This gym takes real payments: there is nothing to simulate.', 404);
+    if (!proc?.simulated) return notice(l.v, 'payNothingToSimulate', 404);
     if (!l.payment?.providerPaymentId || l.payment.provider !== 'simulated') return c.redirect(`/pay/${token}`, 303);
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const chosen = SIMULATED_PAY_NOW_OUTCOMES.find((o) => o.outcome === form['outcome']);
     // PromptPay has one outcome (the QR code was scanned); a card has the test outcomes.
-    if (!chosen || (l.payment.method === 'promptpay' && chosen.outcome !== 'success')) return notice('Unknown outcome', 'That is not one of the simulated outcomes. Nothing was charged.', 400);
+    if (!chosen || (l.payment.method === 'promptpay' && chosen.outcome !== 'success')) return notice(l.v, 'unknownOutcome', 400);
     const outcome = await proc.simulated.confirmPayNow(l.payment.providerPaymentId, chosen.paymentMethodId);
     await settle(deps, l.link, l.payment, outcome, now);
     return c.redirect(`/pay/${token}/done`, 303);
@@ -219,19 +230,21 @@ export const payPageRouter = new Hono<AppEnv>()
     // Used or expired links still show what became of their payment.
     const link = await findPayLink(deps.db, token);
     const invoice = link && (await invoiceOfLink(deps.db, link));
-    if (!link || !invoice) return gone('unknown');
+    if (!link || !invoice) return gone(viewFor(c), 'unknown');
+    const shown = await shownFor(deps.db, link, invoice, 0);
+    const v = viewFor(c, shown.locale);
     const payment = await linkPayment(deps.db, link);
     const proc = processor(deps);
-    if (!proc) return unavailable();
+    if (!proc) return notice(v, 'payUnavailable', 503);
     if (!payment?.providerPaymentId || payment.provider !== proc.provider.name) return c.redirect(`/pay/${token}`, 303);
     let state: PayNowState;
     try {
       state = await proc.retrieve(payment.providerPaymentId);
     } catch (error) {
-      if (isPaymentProviderError(error)) return failedToReach();
+      if (isPaymentProviderError(error)) return notice(v, 'payUnreachable', 502);
       throw error;
     }
     if (!state.outcome) return c.redirect(`/pay/${token}`, 303);
     await settle(deps, link, payment, state.outcome, now);
-    return outcomePage(await shownFor(deps.db, link, invoice, payment.amount), state.outcome, token);
+    return outcomePage(v, { ...shown, amount: payment.amount }, state.outcome, token);
   });

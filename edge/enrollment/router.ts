@@ -7,6 +7,7 @@ import { commandPublicKey } from '../commands/signing.ts';
 import type { AppEnv, Env } from '../env.ts';
 import { newEnrollmentCode, newId, newSecret, normaliseEnrollmentCode, sha256Hex } from '../lib/ids.ts';
 import { ApiProblem, invalidField } from '../lib/problem.ts';
+import { localStamp } from '../../core/schedule.ts';
 import { iso } from '../lib/time.ts';
 import { topicPrefix } from '../notify/entitlements.ts';
 import { createEnrollmentCode, enrollDevice } from './routes.ts';
@@ -84,7 +85,10 @@ export const enrollExchangeRouter = new OpenAPIHono<AppEnv>().openapi(enrollDevi
         { field: 'code', reason: 'already used' },
       ]);
     }
-    throw new ApiProblem(410, 'enrollment-code-expired', 'Enrollment code expired', `This code expired at ${iso(known.expiresAt)}; ask for a new one.`, [
+    // The technician reads the site's clock, not UTC.
+    const [site] = await db.select({ timezone: sites.timezone }).from(sites).where(eq(sites.id, known.siteId));
+    const expiredAt = site ? localStamp(known.expiresAt, site.timezone) : iso(known.expiresAt);
+    throw new ApiProblem(410, 'enrollment-code-expired', 'Enrollment code expired', `This code expired at ${expiredAt}; ask for a new one.`, [
       { field: 'code', reason: 'expired' },
     ]);
   }

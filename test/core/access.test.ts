@@ -70,6 +70,15 @@ describe('decideAccess: membership', () => {
     expect(decide({ member: { ...member, status: 'trialing', validUntil: THU_10 + HOUR } }).granted).toBe(true);
   });
 
+  it("gives the membership's times on the site's clock, not UTC", () => {
+    // 03:00 UTC is 10:00 in Bangkok; the same instant reads 04:00 in Berlin (UTC+1 in November).
+    expect(decide({ member: { ...member, validFrom: THU_10 + HOUR } }).explanation).toBe('The membership starts at 2026-11-26 11:00 (Asia/Bangkok).');
+    expect(decide({ member: { ...member, validUntil: THU_10 } }).explanation).toBe('The membership expired at 2026-11-26 10:00 (Asia/Bangkok).');
+    const berlin = { ...site, timezone: 'Europe/Berlin' };
+    const overdue = { ...member, status: 'past_due' as const, validUntil: THU_10 };
+    expect(decide({ site: berlin, member: overdue }).explanation).toBe('A payment is overdue and the grace period ended at 2026-11-26 04:00 (Europe/Berlin).');
+  });
+
   it('denies unknown cards and bad reads', () => {
     expect(decide({ member: undefined }).reason).toBe('unknown_credential');
     expect(decide({ read: { ok: false, detail: 'bad parity' } }).reason).toBe('bad_read');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { localTime, Schedule, scheduleOpen } from '../../core/schedule.ts';
+import { localStamp, localTime, Schedule, scheduleOpen } from '../../core/schedule.ts';
 
 const bangkok = (iso: string) => localTime(Date.parse(iso), 'Asia/Bangkok');
 
@@ -13,6 +13,15 @@ describe('localTime', () => {
     // Berlin: 2026-03-29 02:00 local jumps to 03:00 (CET → CEST).
     expect(localTime(Date.parse('2026-03-29T00:30:00Z'), 'Europe/Berlin').minute).toBe(60 + 30);
     expect(localTime(Date.parse('2026-03-29T01:30:00Z'), 'Europe/Berlin').minute).toBe(3 * 60 + 30);
+  });
+});
+
+describe('localStamp', () => {
+  it("writes an instant as the site's wall clock, naming the zone", () => {
+    expect(localStamp(Date.parse('2026-11-25T23:30:00Z'), 'Asia/Bangkok')).toBe('2026-11-26 06:30 (Asia/Bangkok)');
+    // Either side of Berlin's spring change.
+    expect(localStamp(Date.parse('2026-03-29T00:30:00Z'), 'Europe/Berlin')).toBe('2026-03-29 01:30 (Europe/Berlin)');
+    expect(localStamp(Date.parse('2026-03-29T01:30:00Z'), 'Europe/Berlin')).toBe('2026-03-29 03:30 (Europe/Berlin)');
   });
 });
 

@@ -29,9 +29,11 @@ describe('enrollment', () => {
   it('refuses an expired code and an unknown one, creating no device', async () => {
     const g = await gym();
     const code = await call('POST', '/v1/enrollment-codes', { token: g.apiKey, body: { siteId: g.site.id } });
-    await env.DB.prepare('UPDATE enrollment_codes SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, code.body.id).run();
+    // 03:00 UTC is 10:00 on the Bangkok site's clock, which the technician reads.
+    await env.DB.prepare('UPDATE enrollment_codes SET expires_at = ? WHERE id = ?').bind(Date.parse('2026-11-26T03:00:00Z'), code.body.id).run();
     const expired = await call('POST', '/v1/enroll', { body: { code: code.body.code } });
     expect(expired.status).toBe(410);
+    expect(expired.body.detail).toBe('This code expired at 2026-11-26 10:00 (Asia/Bangkok); ask for a new one.');
     expect(expired.body.errors).toEqual([{ field: 'code', reason: 'expired' }]);
     const unknown = await call('POST', '/v1/enroll', { body: { code: 'ZZZZ-ZZZZ' } });
     expect(unknown.status).toBe(400);

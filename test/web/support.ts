@@ -2,6 +2,8 @@
 // Worker under `wrangler dev` with a fresh local D1 (the e2e TestGym). The browser only reaches
 // loopback: every other request is answered by a test route or aborted and recorded.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { BIN, run, waitUntil } from '../../edge/dev/processes.ts';
@@ -12,6 +14,24 @@ export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
 }
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core's WCAG 2 A and AA rules on the page as it stands: each violation as "rule: target…".
+ * Evaluated through the DevTools protocol, so the pages' own CSP (no scripts) does not stop it.
+ */
+export async function axeViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const options = { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } };
+  // A string, run in the page: the test's own TypeScript has no DOM.
+  return page.evaluate<string[]>(
+    `axe.run(document, ${JSON.stringify(options)}).then((r) => r.violations.map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', ')))`,
+  );
+}
+
+/** Whether the page fits its viewport's width (nothing to scroll sideways on a phone). */
+export const fitsWidth = (page: Page) => page.evaluate<boolean>('document.documentElement.scrollWidth <= window.innerWidth');
 
 export type OffHost = (route: Route) => Promise<boolean>;
 
@@ -103,8 +123,8 @@ export const simulatedCard =
  * A member whose first renewal charge is declined (the card `saveCard` saves): the daily run
  * invoices and charges, dunning suspends and sends its notices with pay links to the dev mailbox.
  */
-export async function memberInDunning(gym: TestGym, planId: string, name: string, email: string, saveCard: SaveCard) {
-  const member = await gym.call<{ id: string }>('POST', '/v1/members', { name, email });
+export async function memberInDunning(gym: TestGym, planId: string, name: string, email: string, saveCard: SaveCard, fields: Record<string, unknown> = {}) {
+  const member = await gym.call<{ id: string }>('POST', '/v1/members', { name, email, ...fields });
   const setup = await gym.call<{ setup: { id: string } }>('POST', `/v1/members/${member.id}/payment-method/setup`, { returnUrl: `${gym.api}/card-saved` });
   await saveCard(member.id, setup.setup.id);
   // Today's UTC date is due whatever the organisation's time zone.
