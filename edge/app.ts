@@ -25,8 +25,12 @@ import { notificationsRouter } from './notifications/router.ts';
 import { organisationRouter } from './organisation/router.ts';
 import { ApiProblem, invalid, renderProblem, toProblem } from './lib/problem.ts';
 import { sitesRouter } from './sites/router.ts';
+import { wireSubsystems } from './wiring.ts';
 
 export const API_VERSION = '0.1.0';
+
+// Every entry point (requests, the queue consumer, the crons) loads this module first.
+wireSubsystems();
 
 const withDb = createMiddleware<AppEnv>(async (c, next) => {
   c.set('db', drizzle(c.env.DB, { schema }));

@@ -1,6 +1,8 @@
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
-import type { BillingMessage } from './billing/queue.ts';
 import type * as schema from './db/schema.ts';
+
+/** One message of BILLING_QUEUE: bill one subscription due at `now` (edge/billing/queue.ts). */
+export type BillingMessage = { type: 'bill_subscription'; subscriptionId: string; organisationId: string; now: number };
 
 /** Worker bindings: D1, plain vars from wrangler.toml and secrets (`wrangler secret put`). */
 export type Env = {

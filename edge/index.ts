@@ -1,6 +1,6 @@
 import { drizzle } from 'drizzle-orm/d1';
 import { createApp } from './app.ts';
-import { runDunning } from './billing/dunning.ts';
+import { runDunning } from './dunning/engine.ts';
 import { enqueueReminders } from './dunning/reminders.ts';
 import { consumeBillingMessages, enqueueBillingRun, runBilling, type BillingMessage } from './billing/queue.ts';
 import * as schema from './db/schema.ts';

@@ -1,5 +1,5 @@
-// `npm test`: type-checks every part, runs all vitest projects, and ends with one plain
-// "N passed, N failed" line that CI logs can be read by.
+// `npm test`: type-checks every part, checks the import rules (test/dependencies.cjs), runs all
+// vitest projects, and ends with one plain "N passed, N failed" line that CI logs can be read by.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,13 @@ for (const project of ['tsconfig.json', 'edge/tsconfig.json', 'device/tsconfig.j
     console.log(`typecheck (${project}): 0 passed, 1 failed`);
     process.exit(r.status ?? 1);
   }
+}
+
+// Import rules: no cycles, core/ pure, edge/ and device/ apart. err-long explains each break in words.
+const deps = spawnSync(bin('depcruise'), ['--config', 'test/dependencies.cjs', '--output-type', 'err-long', 'core', 'edge', 'device'], { cwd: root, stdio: 'inherit', env });
+if (deps.status !== 0) {
+  console.log('dependency rules: 0 passed, 1 failed');
+  process.exit(deps.status ?? 1);
 }
 
 const resultsDir = path.join(root, '.gymgate');

@@ -3,7 +3,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { billingCustomers, members } from '../db/schema.ts';
 import { PaymentProviderError, SIMULATED_TEST_CARDS, type CardSetup } from '../payments/index.ts';
 import { isSimulated, paymentProvider, type BillingDeps } from './deps.ts';
-import { noteDunning } from './dunning.ts';
+import { tellDunning } from './dunning-port.ts';
 import { refused } from './problems.ts';
 
 export type BillingCustomerRow = typeof billingCustomers.$inferSelect;
@@ -73,7 +73,7 @@ export async function saveCard(
       .returning();
   const [row] = await save(provider === 'stripe');
   if (row) {
-    await noteDunning(deps, row.organisationId, row.memberId, { type: 'card_updated' }, now);
+    await tellDunning(deps, row.organisationId, row.memberId, { type: 'card_updated' }, now);
     return row;
   }
   if (provider !== 'stripe') return undefined;

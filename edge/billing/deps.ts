@@ -2,7 +2,6 @@
 // database, the bindings, somewhere to leave work for after the response, and the payment provider.
 import { sql } from 'drizzle-orm';
 import { simulatedProcessorRecords } from '../db/schema.ts';
-import type { NoticeSink } from '../dunning/notices.ts';
 import type { Db, Env } from '../env.ts';
 import { createPaymentProvider, type PaymentProvider, type SimulatedProvider, type SimulatedStore } from '../payments/index.ts';
 
@@ -10,8 +9,6 @@ export type BillingDeps = {
   db: Db;
   env: Env;
   ctx: { waitUntil(promise: Promise<unknown>): void };
-  /** Where dunning notices go; default the notification outbox (edge/dunning/notices.ts). */
-  notices?: NoticeSink;
 };
 
 /** The shape writeWithChanges (edge/entitlements/changes.ts) expects. */

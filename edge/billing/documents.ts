@@ -10,7 +10,7 @@ import { newId } from '../lib/ids.ts';
 import { invalidField } from '../lib/problem.ts';
 import { isPaymentProviderError } from '../payments/index.ts';
 import { paymentProvider, type BillingDeps } from './deps.ts';
-import { noteDunning } from './dunning.ts';
+import { tellDunning } from './dunning-port.ts';
 import { batch, raw, chargeInvoice, finaliseInvoice, insertDraftInvoice, isConstraintError, nextAttempt, randomToken, succeedStatements } from './invoices.ts';
 import { refused } from './problems.ts';
 import { creditNoteOf, invoiceOf, loadInvoice, memberLedger, taxRateOf, type CreditNoteRow, type InvoiceRow, type PaymentRow, type RefundRow } from './records.ts';
@@ -83,7 +83,7 @@ export async function recordManualPayment(
     ...succeedStatements(db, { id, invoiceId: invoice.id, amount: body.amount }, now, token),
   ]);
   const [payment] = await db.select().from(payments).where(eq(payments.idempotencyKey, key));
-  if (payment?.appliedToken === token) await noteDunning(deps, invoice.organisationId, invoice.payerId, { type: 'payment_succeeded' }, now);
+  if (payment?.appliedToken === token) await tellDunning(deps, invoice.organisationId, invoice.payerId, { type: 'payment_succeeded' }, now);
   await afterInvoiceChange(deps, invoice, now);
   return payment!;
 }
@@ -268,7 +268,7 @@ export async function createCreditNote(
   const sent: RefundRow[] = [];
   for (const [i, refund] of refundRows.entries()) sent.push(await sendRefund(deps, { ...refund, providerRefundId: null, failureMessage: null, updatedAt: now }, parts[i]!.payment, now));
   if (note.outcome === 'reduce_outstanding') await afterInvoiceChange(deps, invoice, now);
-  await noteDunning(deps, invoice.organisationId, invoice.payerId, { type: 'amount_owed_changed' }, now);
+  await tellDunning(deps, invoice.organisationId, invoice.payerId, { type: 'amount_owed_changed' }, now);
   return { note: row!, refunds: sent };
 }
 

@@ -18,7 +18,7 @@ import type { Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
 import { isPaymentProviderError, type ChargeOutcome } from '../payments/index.ts';
 import { paymentProvider, type BillingDeps } from './deps.ts';
-import { noteDunning } from './dunning.ts';
+import { tellDunning } from './dunning-port.ts';
 import { latestLedgerTime, ledgerFingerprint, ledgerOf, ledgerSources, loadInvoice, readLedgerFingerprint, type InvoiceRow, type PaymentRow } from './records.ts';
 
 type Batch = [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]];
@@ -233,7 +233,7 @@ export async function recordPaymentResult(deps: BillingDeps, payment: PaymentRow
     await batch(db, succeedStatements(db, payment, now, token, resultColumns(result)));
     const [after] = await db.select({ token: payments.appliedToken }).from(payments).where(eq(payments.id, payment.id));
     const changed = after?.token === token;
-    if (changed) await noteDunning(deps, payment.organisationId, payment.payerId, { type: 'payment_succeeded' }, now);
+    if (changed) await tellDunning(deps, payment.organisationId, payment.payerId, { type: 'payment_succeeded' }, now);
     return changed;
   }
   const from = movableFrom(result.status);
@@ -246,7 +246,7 @@ export async function recordPaymentResult(deps: BillingDeps, payment: PaymentRow
   const changed = (res.meta?.changes ?? 0) > 0;
   if (changed && result.status === 'failed' && payment.invoiceId) {
     const invoice = await loadInvoice(db, payment.invoiceId);
-    await noteDunning(
+    await tellDunning(
       deps,
       payment.organisationId,
       payment.payerId,

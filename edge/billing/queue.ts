@@ -5,13 +5,13 @@
 // the same functions the handlers call.
 import { and, asc, eq, gt, isNotNull, lte, ne } from 'drizzle-orm';
 import { subscriptions } from '../db/schema.ts';
-import type { Db } from '../env.ts';
+import type { BillingMessage, Db } from '../env.ts';
 import type { BillingDeps } from './deps.ts';
 import { billPage } from './page.ts';
 import { isRateLimited, withRateLimitRetries } from './rate-limit.ts';
 import { processSubscription, type ProcessResult } from './subscriptions.ts';
 
-export type BillingMessage = { type: 'bill_subscription'; subscriptionId: string; organisationId: string; now: number };
+export type { BillingMessage };
 
 const PAGE = 100;
 

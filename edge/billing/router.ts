@@ -20,7 +20,7 @@ import { completeSimulatedSetup, startCardSetup } from './cards.ts';
 import { PlanUpdate, WebhookReceipt } from './contracts.ts';
 import type { BillingDeps } from './deps.ts';
 import { addPendingItem as addPendingItemOp, chargeAgain, createCreditNote, deletePendingItem, markUncollectible, recordManualPayment, refundFromCredit, voidInvoice } from './documents.ts';
-import { dunningStateOf } from './dunning.ts';
+import { dunningStateOf } from './dunning-port.ts';
 import { providerFailed, refused } from './problems.ts';
 import { freezeFeeOf, ledgerOf, ledgerSources, loadPlan, planPrice, planTerms, stateOf, taxColumns, taxRateOf, type CreditNoteRow, type InvoiceRow, type PaymentRow, type PlanRow, type RefundRow, type SubscriptionRow } from './records.ts';
 import * as r from './routes.ts';
@@ -645,7 +645,7 @@ export const billingRouter = new OpenAPIHono<AppEnv>()
         outstanding: ledger.outstanding,
         openInvoices: ledger.openInvoices,
         paymentMethod: card ? cardOut(card) : null,
-        dunning: await dunningStateOf(depsOf(c), id),
+        dunning: await dunningStateOf(c.var.db, id),
       },
       200,
     );

@@ -12,7 +12,7 @@ import { billingCustomers, payments, processedWebhookEvents, refunds } from '../
 import { supersedes, type CardSetupEvent, type CardUpdatedEvent, type DisputeEvent, type NormalisedEvent, type PaymentEvent, type RefundEvent } from '../payments/index.ts';
 import type { BillingDeps } from './deps.ts';
 import { afterInvoiceChange } from './documents.ts';
-import { noteDunning } from './dunning.ts';
+import { tellDunning } from './dunning-port.ts';
 import { saveSetUpCard } from './cards.ts';
 import { batch, raw, chargeKey, movableFrom, succeedStatements } from './invoices.ts';
 import { loadInvoice, type PaymentRow } from './records.ts';
@@ -95,9 +95,9 @@ async function onPayment(deps: BillingDeps, ev: PaymentEvent, now: number): Prom
     if (((results[0] as D1Result).meta?.changes ?? 0) === 0) continue;
     if (status === 'failed' && payment.status !== 'failed' && payment.invoiceId) {
       const invoice = await loadInvoice(db, payment.invoiceId);
-      await noteDunning(deps, payment.organisationId, payment.payerId, { type: 'payment_failed', invoiceNumber: invoice?.number ?? payment.invoiceId, declineCode: failure?.declineCode ?? 'payment_failed', hard: failure?.hardDecline ?? false }, now);
+      await tellDunning(deps, payment.organisationId, payment.payerId, { type: 'payment_failed', invoiceNumber: invoice?.number ?? payment.invoiceId, declineCode: failure?.declineCode ?? 'payment_failed', hard: failure?.hardDecline ?? false }, now);
     }
-    if (status === 'succeeded' && payment.status !== 'succeeded') await noteDunning(deps, payment.organisationId, payment.payerId, { type: 'payment_succeeded' }, now);
+    if (status === 'succeeded' && payment.status !== 'succeeded') await tellDunning(deps, payment.organisationId, payment.payerId, { type: 'payment_succeeded' }, now);
     if (payment.invoiceId) {
       const invoice = await loadInvoice(db, payment.invoiceId);
       if (invoice) await afterInvoiceChange(deps, invoice, now);
@@ -119,7 +119,7 @@ async function onCardUpdated(deps: BillingDeps, ev: CardUpdatedEvent, now: numbe
     .set({ cardBrand: ev.card.brand, cardLast4: ev.card.last4, cardExpMonth: ev.card.expMonth, cardExpYear: ev.card.expYear, updatedAt: now })
     .where(and(eq(billingCustomers.provider, 'stripe'), eq(billingCustomers.defaultPaymentMethodId, ev.paymentMethodId)))
     .returning({ memberId: billingCustomers.memberId, organisationId: billingCustomers.organisationId });
-  for (const r of rows) await noteDunning(deps, r.organisationId, r.memberId, { type: 'card_updated' }, now);
+  for (const r of rows) await tellDunning(deps, r.organisationId, r.memberId, { type: 'card_updated' }, now);
   return rows.length ? 'card_updated' : 'ignored:unknown_payment_method';
 }
 

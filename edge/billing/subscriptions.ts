@@ -31,7 +31,7 @@ import { changeContext, type BillingDeps } from './deps.ts';
 import { batch, raw, chargeInvoice, draftInvoiceStatements, finaliseInvoice, insertDraftInvoice, isConstraintError, randomToken, type ChargeAttempt, type DraftToStore } from './invoices.ts';
 import { joiningFeeOf, loadSubscription, memberLedger, stateOf, subscriptionFacts, taxRateOf, type InvoiceFact, type InvoiceRow, type SubscriptionRow } from './records.ts';
 import { localDate, startOfDay } from './time.ts';
-import { dunningSettings } from './dunning.ts';
+import { dunningGraceDays } from './dunning-port.ts';
 
 const MAX_ROUNDS = 10;
 /** Periods one run catches up on at most (a year of weekly periods); the next run goes on. */
@@ -221,7 +221,7 @@ async function entitlementWrites(deps: BillingDeps, row: SubscriptionRow, s: Sub
 
 /** The organisation's dunning grace in days: access lasts at least that long after paid-through. */
 export async function accessGraceDays(deps: BillingDeps, organisationId: string): Promise<number> {
-  return (await dunningSettings(deps.db, organisationId)).policy.graceDays;
+  return dunningGraceDays(deps.db, organisationId);
 }
 
 /**

@@ -33,12 +33,6 @@ export interface NoticeSink {
   notify(notice: DunningNotice): Promise<void>;
 }
 
-/** What tests and callers without an outbox use: keeps the notices in memory. */
-export function memoryNoticeSink(): NoticeSink & { sent: DunningNotice[] } {
-  const sent: DunningNotice[] = [];
-  return { sent, notify: async (n) => void sent.push(n) };
-}
-
 /** Notices that carry a pay-now link to the case's invoice. */
 const PAY_LINK_KINDS: ReadonlySet<DunningNoticeKind> = new Set(['payment_failed', 'suspension_upcoming', 'suspended', 'final_notice']);
 

@@ -3,7 +3,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, asc, desc, eq, gte, lt, sql } from 'drizzle-orm';
 import type { DunningState } from '../../core/billing/dunning.ts';
-import { dunningStateOf, dunningSettings, noteDunning } from '../billing/dunning.ts';
+import { dunningStateOf, dunningSettings, noteDunning } from './engine.ts';
 import type { BillingDeps } from '../billing/deps.ts';
 import { dunningCollections, dunningLog, dunningPolicies, dunningStates, invoices, members } from '../db/schema.ts';
 import type { AppEnv, Db } from '../env.ts';
@@ -25,7 +25,7 @@ async function memberOrThrow(db: Db, organisationId: string, id: string) {
 }
 
 async function memberDunning(db: Db, organisationId: string, memberId: string) {
-  const state = await dunningStateOf({ db }, memberId);
+  const state = await dunningStateOf(db, memberId);
   const log = await db
     .select()
     .from(dunningLog)

@@ -6,7 +6,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import { sites } from '../db/schema.ts';
 import type { Db, Env } from '../env.ts';
 import { field, jsonRows, raw } from '../lib/json-rows.ts';
-import { announceEntitlementChanges } from '../notify/entitlements.ts';
+import { announceEntitlementChanges, type BumpedSite } from '../notify/entitlements.ts';
 
 export type ChangeKind = 'site' | 'door' | 'profile' | 'member' | 'credential';
 export type Change = { kind: ChangeKind; entityId: string };
@@ -39,8 +39,6 @@ export function recordChanges(db: Db, scope: ChangeScope, changes: Change[]) {
     : [];
   return [bump, ...log] as const;
 }
-
-export type BumpedSite = { siteId: string; organisationId: string; version: number };
 
 /**
  * Runs `statements` and the change records as one D1 batch (one transaction), then announces the

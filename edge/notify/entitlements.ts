@@ -3,10 +3,12 @@
 // applies nothing it cannot verify, and pulls anything else over HTTPS.
 import { entitlementTopic, type EntitlementNotice, type SignedDeltaBody } from '../../core/contracts/wire.ts';
 import { commandPublicKey, signText } from '../commands/signing.ts';
-import type { BumpedSite } from '../entitlements/changes.ts';
 import { entitlementUpdate } from '../entitlements/state.ts';
 import type { Db, Env } from '../env.ts';
 import { publishMessages } from './mqtt-publisher.ts';
+
+/** A site whose entitlement version a write moved on (edge/entitlements/changes.ts): what is announced. */
+export type BumpedSite = { siteId: string; organisationId: string; version: number };
 
 export const topicPrefix = (env: Env) => env.MQTT_TOPIC_PREFIX || 'gymgate';
 export const orgTopicPrefix = (env: Env, organisationId: string) => `${topicPrefix(env)}/${organisationId}`;

@@ -30,20 +30,16 @@ import { dunningCollections, dunningLog, dunningPolicies, dunningStates, invoice
 import { writeWithChanges } from '../entitlements/changes.ts';
 import type { Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
-import { outboxNoticeSink, type NoticeSink } from '../dunning/notices.ts';
-import { changeContext, type BillingDeps } from './deps.ts';
-import { markUncollectible } from './documents.ts';
-import { chargeInvoice, chargeKey, nextAttempt } from './invoices.ts';
-import { memberLedger, type InvoiceRow } from './records.ts';
-import { actOnSubscription, SubscriptionRefused } from './subscriptions.ts';
+import { changeContext, type BillingDeps } from '../billing/deps.ts';
+import { markUncollectible } from '../billing/documents.ts';
+import type { DunningPort, PayerEvent } from '../billing/dunning-port.ts';
+import { chargeInvoice, chargeKey, nextAttempt } from '../billing/invoices.ts';
+import { memberLedger, type InvoiceRow } from '../billing/records.ts';
+import { actOnSubscription, SubscriptionRefused } from '../billing/subscriptions.ts';
+import { outboxNoticeSink, type NoticeSink } from './notices.ts';
 
-type Partial =
-  | { type: 'payment_failed'; invoiceNumber: string; declineCode: string; hard: boolean }
-  | { type: 'payment_succeeded' }
-  | { type: 'amount_owed_changed' }
-  | { type: 'card_updated' }
-  | { type: 'tick' }
-  | { type: 'pause' | 'resume' | 'exclude' | 'include'; note?: string | null };
+/** What moves a payer's dunning: billing's events (../billing/dunning-port.ts), the run's tick, and staff. */
+type Partial = PayerEvent | { type: 'tick' } | { type: 'pause' | 'resume' | 'exclude' | 'include'; note?: string | null };
 
 export type DunningSettings = { policy: DunningPolicy; payLinkBase: string | null };
 
@@ -56,9 +52,9 @@ export async function dunningSettings(db: Db, organisationId: string): Promise<D
 
 type LogType = (typeof DUNNING_LOG_TYPES)[number];
 
-/** The notice sink of a run: the deps' own (tests) or the notification outbox. */
+/** Where a run's notices go: the notification outbox. */
 const sinkOf = (deps: BillingDeps, settings: DunningSettings, now: number): NoticeSink =>
-  deps.notices ?? outboxNoticeSink(deps.db, { now, payLinkBase: settings.payLinkBase, publicBaseUrl: deps.env.PUBLIC_BASE_URL });
+  outboxNoticeSink(deps.db, { now, payLinkBase: settings.payLinkBase, publicBaseUrl: deps.env.PUBLIC_BASE_URL });
 
 /**
  * Feeds one event about a payer into their dunning state and carries out what it asks. Returns the
@@ -286,10 +282,17 @@ async function onUncoveredPayer(deps: BillingDeps, organisationId: string, payer
   await writeWithChanges(changeContext(deps), [db.update(members).set({ ...to, updatedAt: now }).where(where)], { organisationId }, [{ kind: 'member', entityId: payerId }]);
 }
 
-export async function dunningStateOf(deps: Pick<BillingDeps, 'db'>, payerId: string): Promise<DunningState | null> {
-  const [row] = await deps.db.select().from(dunningStates).where(eq(dunningStates.payerId, payerId));
+export async function dunningStateOf(db: Db, payerId: string): Promise<DunningState | null> {
+  const [row] = await db.select().from(dunningStates).where(eq(dunningStates.payerId, payerId));
   return (row?.state as DunningState | undefined) ?? null;
 }
+
+/** Dunning as billing sees it (connected in edge/wiring.ts). */
+export const dunningForBilling: DunningPort = {
+  payerChanged: (deps, organisationId, payerId, event, now) => noteDunning(deps, organisationId, payerId, event, now),
+  graceDays: async (db, organisationId) => (await dunningSettings(db, organisationId)).policy.graceDays,
+  stateOf: dunningStateOf,
+};
 
 /**
  * The dunning run: ticks every payer whose wake-up time has come (retries, grace limits, the end
