@@ -1,0 +1,30 @@
+// Tables of the organisation subsystem: the tenant and its API keys, and the reference every
+// tenant-owned row makes to its organisation.
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { createdAt } from '../db/columns.ts';
+
+export const organisations = sqliteTable('organisations', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  createdAt: createdAt(),
+});
+
+// Every tenant-owned row names its organisation; queries always filter by it.
+export const organisationRef = () =>
+  text('organisation_id')
+    .notNull()
+    .references(() => organisations.id);
+
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    organisationId: organisationRef(),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    keyHash: text('key_hash').notNull(),
+    createdAt: createdAt(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_hash').on(t.keyHash), index('api_keys_org').on(t.organisationId)],
+);
