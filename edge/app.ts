@@ -8,7 +8,7 @@ import { usePlainMessages } from '../core/contracts/messages.ts';
 import { requireDeviceToken, requireOwnerKey } from './auth/middleware.ts';
 import { accessProfilesRouter } from './access-profiles/router.ts';
 import { accessRouter } from './access/router.ts';
-import { billingRouter } from './billing/router.ts';
+import { billingRouters } from './billing/router.ts';
 import { brokerRouter, requireBrokerSecret } from './broker/router.ts';
 import { alarmsRouter, checkinsRouter } from './checkins/router.ts';
 import { commandsRouter } from './commands/router.ts';
@@ -124,7 +124,7 @@ export function createApp() {
     commandsRouter,
     accessRouter,
     deviceSyncRouter,
-    billingRouter,
+    ...billingRouters,
     notificationsRouter,
     dunningRouter,
     payPageRouter,

@@ -1,5 +1,4 @@
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import { invoices } from '../billing/tables.ts';
 import { createdAt, type JsonValue } from '../db/columns.ts';
 import { members } from '../members/tables.ts';
 import { organisationRef, organisations } from '../organisation/tables.ts';

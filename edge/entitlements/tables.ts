@@ -1,6 +1,6 @@
 // Tables of entitlements: the per-site change log doors sync deltas from.
 import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
-import { doors, sites } from '../access/tables.ts';
+import { sites } from '../access/tables.ts';
 
 /** Per-site change log: which records changed at which version, so doors can fetch deltas. */
 export const entitlementChanges = sqliteTable(

@@ -2,7 +2,7 @@
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { MEMBERSHIP_STATUSES, SUSPENSIONS } from '../../core/entitlement.ts';
 import { MEMBER_LOCALES } from '../../core/contracts/common.ts';
-import { accessProfiles, doors } from '../access/tables.ts';
+import { accessProfiles } from '../access/tables.ts';
 import { createdAt } from '../db/columns.ts';
 import { organisationRef } from '../organisation/tables.ts';
 
