@@ -73,29 +73,45 @@ export function createApp() {
     // Stripe refuses an unknown parameter), instead of being silently dropped.
     defaultHook: async (result, c) => {
       const prefix = result.target === 'json' ? '' : result.target === 'param' ? 'path' : result.target;
-      if (!result.success) throw invalid(fieldErrors(result.error, prefix));
+      if (!result.success) {
+        // An invalid body names its unknown top-level fields too, not only what is missing or wrong.
+        const known = result.target === 'json' && !tolerant(c.req.path) ? routeOf(c.req.method, c.req.path)?.body : null;
+        const raw = (result as { data?: unknown }).data;
+        const unknown = known && raw && typeof raw === 'object' && !Array.isArray(raw) ? Object.keys(raw).filter((k) => !known.has(k)) : [];
+        throw invalid([...fieldErrors(result.error, prefix), ...unknown.map((field) => ({ field, reason: 'unknown field' }))]);
+      }
       if (tolerant(c.req.path) || result.target !== 'json') return;
       const unknown = unknownFields(await c.req.json(), result.data);
       if (unknown.length > 0) throw invalid(unknown.map((field) => ({ field, reason: 'unknown field' })));
     },
   });
 
-  // Query parameters a route does not declare (every route, with or without a query schema),
-  // from the same route definitions as the OpenAPI document.
-  let routeQueries: Array<{ method: string; pattern: RegExp; params: number; names: Set<string> }> | undefined;
+  // What each route declares (query parameters; a JSON object body's top-level fields, null when the
+  // body is not a plain object schema), from the same route definitions as the OpenAPI document.
+  let routeShapes: Array<{ method: string; pattern: RegExp; params: number; names: Set<string>; body: Set<string> | null }> | undefined;
+  const shapeKeys = (schema: unknown) => {
+    const shape = (schema as { shape?: object } | undefined)?.shape;
+    return shape ? new Set(Object.keys(shape)) : null;
+  };
+  function routeOf(method: string, path: string) {
+    routeShapes ??= app.openAPIRegistry.definitions
+      .flatMap((d) => (d.type === 'route' ? [d.route] : []))
+      .map((r) => ({
+        method: r.method.toUpperCase(),
+        pattern: new RegExp(`^${r.path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+        params: (r.path.match(/\{/g) ?? []).length,
+        names: shapeKeys(r.request?.query) ?? new Set<string>(),
+        body: shapeKeys((r.request?.body?.content as Record<string, { schema?: unknown }> | undefined)?.['application/json']?.schema),
+      }))
+      .sort((a, b) => a.params - b.params);
+    return routeShapes.find((r) => r.method === method && r.pattern.test(path));
+  }
+
+  // Query parameters a route does not declare (every route, with or without a query schema).
   const queryGuard = createMiddleware<AppEnv>(async (c, next) => {
     const given = Object.keys(c.req.queries());
     if (given.length > 0 && !tolerant(c.req.path)) {
-      routeQueries ??= app.openAPIRegistry.definitions
-        .flatMap((d) => (d.type === 'route' ? [d.route] : []))
-        .map((r) => ({
-          method: r.method.toUpperCase(),
-          pattern: new RegExp(`^${r.path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
-          params: (r.path.match(/\{/g) ?? []).length,
-          names: new Set(Object.keys((r.request?.query as { shape?: object } | undefined)?.shape ?? {})),
-        }))
-        .sort((a, b) => a.params - b.params);
-      const route = routeQueries.find((r) => r.method === c.req.method && r.pattern.test(c.req.path));
+      const route = routeOf(c.req.method, c.req.path);
       const unknown = route ? given.filter((name) => !route.names.has(name)) : [];
       if (unknown.length > 0) throw invalid(unknown.map((name) => ({ field: `query.${name}`, reason: 'unknown query parameter' })));
     }
