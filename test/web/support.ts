@@ -151,5 +151,16 @@ export async function memberInDunning(gym: TestGym, planId: string, name: string
 export async function expireLink(gym: TestGym, url: string): Promise<void> {
   const token = new URL(url).pathname.split('/').pop()!;
   const hash = createHash('sha256').update(token).digest('hex');
-  await run(BIN('wrangler'), ['d1', 'execute', 'gymgate', '--local', '--persist-to', gym.persistDir, '--command', `UPDATE dunning_pay_links SET expires_at = 1 WHERE token_hash = '${hash}'`]);
+  const args = ['d1', 'execute', 'gymgate', '--local', '--persist-to', gym.persistDir, '--command', `UPDATE dunning_pay_links SET expires_at = 1 WHERE token_hash = '${hash}'`];
+  // The running `wrangler dev` holds the same local database: a write from a second process can
+  // meet it busy and fail; it goes through on a later try.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await run(BIN('wrangler'), args);
+      return;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
 }
