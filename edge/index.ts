@@ -1,13 +1,12 @@
 import { drizzle } from 'drizzle-orm/d1';
 import { createApp } from './app.ts';
-import { runDunning } from './dunning/engine.ts';
-import { enqueueReminders } from './dunning/reminders.ts';
-import { consumeBillingMessages, enqueueBillingRun, runBilling, type BillingMessage } from './billing/queue.ts';
+import { enqueueReminders, runDunning } from './dunning/index.ts';
+import { type BillingMessage, consumeBillingMessages, enqueueBillingRun, runBilling } from './billing/index.ts';
 import * as schema from './db/schema.ts';
 import type { Env } from './env.ts';
 import { pruneChangeLog } from './maintenance/prune.ts';
 import { FREQUENT_CRON } from './maintenance/crons.ts';
-import { deliverDue } from './notifications/outbox.ts';
+import { deliverDue } from './notifications/index.ts';
 
 // The entry module exports only handlers: workerd refuses any other export.
 

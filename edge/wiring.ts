@@ -1,8 +1,8 @@
 // Where subsystems that must not import each other are connected, once, at start: the one place
 // the way back up is wired. Imports run down (dunning → billing → payments → core); billing tells
 // dunning about payment outcomes through the port dunning registers here.
-import { connectDunning } from './billing/dunning-port.ts';
-import { dunningForBilling } from './dunning/engine.ts';
+import { connectDunning } from './billing/index.ts';
+import { dunningForBilling } from './dunning/index.ts';
 
 let wired = false;
 

@@ -1,6 +1,9 @@
 // The import rules of gymgate, checked by dependency-cruiser in `npm test` (test/run.mjs):
 // `npx depcruise --config test/dependencies.cjs core edge device`. Type-only imports count: a
 // circle through types is still a circle for whoever reads or moves the code.
+// The subsystems of edge/ (edge/README.md): each owns its tables and is imported through its index.ts.
+// dev/ (Node-side tooling that runs the gym locally), lib/ and db/ are shared, not subsystems.
+const SUBSYSTEM = '^edge/(organisation|auth|access|members|devices|checkins|entitlements|billing|payments|dunning|notifications)/';
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -33,6 +36,29 @@ module.exports = {
       comment: 'The door agent (device/) and the Worker (edge/) share only core/: device/ may not import edge/.',
       from: { path: '^device/' },
       to: { path: '^edge/' },
+    },
+    {
+      name: 'subsystem-through-index',
+      severity: 'error',
+      comment:
+        'Another subsystem is reached only through its index.ts, which says what it offers (edge/README.md lists the subsystems). ' +
+        'Export what you need from that index; if that closes a circle, the call goes the wrong way: turn it into a port or callback wired in edge/wiring.ts.',
+      from: { path: '^edge/([^/]+)/', pathNot: ['^edge/dev/', '/tables\\.ts$', '^edge/db/schema\\.ts$'] },
+      to: { path: SUBSYSTEM, pathNot: ['^edge/$1/', '^edge/[^/]+/index\\.ts$'] },
+    },
+    {
+      name: 'composition-through-index',
+      severity: 'error',
+      comment: 'edge/app.ts, edge/index.ts and edge/wiring.ts compose the subsystems from what their index.ts files offer.',
+      from: { path: '^edge/[^/]+\\.ts$' },
+      to: { path: SUBSYSTEM, pathNot: ['^edge/[^/]+/index\\.ts$'] },
+    },
+    {
+      name: 'tables-reference-tables',
+      severity: 'error',
+      comment: "A subsystem's tables.ts may reference another subsystem's tables (foreign keys) and nothing else of it.",
+      from: { path: '^edge/([^/]+)/tables\\.ts$' },
+      to: { path: SUBSYSTEM, pathNot: ['^edge/$1/', '^edge/[^/]+/tables\\.ts$'] },
     },
     {
       name: 'not-to-test',

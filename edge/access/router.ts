@@ -8,7 +8,7 @@ import { accessProfiles, bookings, checkins, credentials, doors, members, sites 
 import type { AppEnv } from '../env.ts';
 import { notFound } from '../lib/problem.ts';
 import { iso } from '../lib/time.ts';
-import { accessProfile, doorPolicy, memberAccess, schedulesOf, sitePolicy } from '../entitlements/records.ts';
+import { accessProfile, doorPolicy, memberAccess, schedulesOf, sitePolicy } from '../entitlements/index.ts';
 import { explainAccess } from './routes.ts';
 
 const DAY = 86_400_000;

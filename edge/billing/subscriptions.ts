@@ -25,7 +25,7 @@ import {
 } from '../../core/billing/subscription.ts';
 import { invoices, members, pendingItems, plans, subscriptionMembers, subscriptions } from '../db/schema.ts';
 import { isPaymentProviderError } from '../payments/index.ts';
-import { writeWithChanges } from '../entitlements/changes.ts';
+import { writeWithChanges } from '../entitlements/index.ts';
 import { newId } from '../lib/ids.ts';
 import { changeContext, type BillingDeps } from './deps.ts';
 import { batch, raw, chargeInvoice, draftInvoiceStatements, finaliseInvoice, insertDraftInvoice, isConstraintError, randomToken, type ChargeAttempt, type DraftToStore } from './invoices.ts';

@@ -6,8 +6,8 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import path from 'node:path';
 import { Aedes } from 'aedes';
 import { BrokerAuthResult } from '../../core/broker-acl.ts';
-import { syncMosquittoFiles } from '../broker/mosquitto-sync.ts';
-import { generateSigningKey } from '../commands/signing.ts';
+import { syncMosquittoFiles } from '../devices/broker/mosquitto-sync.ts';
+import { generateSigningKey } from '../lib/signing.ts';
 import { guardBroker, type BrokerIdentityWithRules } from './broker-guard.ts';
 import { BIN, ROOT, run, startProcess, waitUntil, type Proc } from './processes.ts';
 

@@ -2,7 +2,7 @@
 // and with its security headers (./pay-page-html.ts): links that cannot be used, the card step
 // (Stripe's Payment Element in setup mode, or the simulated processor's test cards) and what
 // became of the member's open invoices once the card was saved. Words come from ./page-copy.ts.
-import { SIMULATED_PAY_NOW_OUTCOMES, SIMULATED_TEST_CARDS } from '../payments/simulated.ts';
+import { SIMULATED_PAY_NOW_OUTCOMES, SIMULATED_TEST_CARDS } from '../payments/index.ts';
 import type { PageCopy } from './page-copy.ts';
 import type { View } from './page-locale.ts';
 import { esc, page, simulationNotice, stripeElement } from './pay-page-html.ts';

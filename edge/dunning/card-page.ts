@@ -13,13 +13,10 @@
 // or another member's setup, shows a page saying so and changes nothing.
 import { Hono, type Context } from 'hono';
 import { and, desc, eq, gt, inArray, isNull } from 'drizzle-orm';
-import { completeSimulatedSetup, saveSetUpCard, startCardSetup } from '../billing/cards.ts';
-import type { BillingDeps } from '../billing/deps.ts';
-import type { InvoiceRow } from '../billing/records.ts';
+import { type BillingDeps, completeSimulatedSetup, type InvoiceRow, saveSetUpCard, startCardSetup } from '../billing/index.ts';
 import { billingCustomers, cardUpdateLinks, invoices, members, organisations, payments } from '../db/schema.ts';
 import type { AppEnv, Db } from '../env.ts';
-import { isPaymentProviderError } from '../payments/provider.ts';
-import { retrieveStripeCardSetup, stripeConfigFromEnv, type StripeCardSetupState } from '../payments/stripe.ts';
+import { isPaymentProviderError, retrieveStripeCardSetup, type StripeCardSetupState, stripeConfigFromEnv } from '../payments/index.ts';
 import { cardLinkSetupKey, checkCardLink, findCardLink, markCardLinkUsed, type CardLink } from './card-links.ts';
 import {
   cardFailedPage,

@@ -27,15 +27,10 @@ import {
 } from '../../core/billing/dunning.ts';
 import { currentPeriod } from '../../core/billing/subscription.ts';
 import { dunningCollections, dunningLog, dunningPolicies, dunningStates, invoices, members, payments, subscriptions, DUNNING_LOG_TYPES } from '../db/schema.ts';
-import { writeWithChanges } from '../entitlements/changes.ts';
+import { writeWithChanges } from '../entitlements/index.ts';
 import type { Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
-import { changeContext, type BillingDeps } from '../billing/deps.ts';
-import { markUncollectible } from '../billing/documents.ts';
-import type { DunningPort, PayerEvent } from '../billing/dunning-port.ts';
-import { chargeInvoice, chargeKey, nextAttempt } from '../billing/invoices.ts';
-import { memberLedger, type InvoiceRow } from '../billing/records.ts';
-import { actOnSubscription, SubscriptionRefused } from '../billing/subscriptions.ts';
+import { actOnSubscription, type BillingDeps, changeContext, chargeInvoice, chargeKey, type DunningPort, type InvoiceRow, markUncollectible, memberLedger, nextAttempt, type PayerEvent, SubscriptionRefused } from '../billing/index.ts';
 import { outboxNoticeSink, type NoticeSink } from './notices.ts';
 
 /** What moves a payer's dunning: billing's events (../billing/dunning-port.ts), the run's tick, and staff. */

@@ -1,8 +1,7 @@
 // HTML of the pay-now page (/pay/{token}, see ./pay-page.ts): the layout with its security headers,
 // the pages of links that cannot be paid, the payment step (Stripe's Payment Element, or the
 // simulated processor's test outcomes) and the outcome shown afterwards.
-import type { ChargeOutcome } from '../payments/provider.ts';
-import { SIMULATED_PAY_NOW_OUTCOMES } from '../payments/simulated.ts';
+import { type ChargeOutcome, SIMULATED_PAY_NOW_OUTCOMES } from '../payments/index.ts';
 import { PAGE_LOCALES, type NoticeKey } from './page-copy.ts';
 import type { View } from './page-locale.ts';
 

@@ -5,7 +5,7 @@ import { and, eq, gt, inArray, isNotNull, lte } from 'drizzle-orm';
 import type { Currency } from '../../core/billing/money.ts';
 import { billingCustomers, dunningPolicies, members, organisations, plans, subscriptions } from '../db/schema.ts';
 import type { Db } from '../env.ts';
-import { enqueueNotice, isQueued } from '../notifications/outbox.ts';
+import { enqueueNotice, isQueued } from '../notifications/index.ts';
 import { createCardLink } from './card-links.ts';
 import { memberLinkBase } from './link-base.ts';
 

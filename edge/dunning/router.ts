@@ -4,7 +4,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, asc, desc, eq, gte, lt, sql } from 'drizzle-orm';
 import type { DunningState } from '../../core/billing/dunning.ts';
 import { dunningStateOf, dunningSettings, noteDunning } from './engine.ts';
-import type { BillingDeps } from '../billing/deps.ts';
+import type { BillingDeps } from '../billing/index.ts';
 import { dunningCollections, dunningLog, dunningPolicies, dunningStates, invoices, members } from '../db/schema.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { notFound } from '../lib/problem.ts';

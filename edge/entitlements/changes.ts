@@ -6,7 +6,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import { sites } from '../db/schema.ts';
 import type { Db, Env } from '../env.ts';
 import { field, jsonRows, raw } from '../lib/json-rows.ts';
-import { announceEntitlementChanges, type BumpedSite } from '../notify/entitlements.ts';
+import { announceEntitlementChanges, type BumpedSite } from './notices.ts';
 
 export type ChangeKind = 'site' | 'door' | 'profile' | 'member' | 'credential';
 export type Change = { kind: ChangeKind; entityId: string };

@@ -4,7 +4,7 @@ import { and, asc, eq, exists, gt, inArray, or, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { MemberCreate, MemberUpdate } from '../../core/contracts/api.ts';
 import { accessProfiles, bookings, members, subscriptionMembers, subscriptions } from '../db/schema.ts';
-import { writeWithChanges } from '../entitlements/changes.ts';
+import { writeWithChanges } from '../entitlements/index.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
 import { pageOf } from '../lib/pagination.ts';

@@ -24,8 +24,16 @@ export function createPaymentProvider(env: PaymentsEnv, options: { simulatedStor
 
 export * from './provider.ts';
 export { classifyDecline, HARD_DECLINE_CODES, CARD_UPDATE_CODES } from './declines.ts';
-export { createStripeProvider, stripeConfigFromEnv, parseApiBase, type StripeProviderConfig } from './stripe.ts';
-export { createSimulatedProvider, createMemorySimulatedStore, SIMULATED_TEST_CARDS, type SimulatedProvider, type SimulatedStore } from './simulated.ts';
+export {
+  createStripeProvider,
+  stripeConfigFromEnv,
+  parseApiBase,
+  retrieveStripeCardSetup,
+  retrieveStripePayNow,
+  type StripeCardSetupState,
+  type StripeProviderConfig,
+} from './stripe.ts';
+export { createSimulatedProvider, createMemorySimulatedStore, SIMULATED_PAY_NOW_OUTCOMES, SIMULATED_TEST_CARDS, type SimulatedProvider, type SimulatedStore } from './simulated.ts';
 export { outcomeFromSnapshot } from './outcome.ts';
 export { META, readPaymentMetadata } from './metadata.ts';
 export {

@@ -9,8 +9,8 @@ import {
   topicMatches,
   type BrokerIdentity,
 } from '../../core/broker-acl.ts';
-import { mosquittoAclFile, mosquittoPasswordFile } from '../../edge/broker/mosquitto-files.ts';
-import { hashBrokerPassword, verifyBrokerPassword } from '../../edge/broker/password-hash.ts';
+import { mosquittoAclFile, mosquittoPasswordFile } from '../../edge/devices/broker/mosquitto-files.ts';
+import { hashBrokerPassword, verifyBrokerPassword } from '../../edge/devices/broker/password-hash.ts';
 
 const P = 'gymgate';
 const door: BrokerIdentity = { role: 'device', organisationId: 'org_0123456789', siteId: 'site_aaaaaaaaaa', deviceId: 'dev_aaaaaaaaaa' };

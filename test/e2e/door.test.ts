@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandTopic } from '../../core/commands.ts';
 import { entitlementTopic } from '../../core/contracts/wire.ts';
 import { bitString, encodeWiegand } from '../../core/wiegand.ts';
-import { signCommand } from '../../edge/commands/signing.ts';
+import { signCommand } from '../../edge/lib/signing.ts';
 import { waitUntil } from '../../edge/dev/processes.ts';
 import { mosquittoAvailable, TestGym, type BrokerKind } from './gym.ts';
 

@@ -2,7 +2,7 @@
 // asks the Worker (EMQX's HTTP hooks, the embedded broker) or reads the mosquitto files rendered here.
 import { describe, expect, it } from 'vitest';
 import { brokerRules } from '../../core/broker-acl.ts';
-import { verifyBrokerPassword } from '../../edge/broker/password-hash.ts';
+import { verifyBrokerPassword } from '../../edge/devices/broker/password-hash.ts';
 import { call, enrollDevice, gym } from './helpers.ts';
 
 const brokerEnv = { MQTT_URL: 'mqtt://127.0.0.1:1', MQTT_USERNAME: 'gymgate-worker', MQTT_PASSWORD: 'publisher-secret', BROKER_AUTH_SECRET: 'broker-hook-secret' };

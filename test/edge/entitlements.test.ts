@@ -4,7 +4,7 @@ import { checkCommand, commandTopic, SignedCommand } from '../../core/commands.t
 import { EntitlementNotice, EntitlementUpdate, readSignedDelta, SIMULATED_FALLBACK_PROBLEM, type EntitlementSnapshot, type Heartbeat } from '../../core/contracts/wire.ts';
 import { EntitlementHash } from '../../core/entitlement-hash.ts';
 import { applyDelta } from '../../core/entitlement-delta.ts';
-import { generateSigningKey } from '../../edge/commands/signing.ts';
+import { generateSigningKey } from '../../edge/lib/signing.ts';
 import { call, enrollDevice, gym } from './helpers.ts';
 
 const snapshotOf = async (token: string) => (await call<EntitlementSnapshot>('GET', '/v1/device/snapshot', { token })).body;

@@ -1,0 +1,105 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { and, asc, eq, gt } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { DoorUpdate } from '../../../core/contracts/api.ts';
+import { doors, sites } from '../../db/schema.ts';
+import { writeWithChanges } from '../../entitlements/index.ts';
+import type { AppEnv } from '../../env.ts';
+import { newId } from '../../lib/ids.ts';
+import { pageOf } from '../../lib/pagination.ts';
+import { invalidField, notFound } from '../../lib/problem.ts';
+import { iso } from '../../lib/time.ts';
+import { createDoor, deleteDoor, getDoor, listDoors, updateDoor } from './routes.ts';
+
+type DoorRow = typeof doors.$inferSelect;
+export const doorOut = (d: DoorRow) => ({
+  id: d.id,
+  siteId: d.siteId,
+  name: d.name,
+  group: d.group,
+  mode: d.mode,
+  unlockDuringStaffedHours: d.unlockDuringStaffedHours,
+  antiPassbackSeconds: d.antiPassbackSeconds,
+  maxOfflineHours: Math.round(d.maxOfflineSeconds / 3600),
+  grantSeconds: d.grantSeconds,
+  createdAt: iso(d.createdAt),
+});
+
+const columnsOf = (body: z.infer<typeof DoorUpdate>): Partial<DoorRow> => {
+  const { maxOfflineHours, ...rest } = body;
+  const out: Partial<DoorRow> = {};
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  if (maxOfflineHours !== undefined) out.maxOfflineSeconds = maxOfflineHours * 3600;
+  return out;
+};
+
+// Doors and their policies are part of the site's entitlements, so every door write is a change.
+export const doorsRouter = new OpenAPIHono<AppEnv>()
+  .openapi(listDoors, async (c) => {
+    const { limit, cursor, siteId } = c.req.valid('query');
+    const rows = await c.var.db
+      .select()
+      .from(doors)
+      .where(
+        and(
+          eq(doors.organisationId, c.var.organisationId),
+          siteId ? eq(doors.siteId, siteId) : undefined,
+          cursor ? gt(doors.id, cursor) : undefined,
+        ),
+      )
+      .orderBy(asc(doors.id))
+      .limit(limit + 1);
+    return c.json(pageOf(rows, limit, doorOut, (r) => r.id), 200);
+  })
+  .openapi(createDoor, async (c) => {
+    const { siteId, ...body } = c.req.valid('json');
+    const db = c.var.db;
+    const [site] = await db
+      .select({ id: sites.id })
+      .from(sites)
+      .where(and(eq(sites.id, siteId), eq(sites.organisationId, c.var.organisationId)));
+    if (!site) throw invalidField('siteId', `no site with id ${siteId}`);
+    const id = newId('door');
+    const [inserted] = (await writeWithChanges(
+      c,
+      [db.insert(doors).values({ id, organisationId: c.var.organisationId, siteId, createdAt: Date.now(), ...columnsOf(body), name: body.name }).returning()],
+      { siteId },
+      [{ kind: 'door', entityId: id }],
+    )) as [DoorRow[]];
+    return c.json(doorOut(inserted[0]!), 201);
+  })
+  .openapi(getDoor, async (c) => {
+    const { id } = c.req.valid('param');
+    const [row] = await c.var.db
+      .select()
+      .from(doors)
+      .where(and(eq(doors.id, id), eq(doors.organisationId, c.var.organisationId)));
+    if (!row) throw notFound('Door', id);
+    return c.json(doorOut(row), 200);
+  })
+  .openapi(updateDoor, async (c) => {
+    const { id } = c.req.valid('param');
+    const changes = columnsOf(c.req.valid('json'));
+    const db = c.var.db;
+    const [row] = await db
+      .select()
+      .from(doors)
+      .where(and(eq(doors.id, id), eq(doors.organisationId, c.var.organisationId)));
+    if (!row) throw notFound('Door', id);
+    if (Object.keys(changes).length === 0) return c.json(doorOut(row), 200);
+    const [updated] = (await writeWithChanges(c, [db.update(doors).set(changes).where(eq(doors.id, id)).returning()], { siteId: row.siteId }, [
+      { kind: 'door', entityId: id },
+    ])) as [DoorRow[]];
+    return c.json(doorOut(updated[0]!), 200);
+  })
+  .openapi(deleteDoor, async (c) => {
+    const { id } = c.req.valid('param');
+    const db = c.var.db;
+    const [row] = await db
+      .select()
+      .from(doors)
+      .where(and(eq(doors.id, id), eq(doors.organisationId, c.var.organisationId)));
+    if (!row) throw notFound('Door', id);
+    await writeWithChanges(c, [db.delete(doors).where(eq(doors.id, id))], { siteId: row.siteId }, [{ kind: 'door', entityId: id }]);
+    return c.json({ id, deleted: true as const }, 200);
+  });

@@ -1,0 +1,100 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { and, asc, eq, gt, inArray } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { AccessProfileCreate, AccessProfileUpdate } from '../../../core/contracts/api.ts';
+import { accessProfiles, sites } from '../../db/schema.ts';
+import { writeWithChanges } from '../../entitlements/index.ts';
+import type { AppEnv, Db } from '../../env.ts';
+import { newId } from '../../lib/ids.ts';
+import { pageOf } from '../../lib/pagination.ts';
+import { invalidField, notFound } from '../../lib/problem.ts';
+import { iso } from '../../lib/time.ts';
+import { createProfile, getProfile, listProfiles, updateProfile } from './routes.ts';
+
+type ProfileRow = typeof accessProfiles.$inferSelect;
+
+const profileOut = (p: ProfileRow) => ({
+  id: p.id,
+  name: p.name,
+  sites: p.sites ?? null,
+  doorGroups: p.doorGroups,
+  schedule: p.scheduleKind === 'custom' ? { windows: p.schedule ?? [] } : p.scheduleKind,
+  maxEntriesPerDay: p.maxEntriesPerDay,
+  staff: p.staff,
+  lockdownAccess: p.lockdownAccess,
+  createdAt: iso(p.createdAt),
+});
+
+const columnsOf = (body: Partial<z.infer<typeof AccessProfileCreate>> | z.infer<typeof AccessProfileUpdate>): Partial<ProfileRow> => {
+  const { schedule, ...rest } = body;
+  const out: Partial<ProfileRow> = {};
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  if (schedule !== undefined) {
+    if (typeof schedule === 'string') Object.assign(out, { scheduleKind: schedule, schedule: null });
+    else Object.assign(out, { scheduleKind: 'custom', schedule: schedule.windows });
+  }
+  return out;
+};
+
+async function checkSites(db: Db, organisationId: string, siteIds: string[] | null | undefined) {
+  if (!siteIds) return;
+  const found = await db
+    .select({ id: sites.id })
+    .from(sites)
+    .where(and(eq(sites.organisationId, organisationId), inArray(sites.id, siteIds.slice(0, 90))));
+  const known = new Set(found.map((s) => s.id));
+  const i = siteIds.findIndex((s) => !known.has(s));
+  if (i >= 0) throw invalidField(`sites.${i}`, `no site with id ${siteIds[i]}`);
+}
+
+// A profile is shared by every member who holds it, at every site: a change is an organisation-wide change.
+export const accessProfilesRouter = new OpenAPIHono<AppEnv>()
+  .openapi(listProfiles, async (c) => {
+    const { limit, cursor } = c.req.valid('query');
+    const rows = await c.var.db
+      .select()
+      .from(accessProfiles)
+      .where(and(eq(accessProfiles.organisationId, c.var.organisationId), cursor ? gt(accessProfiles.id, cursor) : undefined))
+      .orderBy(asc(accessProfiles.id))
+      .limit(limit + 1);
+    return c.json(pageOf(rows, limit, profileOut, (r) => r.id), 200);
+  })
+  .openapi(createProfile, async (c) => {
+    const body = c.req.valid('json');
+    const db = c.var.db;
+    await checkSites(db, c.var.organisationId, body.sites);
+    const id = newId('prof');
+    const [rows] = (await writeWithChanges(
+      c,
+      [db.insert(accessProfiles).values({ id, organisationId: c.var.organisationId, createdAt: Date.now(), scheduleKind: 'always', ...columnsOf(body), name: body.name, doorGroups: body.doorGroups }).returning()],
+      { organisationId: c.var.organisationId },
+      [{ kind: 'profile', entityId: id }],
+    )) as [ProfileRow[]];
+    return c.json(profileOut(rows[0]!), 201);
+  })
+  .openapi(getProfile, async (c) => {
+    const { id } = c.req.valid('param');
+    const [row] = await c.var.db
+      .select()
+      .from(accessProfiles)
+      .where(and(eq(accessProfiles.id, id), eq(accessProfiles.organisationId, c.var.organisationId)));
+    if (!row) throw notFound('Access profile', id);
+    return c.json(profileOut(row), 200);
+  })
+  .openapi(updateProfile, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const db = c.var.db;
+    const scope = and(eq(accessProfiles.id, id), eq(accessProfiles.organisationId, c.var.organisationId));
+    const [current] = await db.select().from(accessProfiles).where(scope);
+    if (!current) throw notFound('Access profile', id);
+    await checkSites(db, c.var.organisationId, body.sites);
+    const changes = columnsOf(body);
+    const next = { ...current, ...changes };
+    if (next.lockdownAccess && !next.staff) throw invalidField('lockdownAccess', 'lockdown access is for staff profiles only');
+    if (Object.keys(changes).length === 0) return c.json(profileOut(current), 200);
+    const [rows] = (await writeWithChanges(c, [db.update(accessProfiles).set(changes).where(scope).returning()], { organisationId: c.var.organisationId }, [
+      { kind: 'profile', entityId: id },
+    ])) as [ProfileRow[]];
+    return c.json(profileOut(rows[0]!), 200);
+  });

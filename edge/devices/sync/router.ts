@@ -1,0 +1,219 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { checkins, commands, devices, doorAlarms, doors, members, sites } from '../../db/schema.ts';
+import { buildSnapshot, currentHash, entitlementUpdate, writeWithChanges } from '../../entitlements/index.ts';
+import type { AppEnv, Db } from '../../env.ts';
+import { ApiProblem, notFound } from '../../lib/problem.ts';
+import { ackCommand, getEntitlements, getSnapshot, postHeartbeat, uploadAlarms, uploadCheckins, whoami } from './routes.ts';
+
+// D1 allows 100 bound parameters per statement.
+const chunks = <T>(items: T[], size = 90): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+};
+
+const agentVersionOf = (userAgent: string | undefined) => /gymgate-agent\/(\S{1,40})/.exec(userAgent ?? '')?.[1] ?? null;
+
+/** Every device call says the device is alive and which version it holds. */
+async function touch(db: Db, deviceId: string, headers: { userAgent?: string | undefined; version?: string | undefined }, now: number) {
+  const reported = Number(headers.version);
+  const agentVersion = agentVersionOf(headers.userAgent);
+  await db
+    .update(devices)
+    .set({
+      lastSeenAt: now,
+      ...(agentVersion ? { agentVersion } : {}),
+      ...(headers.version !== undefined && Number.isInteger(reported) ? { entitlementVersion: reported } : {}),
+    })
+    .where(eq(devices.id, deviceId));
+}
+
+/**
+ * Event ids are the device's own: a repeat of an event it uploaded before is a duplicate (retries
+ * after a lost answer), but the same id with other content is refused whole, naming the event,
+ * so nothing of the batch is written and the agent sets that one event aside.
+ */
+async function refuseReusedIds<T extends typeof checkins | typeof doorAlarms, R extends { id: string; deviceId: string }>(
+  db: Db,
+  table: T,
+  deviceId: string,
+  rows: R[],
+  content: (row: any) => string,
+): Promise<void> {
+  const ids = rows.map((r) => r.id);
+  const known = new Map<string, string>();
+  for (const part of chunks([...new Set(ids)])) {
+    const found = (await db.select().from(table as typeof checkins).where(and(eq(table.deviceId, deviceId), inArray(table.id, part)))) as unknown[];
+    for (const row of found) known.set((row as { id: string }).id, content(row));
+  }
+  // In order, so an id repeated within the batch with other content is refused too.
+  const errors = rows.flatMap((row, i) => {
+    const before = known.get(row.id);
+    if (before === undefined) known.set(row.id, content(row));
+    return before !== undefined && before !== content(row) ? [{ field: `events.${i}.id`, reason: 'this device already uploaded a different event with this id' }] : [];
+  });
+  if (errors.length > 0) {
+    throw new ApiProblem(422, 'event-id-reused', 'Event id reused', 'Each event a device uploads needs its own id; these ids were used before for other events. Nothing of this batch was stored.', errors);
+  }
+}
+
+const siteDoors = async (db: Db, siteId: string) =>
+  new Set((await db.select({ id: doors.id }).from(doors).where(eq(doors.siteId, siteId))).map((d) => d.id));
+
+export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
+  .openapi(whoami, async (c) => {
+    const device = c.var.device;
+    const [site] = await c.var.db.select({ version: sites.entitlementVersion }).from(sites).where(eq(sites.id, device.siteId));
+    if (!site) throw notFound('Site', device.siteId);
+    return c.json({ deviceId: device.id, siteId: device.siteId, serverTime: Date.now(), entitlementVersion: site.version }, 200);
+  })
+  .openapi(getSnapshot, async (c) => {
+    const device = c.var.device;
+    const now = Date.now();
+    const snapshot = await buildSnapshot(c.var.db, device.siteId, now);
+    if (!snapshot) throw notFound('Site', device.siteId);
+    await touch(c.var.db, device.id, { userAgent: c.req.header('user-agent'), version: c.req.header('x-entitlement-version') }, now);
+    return c.json(snapshot, 200);
+  })
+  .openapi(getEntitlements, async (c) => {
+    const device = c.var.device;
+    const { since } = c.req.valid('query');
+    const now = Date.now();
+    const update = await entitlementUpdate(c.var.db, device.siteId, since ?? null, now);
+    if (!update) throw notFound('Site', device.siteId);
+    await touch(c.var.db, device.id, { userAgent: c.req.header('user-agent'), version: c.req.header('x-entitlement-version') }, now);
+    return c.json(update, 200);
+  })
+  .openapi(postHeartbeat, async (c) => {
+    const device = c.var.device;
+    const beat = c.req.valid('json');
+    const now = Date.now();
+    await c.var.db
+      .update(devices)
+      .set({
+        lastSeenAt: now,
+        lastHeartbeatAt: now,
+        agentVersion: beat.agentVersion,
+        entitlementVersion: beat.entitlementVersion,
+        entitlementHash: beat.entitlementHash,
+        uptimeSeconds: Math.round(beat.uptimeSeconds),
+        clockOffsetMs: beat.clockOffsetMs === null ? null : Math.round(beat.clockOffsetMs),
+        mqttConnected: beat.mqttConnected,
+        reconnectsLastHour: beat.reconnectsLastHour,
+        outboxPending: beat.outboxPending,
+        // An agent that does not report its GPIO leaves it unknown rather than keeping an older report.
+        gpioDriver: beat.gpio?.driver ?? null,
+        gpioSimulatedFallback: beat.gpio?.simulatedFallback ?? null,
+      })
+      .where(eq(devices.id, device.id));
+    const current = await currentHash(c.var.db, device.siteId, now);
+    if (!current) throw notFound('Site', device.siteId);
+    return c.json({ serverTime: now, entitlementVersion: current.version, entitlementHash: current.hash }, 200);
+  })
+  .openapi(ackCommand, async (c) => {
+    const { id } = c.req.valid('param');
+    const ack = c.req.valid('json');
+    const device = c.var.device;
+    const [row] = await c.var.db
+      .update(commands)
+      .set({ status: ack.status, resultReason: ack.reason ?? null, resultDetail: ack.detail ?? null, ackedAt: Date.now() })
+      .where(and(eq(commands.id, id), eq(commands.deviceId, device.id), isNull(commands.ackedAt)))
+      .returning({ id: commands.id, status: commands.status });
+    if (row) return c.json(row, 200);
+    // A repeated acknowledgement (QoS 1 can deliver twice) is answered with what was recorded.
+    const [known] = await c.var.db
+      .select({ id: commands.id, status: commands.status })
+      .from(commands)
+      .where(and(eq(commands.id, id), eq(commands.deviceId, device.id)));
+    if (!known) throw notFound('Command', id);
+    return c.json(known, 200);
+  })
+  .openapi(uploadCheckins, async (c) => {
+    const { events } = c.req.valid('json');
+    const device = c.var.device;
+    const db = c.var.db;
+    const now = Date.now();
+    // Keep references only to this site's doors and this organisation's members; an event about
+    // something deleted since is still kept, with the reference cleared.
+    const knownDoors = await siteDoors(db, device.siteId);
+    const memberIds = [...new Set(events.map((e) => e.memberId).filter((m): m is string => m !== null))];
+    const knownMembers = new Set<string>();
+    for (const ids of chunks(memberIds)) {
+      const found = await db
+        .select({ id: members.id })
+        .from(members)
+        .where(and(eq(members.organisationId, device.organisationId), inArray(members.id, ids)));
+      for (const m of found) knownMembers.add(m.id);
+    }
+    const rows = events.map((e) => ({
+      id: e.id,
+      organisationId: device.organisationId,
+      siteId: device.siteId,
+      doorId: e.doorId && knownDoors.has(e.doorId) ? e.doorId : null,
+      deviceId: device.id,
+      memberId: e.memberId && knownMembers.has(e.memberId) ? e.memberId : null,
+      credentialKey: e.credentialKey,
+      granted: e.granted,
+      reason: e.reason,
+      explanation: e.explanation,
+      usesPass: e.granted && e.usesPass,
+      occurredAt: e.occurredAt,
+      receivedAt: now,
+    }));
+    // What the door said, not the references kept (a door or member deleted between an upload and
+    // its retry clears them), so a genuine retry always matches.
+    const checkinContent = (r: Omit<typeof checkins.$inferSelect, 'receivedAt'>) =>
+      JSON.stringify([r.credentialKey, Boolean(r.granted), r.reason, r.explanation, Boolean(r.usesPass), r.occurredAt]);
+    await refuseReusedIds(db, checkins, device.id, rows, checkinContent);
+    const inserts = rows.map((row) =>
+      db.insert(checkins).values(row).onConflictDoNothing().returning({ id: checkins.id, memberId: checkins.memberId, usesPass: checkins.usesPass }),
+    );
+    const touchDevice = db.update(devices).set({ lastSeenAt: now }).where(eq(devices.id, device.id));
+    const results = (await db.batch([touchDevice, ...inserts] as [typeof touchDevice, ...typeof inserts])) as unknown[];
+    const inserted = (results.slice(1) as Array<Array<{ id: string; memberId: string | null; usesPass: boolean }>>).flat();
+
+    // Pass entries used at the door are counted here too, once per event, so every door of the
+    // organisation learns the new balance.
+    const passUses = new Map<string, number>();
+    for (const e of inserted) if (e.usesPass && e.memberId) passUses.set(e.memberId, (passUses.get(e.memberId) ?? 0) + 1);
+    if (passUses.size > 0) {
+      await writeWithChanges(
+        c,
+        [...passUses].map(([memberId, n]) =>
+          db
+            .update(members)
+            .set({ entriesLeft: sql`max(0, ${members.entriesLeft} - ${n})`, updatedAt: now })
+            .where(and(eq(members.id, memberId), sql`${members.entriesLeft} is not null`)),
+        ),
+        { organisationId: device.organisationId },
+        [...passUses.keys()].map((memberId) => ({ kind: 'member' as const, entityId: memberId })),
+      );
+    }
+    return c.json({ accepted: inserted.length, duplicates: events.length - inserted.length }, 200);
+  })
+  .openapi(uploadAlarms, async (c) => {
+    const { events } = c.req.valid('json');
+    const device = c.var.device;
+    const db = c.var.db;
+    const now = Date.now();
+    // As with check-ins: an alarm about a door deleted since is kept, with the reference cleared.
+    const knownDoors = await siteDoors(db, device.siteId);
+    const rows = events.map((e) => ({
+      id: e.id,
+      organisationId: device.organisationId,
+      siteId: device.siteId,
+      doorId: knownDoors.has(e.doorId) ? e.doorId : null,
+      deviceId: device.id,
+      type: e.type,
+      openForMs: e.openForMs,
+      occurredAt: e.occurredAt,
+      receivedAt: now,
+    }));
+    await refuseReusedIds(db, doorAlarms, device.id, rows, (r) => JSON.stringify([r.type, r.openForMs, r.occurredAt]));
+    const inserts = rows.map((row) => db.insert(doorAlarms).values(row).onConflictDoNothing().returning({ id: doorAlarms.id }));
+    const touchDevice = db.update(devices).set({ lastSeenAt: now }).where(eq(devices.id, device.id));
+    const results = (await db.batch([touchDevice, ...inserts] as [typeof touchDevice, ...typeof inserts])) as unknown[];
+    const accepted = (results.slice(1) as Array<Array<{ id: string }>>).flat().length;
+    return c.json({ accepted, duplicates: events.length - accepted }, 200);
+  });
