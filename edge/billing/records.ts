@@ -9,6 +9,7 @@ import type { SubscriptionState, SubscriptionTerms } from '../../core/billing/su
 import { formatBasisPoints, type TaxRate } from '../../core/billing/tax.ts';
 import { creditNotes, invoices, payments, plans, refunds, subscriptions } from '../db/schema.ts';
 import type { Db } from '../env.ts';
+import { ownedBy } from '../lib/owned.ts';
 
 export type PlanRow = typeof plans.$inferSelect;
 export type SubscriptionRow = typeof subscriptions.$inferSelect;
@@ -95,7 +96,7 @@ export async function loadPlan(db: Db, organisationId: string, id: string): Prom
   const [row] = await db
     .select()
     .from(plans)
-    .where(and(eq(plans.id, id), eq(plans.organisationId, organisationId)));
+    .where(ownedBy(plans, id, organisationId));
   return row;
 }
 

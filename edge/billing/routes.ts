@@ -1,7 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
-import { z } from 'zod';
 import { IdParam, page } from '../../core/contracts/api.ts';
 import { json, jsonBody, ownerAuth, problems } from '../lib/openapi.ts';
+import { Deleted, ownerResource } from '../lib/resource-routes.ts';
 import {
   BillingBalance,
   BillingCreditNote,
@@ -45,27 +45,11 @@ const invTags = ['Billing: invoices and payments'];
 const memberTags = ['Billing: members'];
 
 // Plans
-export const listPlans = createRoute({
-  method: 'get', path: '/v1/plans', tags: plansTags, security: ownerAuth, summary: 'List membership plans',
-  request: { query: PlanListQuery },
-  responses: { 200: json(page(Plan), 'Plans'), ...problems(400, 401) },
-});
-export const createPlan = createRoute({
-  method: 'post', path: '/v1/plans', tags: plansTags, security: ownerAuth, summary: 'Create a membership plan',
-  request: { body: jsonBody(PlanCreate) },
-  responses: { 201: json(Plan, 'The new plan'), ...problems(400, 401) },
-});
-export const getPlan = createRoute({
-  method: 'get', path: '/v1/plans/{id}', tags: plansTags, security: ownerAuth, summary: 'Get a plan',
-  request: { params: IdParam },
-  responses: { 200: json(Plan, 'The plan'), ...problems(401, 404) },
-});
-export const updatePlan = createRoute({
-  method: 'patch', path: '/v1/plans/{id}', tags: plansTags, security: ownerAuth,
-  summary: 'Update a plan (running subscriptions keep their price; new ones and plan changes take the new terms)',
-  request: { params: IdParam, body: jsonBody(PlanUpdate) },
-  responses: { 200: json(Plan, 'The updated plan'), ...problems(400, 401, 404) },
-});
+const plan = ownerResource({ path: '/v1/plans', tags: plansTags, item: Plan, one: 'plan', many: 'Plans' });
+export const listPlans = plan.list('List membership plans', PlanListQuery);
+export const createPlan = plan.create('Create a membership plan', PlanCreate);
+export const getPlan = plan.get('Get a plan');
+export const updatePlan = plan.update('Update a plan (running subscriptions keep their price; new ones and plan changes take the new terms)', PlanUpdate);
 export const rolloutPlanPrice = createRoute({
   method: 'post', path: '/v1/plans/{id}/apply-price-to-subscriptions', tags: plansTags, security: ownerAuth,
   summary:
@@ -80,57 +64,35 @@ export const archivePlan = createRoute({
 });
 
 // Subscriptions
-export const listSubscriptions = createRoute({
-  method: 'get', path: '/v1/subscriptions', tags: subsTags, security: ownerAuth, summary: 'List subscriptions',
-  request: { query: SubscriptionListQuery },
-  responses: { 200: json(page(Subscription), 'Subscriptions'), ...problems(400, 401) },
-});
-export const createSubscription = createRoute({
-  method: 'post', path: '/v1/subscriptions', tags: subsTags, security: ownerAuth,
-  summary:
-    "Start a subscription for a payer and the members it covers. Each period is invoiced on its first day and charged to the payer's saved card: the first one at once when it starts today or earlier, else by the daily run",
-  request: { body: jsonBody(SubscriptionCreate) },
-  responses: { 201: json(Subscription, 'The new subscription'), ...problems(400, 401, 409) },
-});
-export const getSubscription = createRoute({
-  method: 'get', path: '/v1/subscriptions/{id}', tags: subsTags, security: ownerAuth, summary: 'Get a subscription',
-  request: { params: IdParam },
-  responses: { 200: json(Subscription, 'The subscription'), ...problems(401, 404) },
-});
-export const changeSubscriptionPlan = createRoute({
-  method: 'post', path: '/v1/subscriptions/{id}/change-plan', tags: subsTags, security: ownerAuth,
-  summary: 'Move to another plan now (prorated) or from the next period',
-  request: { params: IdParam, body: jsonBody(ChangePlan) },
-  responses: { 200: json(Subscription, 'The subscription'), ...problems(400, 401, 404, 409) },
-});
-export const freezeSubscription = createRoute({
-  method: 'post', path: '/v1/subscriptions/{id}/freeze', tags: subsTags, security: ownerAuth,
-  summary: "Freeze from one date to another (exclusive): no access and no plan billing; the plan's freeze fee is charged instead, and the paid days left are kept",
-  request: { params: IdParam, body: jsonBody(FreezeRequest) },
-  responses: { 200: json(Subscription, 'The subscription'), ...problems(400, 401, 404, 409) },
-});
-export const unfreezeSubscription = createRoute({
-  method: 'post', path: '/v1/subscriptions/{id}/unfreeze', tags: subsTags, security: ownerAuth, summary: 'End a freeze today (or drop one not started)',
-  request: { params: IdParam },
-  responses: { 200: json(Subscription, 'The subscription'), ...problems(401, 404, 409) },
-});
-export const cancelSubscription = createRoute({
-  method: 'post', path: '/v1/subscriptions/{id}/cancel', tags: subsTags, security: ownerAuth,
-  summary: 'Cancel: ends on the later of today + notice and start + minimum term, unless endsOn is given',
-  request: { params: IdParam, body: jsonBody(CancelRequest) },
-  responses: { 200: json(Subscription, 'The subscription'), ...problems(400, 401, 404, 409) },
-});
-export const withdrawCancellation = createRoute({
-  method: 'post', path: '/v1/subscriptions/{id}/withdraw-cancellation', tags: subsTags, security: ownerAuth, summary: 'Withdraw a cancellation before it takes effect',
-  request: { params: IdParam },
-  responses: { 200: json(Subscription, 'The subscription'), ...problems(401, 404, 409) },
-});
-export const addSubscriptionMember = createRoute({
-  method: 'post', path: '/v1/subscriptions/{id}/members', tags: subsTags, security: ownerAuth,
-  summary: "Cover one more member on a family or group plan (up to the plan's maxMembers); they get its access at once",
-  request: { params: IdParam, body: jsonBody(SubscriptionMemberAdd) },
-  responses: { 200: json(Subscription, 'The subscription'), ...problems(400, 401, 404, 409) },
-});
+const subscription = ownerResource({ path: '/v1/subscriptions', tags: subsTags, item: Subscription, one: 'subscription', many: 'Subscriptions' });
+export const listSubscriptions = subscription.list('List subscriptions', SubscriptionListQuery);
+export const createSubscription = subscription.create(
+  "Start a subscription for a payer and the members it covers. Each period is invoiced on its first day and charged to the payer's saved card: the first one at once when it starts today or earlier, else by the daily run",
+  SubscriptionCreate,
+  409,
+);
+export const getSubscription = subscription.get('Get a subscription');
+export const changeSubscriptionPlan = subscription.action('change-plan', 'Move to another plan now (prorated) or from the next period', ChangePlan, 409);
+export const freezeSubscription = subscription.action(
+  'freeze',
+  "Freeze from one date to another (exclusive): no access and no plan billing; the plan's freeze fee is charged instead, and the paid days left are kept",
+  FreezeRequest,
+  409,
+);
+export const unfreezeSubscription = subscription.bareAction('unfreeze', 'End a freeze today (or drop one not started)', 409);
+export const cancelSubscription = subscription.action(
+  'cancel',
+  'Cancel: ends on the later of today + notice and start + minimum term, unless endsOn is given',
+  CancelRequest,
+  409,
+);
+export const withdrawCancellation = subscription.bareAction('withdraw-cancellation', 'Withdraw a cancellation before it takes effect', 409);
+export const addSubscriptionMember = subscription.action(
+  'members',
+  "Cover one more member on a family or group plan (up to the plan's maxMembers); they get its access at once",
+  SubscriptionMemberAdd,
+  409,
+);
 export const removeSubscriptionMember = createRoute({
   method: 'delete', path: '/v1/subscriptions/{id}/members/{memberId}', tags: subsTags, security: ownerAuth,
   summary: 'Stop covering a member (not the last one): their access ends at once',
@@ -139,26 +101,15 @@ export const removeSubscriptionMember = createRoute({
 });
 
 // Invoices, credit notes, payments
-export const listInvoices = createRoute({
-  method: 'get', path: '/v1/invoices', tags: invTags, security: ownerAuth, summary: 'List invoices, newest first',
-  request: { query: InvoiceListQuery },
-  responses: { 200: json(page(BillingInvoice), 'Invoices'), ...problems(400, 401) },
-});
-export const getInvoice = createRoute({
-  method: 'get', path: '/v1/invoices/{id}', tags: invTags, security: ownerAuth, summary: 'Get an invoice with its lines',
-  request: { params: IdParam },
-  responses: { 200: json(BillingInvoice, 'The invoice'), ...problems(401, 404) },
-});
+const invoice = ownerResource({ path: '/v1/invoices', tags: invTags, item: BillingInvoice, one: 'invoice', many: 'Invoices' });
+export const listInvoices = invoice.list('List invoices, newest first', InvoiceListQuery);
+export const getInvoice = invoice.get('Get an invoice with its lines');
 export const voidInvoiceRoute = createRoute({
   method: 'post', path: '/v1/invoices/{id}/void', tags: invTags, security: ownerAuth, summary: 'Void an open invoice that has no payment or credit',
   request: { params: IdParam },
   responses: { 200: json(BillingInvoice, 'The void invoice'), ...problems(401, 404, 409) },
 });
-export const markUncollectibleRoute = createRoute({
-  method: 'post', path: '/v1/invoices/{id}/mark-uncollectible', tags: invTags, security: ownerAuth, summary: 'Write an open invoice off (it may still be paid)',
-  request: { params: IdParam },
-  responses: { 200: json(BillingInvoice, 'The invoice'), ...problems(401, 404, 409) },
-});
+export const markUncollectibleRoute = invoice.bareAction('mark-uncollectible', 'Write an open invoice off (it may still be paid)', 409);
 export const recordPayment = createRoute({
   method: 'post', path: '/v1/invoices/{id}/payments', tags: invTags, security: ownerAuth, summary: 'Record money received by staff (cash, bank transfer, card terminal, PromptPay)',
   request: { params: IdParam, body: jsonBody(ManualPayment) },
@@ -175,16 +126,14 @@ export const createCreditNoteRoute = createRoute({
   request: { params: IdParam, body: jsonBody(CreditNoteCreate) },
   responses: { 201: json(BillingCreditNote, 'The credit note'), ...problems(400, 401, 404, 409) },
 });
-export const listCreditNotes = createRoute({
-  method: 'get', path: '/v1/credit-notes', tags: invTags, security: ownerAuth, summary: 'List credit notes',
-  request: { query: CreditNoteListQuery },
-  responses: { 200: json(page(BillingCreditNote), 'Credit notes'), ...problems(400, 401) },
-});
-export const listPayments = createRoute({
-  method: 'get', path: '/v1/payments', tags: invTags, security: ownerAuth, summary: 'List payments and collection attempts, newest first',
-  request: { query: PaymentListQuery },
-  responses: { 200: json(page(BillingPayment), 'Payments'), ...problems(400, 401) },
-});
+export const listCreditNotes = ownerResource({ path: '/v1/credit-notes', tags: invTags, item: BillingCreditNote, one: 'credit note', many: 'Credit notes' }).list(
+  'List credit notes',
+  CreditNoteListQuery,
+);
+export const listPayments = ownerResource({ path: '/v1/payments', tags: invTags, item: BillingPayment, one: 'payment', many: 'Payments' }).list(
+  'List payments and collection attempts, newest first',
+  PaymentListQuery,
+);
 export const refundPayment = createRoute({
   method: 'post', path: '/v1/payments/{id}/refunds', tags: invTags, security: ownerAuth, summary: "Pay back part of the member's credit balance through a payment",
   request: { params: IdParam, body: jsonBody(RefundCreate) },
@@ -206,7 +155,7 @@ export const listPendingItems = createRoute({
 export const deletePendingItemRoute = createRoute({
   method: 'delete', path: '/v1/pending-items/{id}', tags: memberTags, security: ownerAuth, summary: 'Remove a one-off charge not invoiced yet',
   request: { params: IdParam },
-  responses: { 200: json(z.object({ id: z.string(), deleted: z.literal(true) }), 'Deleted'), ...problems(401, 404, 409) },
+  responses: { 200: json(Deleted, 'Deleted'), ...problems(401, 404, 409) },
 });
 export const memberBalance = createRoute({
   method: 'get', path: '/v1/members/{id}/billing', tags: memberTags, security: ownerAuth, summary: "A payer's balance, open invoices, saved card and dunning state",

@@ -32,6 +32,7 @@ import { batch, raw, chargeInvoice, draftInvoiceStatements, finaliseInvoice, ins
 import { joiningFeeOf, loadSubscription, memberLedger, stateOf, subscriptionFacts, taxRateOf, type InvoiceFact, type InvoiceRow, type SubscriptionRow } from './records.ts';
 import { localDate, startOfDay } from './time.ts';
 import { dunningGraceDays } from './dunning-port.ts';
+import { ownedBy } from '../lib/owned.ts';
 
 const MAX_ROUNDS = 10;
 /** Periods one run catches up on at most (a year of weekly periods); the next run goes on. */
@@ -573,7 +574,7 @@ export function removeMemberPlan(db: Db, organisationId: string, subscriptionId:
       db
         .update(members)
         .set({ status: 'ended', suspension: null, validUntil: now, updatedAt: now })
-        .where(and(eq(members.id, memberId), eq(members.organisationId, organisationId), tokenHolds(subscriptionId, token))),
+        .where(ownedBy(members, memberId, organisationId, tokenHolds(subscriptionId, token))),
     ],
   });
 }

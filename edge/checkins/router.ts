@@ -7,6 +7,7 @@ import { pageOf } from '../lib/pagination.ts';
 import { invalidField, notFound } from '../lib/problem.ts';
 import { iso } from '../lib/time.ts';
 import { listAlarms, listCheckins, listDoorAlarms } from './routes.ts';
+import { ownedBy } from '../lib/owned.ts';
 
 type CheckinRow = typeof checkins.$inferSelect;
 const checkinOut = (r: CheckinRow) => ({
@@ -120,7 +121,7 @@ export const alarmsRouter = new OpenAPIHono<AppEnv>()
     const [door] = await c.var.db
       .select({ id: doors.id })
       .from(doors)
-      .where(and(eq(doors.id, id), eq(doors.organisationId, c.var.organisationId)));
+      .where(ownedBy(doors, id, c.var.organisationId));
     if (!door) throw notFound('Door', id);
     return c.json(await alarmPage(c.var.db, c.var.organisationId, { ...c.req.valid('query'), doorId: id }), 200);
   });

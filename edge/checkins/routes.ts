@@ -1,20 +1,17 @@
 import { createRoute } from '@hono/zod-openapi';
 import { Checkin, CheckinListQuery, DoorAlarm, DoorAlarmListQuery, IdParam, page } from '../../core/contracts/api.ts';
 import { json, ownerAuth, problems } from '../lib/openapi.ts';
+import { ownerResource } from '../lib/resource-routes.ts';
 
-export const listCheckins = createRoute({
-  method: 'get', path: '/v1/checkins', tags: ['Check-ins'], security: ownerAuth,
-  summary: 'Check-in events, newest first, filtered by member, site, door, outcome and time',
-  request: { query: CheckinListQuery },
-  responses: { 200: json(page(Checkin), 'Check-ins'), ...problems(400, 401) },
-});
+export const listCheckins = ownerResource({ path: '/v1/checkins', tags: ['Check-ins'], item: Checkin, one: 'check-in', many: 'Check-ins' }).list(
+  'Check-in events, newest first, filtered by member, site, door, outcome and time',
+  CheckinListQuery,
+);
 
-export const listAlarms = createRoute({
-  method: 'get', path: '/v1/alarms', tags: ['Door alarms'], security: ownerAuth,
-  summary: 'Door alarms (forced, held open, cleared), newest first, filtered by site, door, type and time',
-  request: { query: DoorAlarmListQuery },
-  responses: { 200: json(page(DoorAlarm), 'Door alarms'), ...problems(400, 401) },
-});
+export const listAlarms = ownerResource({ path: '/v1/alarms', tags: ['Door alarms'], item: DoorAlarm, one: 'alarm', many: 'Door alarms' }).list(
+  'Door alarms (forced, held open, cleared), newest first, filtered by site, door, type and time',
+  DoorAlarmListQuery,
+);
 
 export const listDoorAlarms = createRoute({
   method: 'get', path: '/v1/doors/{id}/alarms', tags: ['Door alarms'], security: ownerAuth,

@@ -7,6 +7,7 @@ import { pageOf } from '../lib/pagination.ts';
 import { notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
 import { getDevice, listDevices, revokeDevice } from './routes.ts';
+import { ownedBy } from '../lib/owned.ts';
 
 type DeviceRow = typeof devices.$inferSelect;
 
@@ -61,7 +62,7 @@ export const devicesRouter = new OpenAPIHono<AppEnv>()
       .select(withSiteVersion)
       .from(devices)
       .innerJoin(sites, eq(sites.id, devices.siteId))
-      .where(and(eq(devices.id, id), eq(devices.organisationId, c.var.organisationId)));
+      .where(ownedBy(devices, id, c.var.organisationId));
     if (!row) throw notFound('Device', id);
     return c.json(deviceOut(row.device, row.siteVersion), 200);
   })
@@ -70,7 +71,7 @@ export const devicesRouter = new OpenAPIHono<AppEnv>()
     const [row] = await c.var.db
       .update(devices)
       .set({ revokedAt: Date.now() })
-      .where(and(eq(devices.id, id), eq(devices.organisationId, c.var.organisationId), isNull(devices.revokedAt)))
+      .where(ownedBy(devices, id, c.var.organisationId, isNull(devices.revokedAt)))
       .returning();
     if (!row) throw notFound('Device', id);
     return c.json(deviceOut(row, null), 200);

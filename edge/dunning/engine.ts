@@ -32,6 +32,7 @@ import type { Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
 import { actOnSubscription, type BillingDeps, changeContext, chargeInvoice, chargeKey, type DunningPort, type InvoiceRow, markUncollectible, memberLedger, nextAttempt, type PayerEvent, SubscriptionRefused } from '../billing/index.ts';
 import { outboxNoticeSink, type NoticeSink } from './notices.ts';
+import { ownedBy } from '../lib/owned.ts';
 
 /** What moves a payer's dunning: billing's events (../billing/dunning-port.ts), the run's tick, and staff. */
 type Partial = PayerEvent | { type: 'tick' } | { type: 'pause' | 'resume' | 'exclude' | 'include'; note?: string | null };
@@ -270,7 +271,7 @@ async function onUncoveredPayer(deps: BillingDeps, organisationId: string, payer
   const covered = sql`EXISTS (SELECT 1 FROM subscription_members sm JOIN subscriptions s ON s.id = sm.subscription_id
     WHERE sm.member_id = ${payerId} AND s.organisation_id = ${organisationId} AND s.status != 'ended')`;
   const from = action === 'suspend' ? and(eq(members.status, 'active'), sql`${members.suspension} IS NULL`) : and(eq(members.status, 'suspended'), eq(members.suspension, 'payment_overdue'));
-  const where = and(eq(members.id, payerId), eq(members.organisationId, organisationId), from, sql`NOT ${covered}`);
+  const where = ownedBy(members, payerId, organisationId, from, sql`NOT ${covered}`);
   const [candidate] = await db.select({ id: members.id }).from(members).where(where);
   if (!candidate) return;
   const to = action === 'suspend' ? { status: 'suspended' as const, suspension: 'payment_overdue' as const } : { status: 'active' as const, suspension: null };

@@ -12,6 +12,7 @@ import { iso, isoOrNull } from '../lib/time.ts';
 import { cardPageRouter } from './card-page.ts';
 import { payPageRouter } from './pay-page.ts';
 import * as r from './routes.ts';
+import { ownedBy } from '../lib/owned.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -19,7 +20,7 @@ type Ctx = { var: { db: Db; organisationId: string }; env: AppEnv['Bindings']; e
 const depsOf = (c: Ctx): BillingDeps => ({ db: c.var.db, env: c.env, ctx: c.executionCtx });
 
 async function memberOrThrow(db: Db, organisationId: string, id: string) {
-  const [m] = await db.select({ id: members.id, name: members.name }).from(members).where(and(eq(members.id, id), eq(members.organisationId, organisationId)));
+  const [m] = await db.select({ id: members.id, name: members.name }).from(members).where(ownedBy(members, id, organisationId));
   if (!m) throw notFound('Member', id);
   return m;
 }

@@ -1,13 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { and, asc, eq, exists, gt, inArray, or, sql } from 'drizzle-orm';
+import { and, asc, eq, exists, inArray, or, sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { MemberCreate, MemberUpdate } from '../../core/contracts/api.ts';
 import { accessProfiles, bookings, members, subscriptionMembers, subscriptions } from '../db/schema.ts';
 import { writeWithChanges } from '../entitlements/index.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
-import { pageOf } from '../lib/pagination.ts';
+import { findOwned, ownedBy, pageOwned } from '../lib/owned.ts';
 import { ApiProblem, invalidField, notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
 import { clearMemberPin, createBooking, createMember, deleteBooking, getMember, listBookings, listMembers, setMemberPin, updateMember } from './routes.ts';
@@ -77,18 +77,11 @@ async function checkProfile(db: Db, organisationId: string, profileId: string | 
   const [p] = await db
     .select({ id: accessProfiles.id })
     .from(accessProfiles)
-    .where(and(eq(accessProfiles.id, profileId), eq(accessProfiles.organisationId, organisationId)));
+    .where(ownedBy(accessProfiles, profileId, organisationId));
   if (!p) throw invalidField('accessProfileId', `no access profile with id ${profileId}`);
 }
 
-async function ownMember(db: Db, organisationId: string, id: string): Promise<MemberRow> {
-  const [row] = await db
-    .select()
-    .from(members)
-    .where(and(eq(members.id, id), eq(members.organisationId, organisationId)));
-  if (!row) throw notFound('Member', id);
-  return row;
-}
+const ownMember = (db: Db, organisationId: string, id: string): Promise<MemberRow> => findOwned(db, members, id, organisationId, 'Member');
 
 const b64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
@@ -106,7 +99,7 @@ async function writePin(c: Context<AppEnv>, id: string, pinVerifier: string | nu
   const update = db
     .update(members)
     .set({ pinVerifier, updatedAt: Date.now() })
-    .where(and(eq(members.id, id), eq(members.organisationId, c.var.organisationId)));
+    .where(ownedBy(members, id, c.var.organisationId));
   await writeWithChanges(c, [update], { organisationId: c.var.organisationId }, [{ kind: 'member', entityId: id }]);
   return { memberId: id, pinSet: pinVerifier !== null };
 }
@@ -146,20 +139,8 @@ async function refuseWhileBilled(db: Db, memberId: string, status: string): Prom
 
 export const membersRouter = new OpenAPIHono<AppEnv>()
   .openapi(listMembers, async (c) => {
-    const { limit, cursor, status } = c.req.valid('query');
-    const rows = await c.var.db
-      .select()
-      .from(members)
-      .where(
-        and(
-          eq(members.organisationId, c.var.organisationId),
-          status ? eq(members.status, status) : undefined,
-          cursor ? gt(members.id, cursor) : undefined,
-        ),
-      )
-      .orderBy(asc(members.id))
-      .limit(limit + 1);
-    return c.json(pageOf(rows, limit, memberOut, (r) => r.id), 200);
+    const { status, ...page } = c.req.valid('query');
+    return c.json(await pageOwned(c.var.db, members, c.var.organisationId, page, memberOut, status ? eq(members.status, status) : undefined), 200);
   })
   .openapi(createMember, async (c) => {
     const body = c.req.valid('json');
@@ -189,7 +170,7 @@ export const membersRouter = new OpenAPIHono<AppEnv>()
     const update = db
       .update(members)
       .set({ ...changes, updatedAt: Date.now() })
-      .where(and(eq(members.id, id), eq(members.organisationId, c.var.organisationId)))
+      .where(ownedBy(members, id, c.var.organisationId))
       .returning();
     const accessChanged = ACCESS_COLUMNS.some((k) => k in changes && changes[k] !== current[k]);
     if (!accessChanged) {
@@ -226,7 +207,7 @@ export const membersRouter = new OpenAPIHono<AppEnv>()
   .openapi(deleteBooking, async (c) => {
     const { id } = c.req.valid('param');
     const db = c.var.db;
-    const scope = and(eq(bookings.id, id), eq(bookings.organisationId, c.var.organisationId));
+    const scope = ownedBy(bookings, id, c.var.organisationId);
     const [row] = await db.select().from(bookings).where(scope);
     if (!row) throw notFound('Booking', id);
     await writeWithChanges(c, [db.delete(bookings).where(scope)], { organisationId: c.var.organisationId }, [{ kind: 'member', entityId: row.memberId }]);

@@ -1,31 +1,20 @@
 import { createRoute } from '@hono/zod-openapi';
-import { z } from 'zod';
 import { Booking, BookingCreate, IdParam, Member, MemberCreate, MemberListQuery, MemberPin, MemberPinSet, MemberUpdate, page } from '../../core/contracts/api.ts';
 import { json, jsonBody, ownerAuth, problems } from '../lib/openapi.ts';
+import { Deleted, ownerResource } from '../lib/resource-routes.ts';
 
 const tags = ['Members'];
 
-export const listMembers = createRoute({
-  method: 'get', path: '/v1/members', tags, security: ownerAuth, summary: 'List members',
-  request: { query: MemberListQuery },
-  responses: { 200: json(page(Member), 'Members'), ...problems(400, 401) },
-});
-export const createMember = createRoute({
-  method: 'post', path: '/v1/members', tags, security: ownerAuth, summary: 'Add a member',
-  request: { body: jsonBody(MemberCreate) },
-  responses: { 201: json(Member, 'The new member'), ...problems(400, 401) },
-});
-export const getMember = createRoute({
-  method: 'get', path: '/v1/members/{id}', tags, security: ownerAuth, summary: 'Get a member',
-  request: { params: IdParam },
-  responses: { 200: json(Member, 'The member'), ...problems(401, 404) },
-});
-export const updateMember = createRoute({
-  method: 'patch', path: '/v1/members/{id}', tags, security: ownerAuth,
-  summary: 'Update a member; a change to status or access reaches the doors at once. A member a subscription bills is frozen, suspended or ended through the subscription (409 otherwise)',
-  request: { params: IdParam, body: jsonBody(MemberUpdate) },
-  responses: { 200: json(Member, 'The updated member'), ...problems(400, 401, 404, 409) },
-});
+const member = ownerResource({ path: '/v1/members', tags, item: Member, one: 'member', many: 'Members' });
+
+export const listMembers = member.list('List members', MemberListQuery);
+export const createMember = member.create('Add a member', MemberCreate);
+export const getMember = member.get('Get a member');
+export const updateMember = member.update(
+  'Update a member; a change to status or access reaches the doors at once. A member a subscription bills is frozen, suspended or ended through the subscription (409 otherwise)',
+  MemberUpdate,
+  409,
+);
 export const listBookings = createRoute({
   method: 'get', path: '/v1/members/{id}/bookings', tags, security: ownerAuth, summary: "A member's class bookings",
   request: { params: IdParam },
@@ -40,7 +29,7 @@ export const createBooking = createRoute({
 export const deleteBooking = createRoute({
   method: 'delete', path: '/v1/bookings/{id}', tags, security: ownerAuth, summary: 'Cancel a booking',
   request: { params: IdParam },
-  responses: { 200: json(z.object({ id: z.string(), deleted: z.literal(true) }), 'Deleted'), ...problems(401, 404) },
+  responses: { 200: json(Deleted, 'Deleted'), ...problems(401, 404) },
 });
 export const setMemberPin = createRoute({
   method: 'put', path: '/v1/members/{id}/pin', tags, security: ownerAuth,

@@ -1,8 +1,7 @@
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { MemberId, listQuery, page } from '../../core/contracts/api.ts';
+import { MemberId, listQuery } from '../../core/contracts/api.ts';
 import { Timestamp } from '../../core/contracts/common.ts';
-import { json, ownerAuth, problems } from '../lib/openapi.ts';
+import { ownerResource } from '../lib/resource-routes.ts';
 import { LOCALES, NOTICE_TEMPLATES } from './templates.ts';
 
 const tags = ['Notifications'];
@@ -35,9 +34,7 @@ export const Notification = z
 
 export const NotificationListQuery = listQuery.extend({ memberId: MemberId.optional(), status: NotificationStatus.optional() });
 
-export const listNotifications = createRoute({
-  method: 'get', path: '/v1/notifications', tags, security: ownerAuth,
-  summary: 'Member notices (email and SMS), newest first, with delivery status and the last error',
-  request: { query: NotificationListQuery },
-  responses: { 200: json(page(Notification), 'Notifications'), ...problems(400, 401) },
-});
+export const listNotifications = ownerResource({ path: '/v1/notifications', tags, item: Notification, one: 'notice', many: 'Notifications' }).list(
+  'Member notices (email and SMS), newest first, with delivery status and the last error',
+  NotificationListQuery,
+);

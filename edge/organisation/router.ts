@@ -1,11 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { asc, eq, isNull } from 'drizzle-orm';
 import { apiKeys, organisations } from '../db/schema.ts';
 import type { AppEnv } from '../env.ts';
 import { newId, newSecret, sha256Hex } from '../lib/ids.ts';
 import { notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
 import { createApiKey, getOrganisation, listApiKeys, revokeApiKey, updateOrganisation } from './routes.ts';
+import { ownedBy } from '../lib/owned.ts';
 
 type OrganisationRow = typeof organisations.$inferSelect;
 type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -64,7 +65,7 @@ export const organisationRouter = new OpenAPIHono<AppEnv>()
     const [row] = await c.var.db
       .update(apiKeys)
       .set({ revokedAt: Date.now() })
-      .where(and(eq(apiKeys.id, id), eq(apiKeys.organisationId, c.var.organisationId), isNull(apiKeys.revokedAt)))
+      .where(ownedBy(apiKeys, id, c.var.organisationId, isNull(apiKeys.revokedAt)))
       .returning();
     if (!row) throw notFound('API key', id);
     return c.json(apiKeyOut(row), 200);

@@ -1,13 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { DoorUpdate } from '../../../core/contracts/api.ts';
 import { doors, sites } from '../../db/schema.ts';
 import { writeWithChanges } from '../../entitlements/index.ts';
 import type { AppEnv } from '../../env.ts';
 import { newId } from '../../lib/ids.ts';
-import { pageOf } from '../../lib/pagination.ts';
-import { invalidField, notFound } from '../../lib/problem.ts';
+import { findOwned, namedFields, ownedBy, pageOwned } from '../../lib/owned.ts';
+import { invalidField } from '../../lib/problem.ts';
 import { iso } from '../../lib/time.ts';
 import { createDoor, deleteDoor, getDoor, listDoors, updateDoor } from './routes.ts';
 
@@ -27,8 +27,7 @@ export const doorOut = (d: DoorRow) => ({
 
 const columnsOf = (body: z.infer<typeof DoorUpdate>): Partial<DoorRow> => {
   const { maxOfflineHours, ...rest } = body;
-  const out: Partial<DoorRow> = {};
-  for (const [k, v] of Object.entries(rest)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  const out: Partial<DoorRow> = namedFields(rest);
   if (maxOfflineHours !== undefined) out.maxOfflineSeconds = maxOfflineHours * 3600;
   return out;
 };
@@ -36,28 +35,13 @@ const columnsOf = (body: z.infer<typeof DoorUpdate>): Partial<DoorRow> => {
 // Doors and their policies are part of the site's entitlements, so every door write is a change.
 export const doorsRouter = new OpenAPIHono<AppEnv>()
   .openapi(listDoors, async (c) => {
-    const { limit, cursor, siteId } = c.req.valid('query');
-    const rows = await c.var.db
-      .select()
-      .from(doors)
-      .where(
-        and(
-          eq(doors.organisationId, c.var.organisationId),
-          siteId ? eq(doors.siteId, siteId) : undefined,
-          cursor ? gt(doors.id, cursor) : undefined,
-        ),
-      )
-      .orderBy(asc(doors.id))
-      .limit(limit + 1);
-    return c.json(pageOf(rows, limit, doorOut, (r) => r.id), 200);
+    const { siteId, ...page } = c.req.valid('query');
+    return c.json(await pageOwned(c.var.db, doors, c.var.organisationId, page, doorOut, siteId ? eq(doors.siteId, siteId) : undefined), 200);
   })
   .openapi(createDoor, async (c) => {
     const { siteId, ...body } = c.req.valid('json');
     const db = c.var.db;
-    const [site] = await db
-      .select({ id: sites.id })
-      .from(sites)
-      .where(and(eq(sites.id, siteId), eq(sites.organisationId, c.var.organisationId)));
+    const [site] = await db.select({ id: sites.id }).from(sites).where(ownedBy(sites, siteId, c.var.organisationId));
     if (!site) throw invalidField('siteId', `no site with id ${siteId}`);
     const id = newId('door');
     const [inserted] = (await writeWithChanges(
@@ -69,23 +53,13 @@ export const doorsRouter = new OpenAPIHono<AppEnv>()
     return c.json(doorOut(inserted[0]!), 201);
   })
   .openapi(getDoor, async (c) => {
-    const { id } = c.req.valid('param');
-    const [row] = await c.var.db
-      .select()
-      .from(doors)
-      .where(and(eq(doors.id, id), eq(doors.organisationId, c.var.organisationId)));
-    if (!row) throw notFound('Door', id);
-    return c.json(doorOut(row), 200);
+    return c.json(doorOut(await findOwned(c.var.db, doors, c.req.valid('param').id, c.var.organisationId, 'Door')), 200);
   })
   .openapi(updateDoor, async (c) => {
     const { id } = c.req.valid('param');
     const changes = columnsOf(c.req.valid('json'));
     const db = c.var.db;
-    const [row] = await db
-      .select()
-      .from(doors)
-      .where(and(eq(doors.id, id), eq(doors.organisationId, c.var.organisationId)));
-    if (!row) throw notFound('Door', id);
+    const row = await findOwned(db, doors, id, c.var.organisationId, 'Door');
     if (Object.keys(changes).length === 0) return c.json(doorOut(row), 200);
     const [updated] = (await writeWithChanges(c, [db.update(doors).set(changes).where(eq(doors.id, id)).returning()], { siteId: row.siteId }, [
       { kind: 'door', entityId: id },
@@ -95,11 +69,7 @@ export const doorsRouter = new OpenAPIHono<AppEnv>()
   .openapi(deleteDoor, async (c) => {
     const { id } = c.req.valid('param');
     const db = c.var.db;
-    const [row] = await db
-      .select()
-      .from(doors)
-      .where(and(eq(doors.id, id), eq(doors.organisationId, c.var.organisationId)));
-    if (!row) throw notFound('Door', id);
+    const row = await findOwned(db, doors, id, c.var.organisationId, 'Door');
     await writeWithChanges(c, [db.delete(doors).where(eq(doors.id, id))], { siteId: row.siteId }, [{ kind: 'door', entityId: id }]);
     return c.json({ id, deleted: true as const }, 200);
   });

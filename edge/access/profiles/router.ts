@@ -1,13 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, gt, inArray } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { AccessProfileCreate, AccessProfileUpdate } from '../../../core/contracts/api.ts';
 import { accessProfiles, sites } from '../../db/schema.ts';
 import { writeWithChanges } from '../../entitlements/index.ts';
 import type { AppEnv, Db } from '../../env.ts';
 import { newId } from '../../lib/ids.ts';
-import { pageOf } from '../../lib/pagination.ts';
-import { invalidField, notFound } from '../../lib/problem.ts';
+import { findOwned, ownedBy, pageOwned } from '../../lib/owned.ts';
+import { invalidField } from '../../lib/problem.ts';
 import { iso } from '../../lib/time.ts';
 import { createProfile, getProfile, listProfiles, updateProfile } from './routes.ts';
 
@@ -50,14 +50,7 @@ async function checkSites(db: Db, organisationId: string, siteIds: string[] | nu
 // A profile is shared by every member who holds it, at every site: a change is an organisation-wide change.
 export const accessProfilesRouter = new OpenAPIHono<AppEnv>()
   .openapi(listProfiles, async (c) => {
-    const { limit, cursor } = c.req.valid('query');
-    const rows = await c.var.db
-      .select()
-      .from(accessProfiles)
-      .where(and(eq(accessProfiles.organisationId, c.var.organisationId), cursor ? gt(accessProfiles.id, cursor) : undefined))
-      .orderBy(asc(accessProfiles.id))
-      .limit(limit + 1);
-    return c.json(pageOf(rows, limit, profileOut, (r) => r.id), 200);
+    return c.json(await pageOwned(c.var.db, accessProfiles, c.var.organisationId, c.req.valid('query'), profileOut), 200);
   })
   .openapi(createProfile, async (c) => {
     const body = c.req.valid('json');
@@ -73,21 +66,14 @@ export const accessProfilesRouter = new OpenAPIHono<AppEnv>()
     return c.json(profileOut(rows[0]!), 201);
   })
   .openapi(getProfile, async (c) => {
-    const { id } = c.req.valid('param');
-    const [row] = await c.var.db
-      .select()
-      .from(accessProfiles)
-      .where(and(eq(accessProfiles.id, id), eq(accessProfiles.organisationId, c.var.organisationId)));
-    if (!row) throw notFound('Access profile', id);
-    return c.json(profileOut(row), 200);
+    return c.json(profileOut(await findOwned(c.var.db, accessProfiles, c.req.valid('param').id, c.var.organisationId, 'Access profile')), 200);
   })
   .openapi(updateProfile, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const db = c.var.db;
-    const scope = and(eq(accessProfiles.id, id), eq(accessProfiles.organisationId, c.var.organisationId));
-    const [current] = await db.select().from(accessProfiles).where(scope);
-    if (!current) throw notFound('Access profile', id);
+    const scope = ownedBy(accessProfiles, id, c.var.organisationId);
+    const current = await findOwned(db, accessProfiles, id, c.var.organisationId, 'Access profile');
     await checkSites(db, c.var.organisationId, body.sites);
     const changes = columnsOf(body);
     const next = { ...current, ...changes };

@@ -1,11 +1,9 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, gt } from 'drizzle-orm';
 import { sites } from '../../db/schema.ts';
 import { writeWithChanges } from '../../entitlements/index.ts';
 import type { AppEnv } from '../../env.ts';
 import { newId } from '../../lib/ids.ts';
-import { pageOf } from '../../lib/pagination.ts';
-import { notFound } from '../../lib/problem.ts';
+import { findOwned, namedFields, ownedBy, pageOwned } from '../../lib/owned.ts';
 import { iso } from '../../lib/time.ts';
 import { createSite, getSite, listSites, updateSite } from './routes.ts';
 
@@ -22,14 +20,7 @@ export const siteOut = (s: SiteRow) => ({
 
 export const sitesRouter = new OpenAPIHono<AppEnv>()
   .openapi(listSites, async (c) => {
-    const { limit, cursor } = c.req.valid('query');
-    const rows = await c.var.db
-      .select()
-      .from(sites)
-      .where(and(eq(sites.organisationId, c.var.organisationId), cursor ? gt(sites.id, cursor) : undefined))
-      .orderBy(asc(sites.id))
-      .limit(limit + 1);
-    return c.json(pageOf(rows, limit, siteOut, (r) => r.id), 200);
+    return c.json(await pageOwned(c.var.db, sites, c.var.organisationId, c.req.valid('query'), siteOut), 200);
   })
   .openapi(createSite, async (c) => {
     const body = c.req.valid('json');
@@ -40,22 +31,15 @@ export const sitesRouter = new OpenAPIHono<AppEnv>()
     return c.json(siteOut(row!), 201);
   })
   .openapi(getSite, async (c) => {
-    const { id } = c.req.valid('param');
-    const [row] = await c.var.db
-      .select()
-      .from(sites)
-      .where(and(eq(sites.id, id), eq(sites.organisationId, c.var.organisationId)));
-    if (!row) throw notFound('Site', id);
-    return c.json(siteOut(row), 200);
+    return c.json(siteOut(await findOwned(c.var.db, sites, c.req.valid('param').id, c.var.organisationId, 'Site')), 200);
   })
   .openapi(updateSite, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const db = c.var.db;
-    const scope = and(eq(sites.id, id), eq(sites.organisationId, c.var.organisationId));
-    const [current] = await db.select().from(sites).where(scope);
-    if (!current) throw notFound('Site', id);
-    const changes = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as Partial<SiteRow>;
+    const scope = ownedBy(sites, id, c.var.organisationId);
+    const current = await findOwned(db, sites, id, c.var.organisationId, 'Site');
+    const changes: Partial<SiteRow> = namedFields(body);
     if (Object.keys(changes).length === 0) return c.json(siteOut(current), 200);
     const update = db.update(sites).set(changes).where(scope);
     // Time zone, staffed hours and closures are what doors decide by; the name is not.

@@ -8,6 +8,7 @@ import { conflict, notFound } from '../../lib/problem.ts';
 import { addPendingItem as addPendingItemOp, chargeAgain, createCreditNote, deletePendingItem, markUncollectible, recordManualPayment, refundFromCredit, voidInvoice } from '../documents.ts';
 import * as r from '../routes.ts';
 import { asProblem, checkPayerCurrency, creditNoteOut, depsOf, invoiceOut, ownInvoice, ownMember, ownPayment, paymentOut, pendingOut, refundOut } from './shared.ts';
+import { ownedBy } from '../../lib/owned.ts';
 
 export const billingInvoicesRouter = new OpenAPIHono<AppEnv>()
   // Invoices
@@ -129,7 +130,7 @@ export const billingInvoicesRouter = new OpenAPIHono<AppEnv>()
   })
   .openapi(r.deletePendingItemRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const [row] = await c.var.db.select().from(pendingItems).where(and(eq(pendingItems.id, id), eq(pendingItems.organisationId, c.var.organisationId)));
+    const [row] = await c.var.db.select().from(pendingItems).where(ownedBy(pendingItems, id, c.var.organisationId));
     if (!row) throw notFound('Pending item', id);
     if (!(await deletePendingItem(depsOf(c), c.var.organisationId, id))) throw conflict('id', 'the item is on an invoice already; correct it with a credit note');
     return c.json({ id, deleted: true as const }, 200);

@@ -4,7 +4,7 @@ import { and, asc, eq, isNull, ne, sql } from 'drizzle-orm';
 import { plans, subscriptions } from '../../db/schema.ts';
 import type { AppEnv } from '../../env.ts';
 import { newId } from '../../lib/ids.ts';
-import { pageOf } from '../../lib/pagination.ts';
+import { ownedBy, pageOwned } from '../../lib/owned.ts';
 import { planPrice, stateOf, type PlanRow } from '../records.ts';
 import * as r from '../routes.ts';
 import { actOnSubscription, SubscriptionRefused } from '../subscriptions.ts';
@@ -13,14 +13,8 @@ import { checkProfile, depsOf, ownPlan, planColumns, planOut } from './shared.ts
 export const billingPlansRouter = new OpenAPIHono<AppEnv>()
   // Plans
   .openapi(r.listPlans, async (c) => {
-    const { limit, cursor, includeArchived } = c.req.valid('query');
-    const rows = await c.var.db
-      .select()
-      .from(plans)
-      .where(and(eq(plans.organisationId, c.var.organisationId), includeArchived === 'true' ? undefined : isNull(plans.archivedAt), cursor ? sql`${plans.id} > ${cursor}` : undefined))
-      .orderBy(asc(plans.id))
-      .limit(limit + 1);
-    return c.json(pageOf(rows, limit, planOut, (p) => p.id), 200);
+    const { includeArchived, ...page } = c.req.valid('query');
+    return c.json(await pageOwned(c.var.db, plans, c.var.organisationId, page, planOut, includeArchived === 'true' ? undefined : isNull(plans.archivedAt)), 200);
   })
   .openapi(r.createPlan, async (c) => {
     const body = c.req.valid('json');
@@ -41,7 +35,7 @@ export const billingPlansRouter = new OpenAPIHono<AppEnv>()
     const [row] = await c.var.db
       .update(plans)
       .set({ ...planColumns(body), updatedAt: Date.now() })
-      .where(and(eq(plans.id, id), eq(plans.organisationId, c.var.organisationId)))
+      .where(ownedBy(plans, id, c.var.organisationId))
       .returning();
     return c.json(planOut(row!), 200);
   })
@@ -86,7 +80,7 @@ export const billingPlansRouter = new OpenAPIHono<AppEnv>()
     const [row] = await c.var.db
       .update(plans)
       .set({ archivedAt: sql`coalesce(${plans.archivedAt}, ${now})`, updatedAt: now })
-      .where(and(eq(plans.id, id), eq(plans.organisationId, c.var.organisationId)))
+      .where(ownedBy(plans, id, c.var.organisationId))
       .returning();
     return c.json(planOut(row!), 200);
   });

@@ -9,7 +9,8 @@ import type { ProrationLine } from '../../../core/billing/proration.ts';
 import { entitlementOf, currentPeriod, type SubscriptionState } from '../../../core/billing/subscription.ts';
 import { accessProfiles, billingCustomers, invoices, members, payments, pendingItems, plans, sites, subscriptions } from '../../db/schema.ts';
 import type { AppEnv, Db } from '../../env.ts';
-import { conflict, invalidField, notFound } from '../../lib/problem.ts';
+import { findOwned, ownedBy } from '../../lib/owned.ts';
+import { conflict, invalidField } from '../../lib/problem.ts';
 import { iso, isoOrNull } from '../../lib/time.ts';
 import { isPaymentProviderError } from '../../payments/index.ts';
 import { PlanUpdate } from '../contracts.ts';
@@ -179,21 +180,15 @@ export const cardOut = (b: typeof billingCustomers.$inferSelect) => ({
 // ---------------------------------------------------------------------------------------------
 // Lookups scoped to the organisation
 
-export async function own<T>(query: Promise<T[]>, what: string, id: string): Promise<T> {
-  const [row] = await query;
-  if (!row) throw notFound(what, id);
-  return row;
-}
-export const ownPlan = (c: Ctx, id: string) => own(c.var.db.select().from(plans).where(and(eq(plans.id, id), eq(plans.organisationId, c.var.organisationId))), 'Plan', id);
-export const ownSubscription = (c: Ctx, id: string) =>
-  own(c.var.db.select().from(subscriptions).where(and(eq(subscriptions.id, id), eq(subscriptions.organisationId, c.var.organisationId))), 'Subscription', id);
-export const ownInvoice = (c: Ctx, id: string) => own(c.var.db.select().from(invoices).where(and(eq(invoices.id, id), eq(invoices.organisationId, c.var.organisationId))), 'Invoice', id);
-export const ownPayment = (c: Ctx, id: string) => own(c.var.db.select().from(payments).where(and(eq(payments.id, id), eq(payments.organisationId, c.var.organisationId))), 'Payment', id);
-export const ownMember = (c: Ctx, id: string) => own(c.var.db.select().from(members).where(and(eq(members.id, id), eq(members.organisationId, c.var.organisationId))), 'Member', id);
+export const ownPlan = (c: Ctx, id: string) => findOwned(c.var.db, plans, id, c.var.organisationId, 'Plan');
+export const ownSubscription = (c: Ctx, id: string) => findOwned(c.var.db, subscriptions, id, c.var.organisationId, 'Subscription');
+export const ownInvoice = (c: Ctx, id: string) => findOwned(c.var.db, invoices, id, c.var.organisationId, 'Invoice');
+export const ownPayment = (c: Ctx, id: string) => findOwned(c.var.db, payments, id, c.var.organisationId, 'Payment');
+export const ownMember = (c: Ctx, id: string) => findOwned(c.var.db, members, id, c.var.organisationId, 'Member');
 
 export async function checkProfile(c: Ctx, id: string | null | undefined) {
   if (!id) return;
-  const [p] = await c.var.db.select({ id: accessProfiles.id }).from(accessProfiles).where(and(eq(accessProfiles.id, id), eq(accessProfiles.organisationId, c.var.organisationId)));
+  const [p] = await c.var.db.select({ id: accessProfiles.id }).from(accessProfiles).where(ownedBy(accessProfiles, id, c.var.organisationId));
   if (!p) throw invalidField('accessProfileId', `no access profile with id ${id}`);
 }
 

@@ -11,6 +11,7 @@ import { freezeFeeOf, loadPlan, planPrice, planTerms } from '../records.ts';
 import * as r from '../routes.ts';
 import { accessGraceDays, addMemberPlan, removeMemberPlan, settleAfterChange } from '../subscriptions.ts';
 import { checkPayerCurrency, depsOf, homeSite, ownSubscription, subscriptionAction, subscriptionOut } from './shared.ts';
+import { ownedBy } from '../../lib/owned.ts';
 
 export const billingSubscriptionsRouter = new OpenAPIHono<AppEnv>()
   // Subscriptions
@@ -133,7 +134,7 @@ export const billingSubscriptionsRouter = new OpenAPIHono<AppEnv>()
     const { memberId } = c.req.valid('json');
     const db = c.var.db;
     await ownSubscription(c, id);
-    const [member] = await db.select({ id: members.id }).from(members).where(and(eq(members.id, memberId), eq(members.organisationId, c.var.organisationId)));
+    const [member] = await db.select({ id: members.id }).from(members).where(ownedBy(members, memberId, c.var.organisationId));
     if (!member) throw invalidField('memberId', `no member with id ${memberId}`);
     const [taken] = await db
       .select({ subscriptionId: subscriptions.id })

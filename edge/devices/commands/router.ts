@@ -8,6 +8,7 @@ import { ApiProblem, invalidField, notFound } from '../../lib/problem.ts';
 import { iso, isoOrNull } from '../../lib/time.ts';
 import { getCommand, lockdownSite, releaseSite, sendCommand } from './routes.ts';
 import { commandPublicKey, randomNonce, signCommand, SigningKeyError } from '../../lib/signing.ts';
+import { ownedBy } from '../../lib/owned.ts';
 
 type CommandRow = typeof commands.$inferSelect;
 
@@ -72,7 +73,7 @@ export async function issueCommand(
 }
 
 async function siteDevicesAndDoors(db: Db, organisationId: string, siteId: string) {
-  const [site] = await db.select().from(sites).where(and(eq(sites.id, siteId), eq(sites.organisationId, organisationId)));
+  const [site] = await db.select().from(sites).where(ownedBy(sites, siteId, organisationId));
   if (!site) throw notFound('Site', siteId);
   const [siteDoors, siteDevices] = await db.batch([
     db.select({ id: doors.id }).from(doors).where(eq(doors.siteId, siteId)),
@@ -89,7 +90,7 @@ export const commandsRouter = new OpenAPIHono<AppEnv>()
     const [device] = await db
       .select()
       .from(devices)
-      .where(and(eq(devices.id, id), eq(devices.organisationId, c.var.organisationId), isNull(devices.revokedAt)));
+      .where(ownedBy(devices, id, c.var.organisationId, isNull(devices.revokedAt)));
     if (!device) throw notFound('Device', id);
     // Refused before anything is written: a mode or lockdown must not change without its command.
     if (!commandPublicKey(c.env.COMMAND_SIGNING_KEY)) {
@@ -120,7 +121,7 @@ export const commandsRouter = new OpenAPIHono<AppEnv>()
   })
   .openapi(getCommand, async (c) => {
     const { id } = c.req.valid('param');
-    const [row] = await c.var.db.select().from(commands).where(and(eq(commands.id, id), eq(commands.organisationId, c.var.organisationId)));
+    const [row] = await c.var.db.select().from(commands).where(ownedBy(commands, id, c.var.organisationId));
     if (!row) throw notFound('Command', id);
     return c.json(commandOut(row), 200);
   })

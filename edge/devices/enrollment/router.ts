@@ -11,6 +11,7 @@ import { localStamp } from '../../../core/schedule.ts';
 import { iso } from '../../lib/time.ts';
 import { topicPrefix } from '../../entitlements/index.ts';
 import { createEnrollmentCode, enrollDevice } from './routes.ts';
+import { ownedBy } from '../../lib/owned.ts';
 
 /** Where the door finds the broker, as its own user (the device id) with its own password. */
 const deviceMqtt = (env: Env, deviceId: string, password: string) => {
@@ -25,7 +26,7 @@ export const enrollmentRouter = new OpenAPIHono<AppEnv>()
     const [site] = await db
       .select({ id: sites.id })
       .from(sites)
-      .where(and(eq(sites.id, siteId), eq(sites.organisationId, c.var.organisationId)));
+      .where(ownedBy(sites, siteId, c.var.organisationId));
     if (!site) throw invalidField('siteId', `no site with id ${siteId}`);
     const code = newEnrollmentCode();
     const now = Date.now();

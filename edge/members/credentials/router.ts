@@ -1,11 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { credentialKey, normaliseRawId } from '../../../core/credential-key.ts';
 import { credentials, members } from '../../db/schema.ts';
 import { writeWithChanges } from '../../entitlements/index.ts';
 import type { AppEnv } from '../../env.ts';
 import { newId } from '../../lib/ids.ts';
-import { pageOf } from '../../lib/pagination.ts';
+import { findOwned, ownedBy, pageOwned } from '../../lib/owned.ts';
 import { conflict, invalidField, notFound } from '../../lib/problem.ts';
 import { iso } from '../../lib/time.ts';
 import { createCredential, deleteCredential, getCredential, listCredentials } from './routes.ts';
@@ -24,29 +24,14 @@ const credentialOut = (r: CredentialRow) => ({
 
 export const credentialsRouter = new OpenAPIHono<AppEnv>()
   .openapi(listCredentials, async (c) => {
-    const { limit, cursor, memberId } = c.req.valid('query');
-    const rows = await c.var.db
-      .select()
-      .from(credentials)
-      .where(
-        and(
-          eq(credentials.organisationId, c.var.organisationId),
-          memberId ? eq(credentials.memberId, memberId) : undefined,
-          cursor ? gt(credentials.id, cursor) : undefined,
-        ),
-      )
-      .orderBy(asc(credentials.id))
-      .limit(limit + 1);
-    return c.json(pageOf(rows, limit, credentialOut, (r) => r.id), 200);
+    const { memberId, ...page } = c.req.valid('query');
+    return c.json(await pageOwned(c.var.db, credentials, c.var.organisationId, page, credentialOut, memberId ? eq(credentials.memberId, memberId) : undefined), 200);
   })
   .openapi(createCredential, async (c) => {
     const body = c.req.valid('json');
     const db = c.var.db;
     const organisationId = c.var.organisationId;
-    const [member] = await db
-      .select({ id: members.id })
-      .from(members)
-      .where(and(eq(members.id, body.memberId), eq(members.organisationId, organisationId)));
+    const [member] = await db.select({ id: members.id }).from(members).where(ownedBy(members, body.memberId, organisationId));
     if (!member) throw invalidField('memberId', `no member with id ${body.memberId}`);
     const identity =
       body.kind === 'wiegand'
@@ -82,19 +67,13 @@ export const credentialsRouter = new OpenAPIHono<AppEnv>()
     return c.json(credentialOut(row), 201);
   })
   .openapi(getCredential, async (c) => {
-    const { id } = c.req.valid('param');
-    const [row] = await c.var.db
-      .select()
-      .from(credentials)
-      .where(and(eq(credentials.id, id), eq(credentials.organisationId, c.var.organisationId)));
-    if (!row) throw notFound('Credential', id);
-    return c.json(credentialOut(row), 200);
+    return c.json(credentialOut(await findOwned(c.var.db, credentials, c.req.valid('param').id, c.var.organisationId, 'Credential')), 200);
   })
   .openapi(deleteCredential, async (c) => {
     const { id } = c.req.valid('param');
     const db = c.var.db;
     const organisationId = c.var.organisationId;
-    const scope = and(eq(credentials.id, id), eq(credentials.organisationId, organisationId));
+    const scope = ownedBy(credentials, id, organisationId);
     const [row] = await db.select({ key: credentials.key, memberId: credentials.memberId }).from(credentials).where(scope);
     if (!row) throw notFound('Credential', id);
     // The member is a change too: without cards left, doors drop them.
