@@ -1,7 +1,7 @@
 // Rows an organisation owns, read the one way every owner route reads them: scoped to the caller's
 // organisation (another organisation's id answers 404, never 403, so ids leak nothing), listed in
 // id order with a keyset cursor, and patched with only the fields the body names.
-import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../env.ts';
 import { pageOf } from './pagination.ts';
@@ -21,19 +21,28 @@ export async function findOwned<T extends OwnedTable>(db: Db, table: T, id: stri
   return row as T['$inferSelect'];
 }
 
+/** Where a page starts and how long it is; `newestFirst` lists in descending id order (ids grow with time). */
+export type PageRequest = { limit: number; cursor?: string | undefined; newestFirst?: boolean };
+
+/** Equality filters from optional query values: a value left out filters nothing. */
+export function matching<T extends SQLiteTable>(table: T, values: { [K in keyof T['$inferSelect']]?: T['$inferSelect'][K] | undefined }): SQL | undefined {
+  const columns = table as unknown as Record<string, SQLiteColumn>;
+  return and(...Object.entries(values).map(([name, value]) => (value === undefined ? undefined : eq(columns[name]!, value))));
+}
+
 /** One page of the organisation's rows in id order, with one row more than asked when there is a next page (see pageOf). */
 export async function listOwned<T extends OwnedTable>(
   db: Db,
   table: T,
   organisationId: string,
-  page: { limit: number; cursor?: string | undefined },
+  page: PageRequest,
   ...filters: Array<SQL | undefined>
 ): Promise<Array<T['$inferSelect']>> {
   const rows = await db
     .select()
     .from(table as SQLiteTable)
-    .where(and(eq(table.organisationId, organisationId), page.cursor ? gt(table.id, page.cursor) : undefined, ...filters))
-    .orderBy(asc(table.id))
+    .where(and(eq(table.organisationId, organisationId), page.cursor ? (page.newestFirst ? lt : gt)(table.id, page.cursor) : undefined, ...filters))
+    .orderBy(page.newestFirst ? desc(table.id) : asc(table.id))
     .limit(page.limit + 1);
   return rows as Array<T['$inferSelect']>;
 }
@@ -47,7 +56,7 @@ export async function pageOwned<T extends OwnedTable, Item>(
   db: Db,
   table: T,
   organisationId: string,
-  page: { limit: number; cursor?: string | undefined },
+  page: PageRequest,
   toItem: (row: T['$inferSelect']) => Item,
   ...filters: Array<SQL | undefined>
 ) {

@@ -7,7 +7,7 @@ import { accessProfiles, bookings, members, subscriptionMembers, subscriptions }
 import { writeWithChanges } from '../entitlements/index.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
-import { findOwned, ownedBy, pageOwned } from '../lib/owned.ts';
+import { findOwned, matching, ownedBy, pageOwned } from '../lib/owned.ts';
 import { ApiProblem, invalidField, notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
 import { clearMemberPin, createBooking, createMember, deleteBooking, getMember, listBookings, listMembers, setMemberPin, updateMember } from './routes.ts';
@@ -139,8 +139,8 @@ async function refuseWhileBilled(db: Db, memberId: string, status: string): Prom
 
 export const membersRouter = new OpenAPIHono<AppEnv>()
   .openapi(listMembers, async (c) => {
-    const { status, ...page } = c.req.valid('query');
-    return c.json(await pageOwned(c.var.db, members, c.var.organisationId, page, memberOut, status ? eq(members.status, status) : undefined), 200);
+    const { limit, cursor, ...filters } = c.req.valid('query');
+    return c.json(await pageOwned(c.var.db, members, c.var.organisationId, { limit, cursor }, memberOut, matching(members, filters)), 200);
   })
   .openapi(createMember, async (c) => {
     const body = c.req.valid('json');

@@ -6,7 +6,7 @@ import { doors, sites } from '../../db/schema.ts';
 import { writeWithChanges } from '../../entitlements/index.ts';
 import type { AppEnv } from '../../env.ts';
 import { newId } from '../../lib/ids.ts';
-import { findOwned, namedFields, ownedBy, pageOwned } from '../../lib/owned.ts';
+import { findOwned, matching, namedFields, ownedBy, pageOwned } from '../../lib/owned.ts';
 import { invalidField } from '../../lib/problem.ts';
 import { iso } from '../../lib/time.ts';
 import { createDoor, deleteDoor, getDoor, listDoors, updateDoor } from './routes.ts';
@@ -35,8 +35,8 @@ const columnsOf = (body: z.infer<typeof DoorUpdate>): Partial<DoorRow> => {
 // Doors and their policies are part of the site's entitlements, so every door write is a change.
 export const doorsRouter = new OpenAPIHono<AppEnv>()
   .openapi(listDoors, async (c) => {
-    const { siteId, ...page } = c.req.valid('query');
-    return c.json(await pageOwned(c.var.db, doors, c.var.organisationId, page, doorOut, siteId ? eq(doors.siteId, siteId) : undefined), 200);
+    const { limit, cursor, ...filters } = c.req.valid('query');
+    return c.json(await pageOwned(c.var.db, doors, c.var.organisationId, { limit, cursor }, doorOut, matching(doors, filters)), 200);
   })
   .openapi(createDoor, async (c) => {
     const { siteId, ...body } = c.req.valid('json');

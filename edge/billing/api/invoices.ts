@@ -1,6 +1,6 @@
 // Invoices, credit notes, payments, refunds and pending items.
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, desc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { creditNotes, invoices, payments, pendingItems, refunds } from '../../db/schema.ts';
 import type { AppEnv } from '../../env.ts';
 import { pageOf } from '../../lib/pagination.ts';
@@ -8,27 +8,13 @@ import { conflict, notFound } from '../../lib/problem.ts';
 import { addPendingItem as addPendingItemOp, chargeAgain, createCreditNote, deletePendingItem, markUncollectible, recordManualPayment, refundFromCredit, voidInvoice } from '../documents.ts';
 import * as r from '../routes.ts';
 import { asProblem, checkPayerCurrency, creditNoteOut, depsOf, invoiceOut, ownInvoice, ownMember, ownPayment, paymentOut, pendingOut, refundOut } from './shared.ts';
-import { ownedBy } from '../../lib/owned.ts';
+import { matching, ownedBy, pageOwned } from '../../lib/owned.ts';
 
 export const billingInvoicesRouter = new OpenAPIHono<AppEnv>()
   // Invoices
   .openapi(r.listInvoices, async (c) => {
-    const { limit, cursor, payerId, subscriptionId, status } = c.req.valid('query');
-    const rows = await c.var.db
-      .select()
-      .from(invoices)
-      .where(
-        and(
-          eq(invoices.organisationId, c.var.organisationId),
-          payerId ? eq(invoices.payerId, payerId) : undefined,
-          subscriptionId ? eq(invoices.subscriptionId, subscriptionId) : undefined,
-          status ? eq(invoices.status, status) : undefined,
-          cursor ? lt(invoices.id, cursor) : undefined,
-        ),
-      )
-      .orderBy(desc(invoices.id))
-      .limit(limit + 1);
-    return c.json(pageOf(rows, limit, invoiceOut, (i) => i.id), 200);
+    const { limit, cursor, ...filters } = c.req.valid('query');
+    return c.json(await pageOwned(c.var.db, invoices, c.var.organisationId, { limit, cursor, newestFirst: true }, invoiceOut, matching(invoices, filters)), 200);
   })
   .openapi(r.getInvoice, async (c) => c.json(invoiceOut(await ownInvoice(c, c.req.valid('param').id)), 200))
   .openapi(r.voidInvoiceRoute, async (c) => {
@@ -83,21 +69,8 @@ export const billingInvoicesRouter = new OpenAPIHono<AppEnv>()
     );
   })
   .openapi(r.listPayments, async (c) => {
-    const { limit, cursor, payerId, invoiceId } = c.req.valid('query');
-    const rows = await c.var.db
-      .select()
-      .from(payments)
-      .where(
-        and(
-          eq(payments.organisationId, c.var.organisationId),
-          payerId ? eq(payments.payerId, payerId) : undefined,
-          invoiceId ? eq(payments.invoiceId, invoiceId) : undefined,
-          cursor ? lt(payments.id, cursor) : undefined,
-        ),
-      )
-      .orderBy(desc(payments.id))
-      .limit(limit + 1);
-    return c.json(pageOf(rows, limit, paymentOut, (p) => p.id), 200);
+    const { limit, cursor, ...filters } = c.req.valid('query');
+    return c.json(await pageOwned(c.var.db, payments, c.var.organisationId, { limit, cursor, newestFirst: true }, paymentOut, matching(payments, filters)), 200);
   })
   .openapi(r.refundPayment, async (c) => {
     const payment = await ownPayment(c, c.req.valid('param').id);

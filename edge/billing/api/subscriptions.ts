@@ -1,37 +1,23 @@
 // Subscriptions: list, start, read, change plan, freeze, cancel, family members; billing settings.
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, ne } from 'drizzle-orm';
 import { startSubscription, entitlementOf } from '../../../core/billing/subscription.ts';
 import { invoiceSequences, members, plans, subscriptionMembers, subscriptions } from '../../db/schema.ts';
 import type { AppEnv } from '../../env.ts';
 import { newId } from '../../lib/ids.ts';
-import { pageOf } from '../../lib/pagination.ts';
 import { conflict, invalidField } from '../../lib/problem.ts';
 import { freezeFeeOf, loadPlan, planPrice, planTerms } from '../records.ts';
 import * as r from '../routes.ts';
 import { accessGraceDays, addMemberPlan, removeMemberPlan, settleAfterChange } from '../subscriptions.ts';
 import { checkPayerCurrency, depsOf, homeSite, ownSubscription, subscriptionAction, subscriptionOut } from './shared.ts';
-import { ownedBy } from '../../lib/owned.ts';
+import { matching, ownedBy, pageOwned } from '../../lib/owned.ts';
 
 export const billingSubscriptionsRouter = new OpenAPIHono<AppEnv>()
   // Subscriptions
   .openapi(r.listSubscriptions, async (c) => {
-    const { limit, cursor, payerId, status } = c.req.valid('query');
-    const rows = await c.var.db
-      .select()
-      .from(subscriptions)
-      .where(
-        and(
-          eq(subscriptions.organisationId, c.var.organisationId),
-          payerId ? eq(subscriptions.payerId, payerId) : undefined,
-          status ? eq(subscriptions.status, status) : undefined,
-          cursor ? sql`${subscriptions.id} > ${cursor}` : undefined,
-        ),
-      )
-      .orderBy(asc(subscriptions.id))
-      .limit(limit + 1);
+    const { limit, cursor, ...filters } = c.req.valid('query');
     const grace = await accessGraceDays(depsOf(c), c.var.organisationId);
-    return c.json(pageOf(rows, limit, (row) => subscriptionOut(row, grace), (s) => s.id), 200);
+    return c.json(await pageOwned(c.var.db, subscriptions, c.var.organisationId, { limit, cursor }, (row) => subscriptionOut(row, grace), matching(subscriptions, filters)), 200);
   })
   .openapi(r.createSubscription, async (c) => {
     const body = c.req.valid('json');

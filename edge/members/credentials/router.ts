@@ -5,7 +5,7 @@ import { credentials, members } from '../../db/schema.ts';
 import { writeWithChanges } from '../../entitlements/index.ts';
 import type { AppEnv } from '../../env.ts';
 import { newId } from '../../lib/ids.ts';
-import { findOwned, ownedBy, pageOwned } from '../../lib/owned.ts';
+import { findOwned, matching, ownedBy, pageOwned } from '../../lib/owned.ts';
 import { conflict, invalidField, notFound } from '../../lib/problem.ts';
 import { iso } from '../../lib/time.ts';
 import { createCredential, deleteCredential, getCredential, listCredentials } from './routes.ts';
@@ -24,8 +24,8 @@ const credentialOut = (r: CredentialRow) => ({
 
 export const credentialsRouter = new OpenAPIHono<AppEnv>()
   .openapi(listCredentials, async (c) => {
-    const { memberId, ...page } = c.req.valid('query');
-    return c.json(await pageOwned(c.var.db, credentials, c.var.organisationId, page, credentialOut, memberId ? eq(credentials.memberId, memberId) : undefined), 200);
+    const { limit, cursor, ...filters } = c.req.valid('query');
+    return c.json(await pageOwned(c.var.db, credentials, c.var.organisationId, { limit, cursor }, credentialOut, matching(credentials, filters)), 200);
   })
   .openapi(createCredential, async (c) => {
     const body = c.req.valid('json');
