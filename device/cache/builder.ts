@@ -4,7 +4,7 @@
 // thread is started on first use; if it cannot start, or dies, the work runs inline instead.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log/logger.ts';
-import { DeltaError, SnapshotError, type CacheParts } from './entitlement-cache.ts';
+import { DeltaError, SnapshotError, type CacheParts } from './cache-parts.ts';
 import { processBody, rewriteParts, type ProcessResult, type RewriteResult } from './snapshot-work.ts';
 
 export type ThreadRequest = { id: number; op: 'process'; bytes: Uint8Array } | { id: number; op: 'rewrite'; parts: CacheParts };

@@ -2,7 +2,7 @@
 // card taps. Messages: {id, op: 'process', bytes} and {id, op: 'rewrite', parts}; answers carry
 // the result with its typed arrays transferred, or an error.
 import { parentPort } from 'node:worker_threads';
-import { partsBuffers } from './entitlement-cache.ts';
+import { partsBuffers } from './cache-parts.ts';
 import { processBody, rewriteParts } from './snapshot-work.ts';
 import type { ThreadRequest, ThreadResponse } from './builder.ts';
 

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { enroll, WorkerClient, type FetchLike } from '../api/worker-client.ts';
-import { parseSnapshot } from '../cache/entitlement-cache.ts';
+import { parseSnapshot } from '../cache/snapshot-check.ts';
 import { saveSnapshot } from '../cache/store.ts';
 import { writeLastSync } from '../clock/door-clock.ts';
 import { devicePath, readAgentConfig, writeAgentConfig, writeDeviceIdentity, configPath } from '../config/files.ts';

@@ -15,7 +15,8 @@
 import { EntitlementUpdate, readSignedDelta, type EntitlementDelta, type EntitlementNotice, type NoticeRefusal, type SignedDelta } from '../../core/contracts/wire.ts';
 import { ApiError, type Timed, type WorkerClient } from '../api/worker-client.ts';
 import type { SnapshotBuilder } from '../cache/builder.ts';
-import { DeltaError, EntitlementCache, type CacheParts } from '../cache/entitlement-cache.ts';
+import { DeltaError, type CacheParts } from '../cache/cache-parts.ts';
+import { EntitlementCache } from '../cache/entitlement-cache.ts';
 import type { CacheStore } from '../cache/store.ts';
 import type { DoorClock } from '../clock/door-clock.ts';
 import type { WorkerKey } from '../crypto/worker-key.ts';

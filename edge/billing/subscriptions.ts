@@ -8,14 +8,12 @@
 // saved card), take what the invoices and payments say (paid, failed) into the state, and write
 // the entitlement and the next day to look again. Running it twice, or twice at once, is the same
 // as running it once.
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import type { BatchItem } from 'drizzle-orm/batch';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../env.ts';
 import { computeDraftInvoice, type PendingItem } from '../../core/billing/invoice.ts';
-import { addDays, maxDate, minDate, type CalendarDate } from '../../core/billing/periods.ts';
+import { type CalendarDate } from '../../core/billing/periods.ts';
 import type { ProrationLine } from '../../core/billing/proration.ts';
-import {
-  applySubscriptionEvent,
+import { applySubscriptionEvent,
   billingDue,
   entitlementOf,
   type SubscriptionEntitlement,
@@ -25,14 +23,15 @@ import {
 } from '../../core/billing/subscription.ts';
 import { invoices, members, pendingItems, plans, subscriptionMembers, subscriptions } from '../db/schema.ts';
 import { isPaymentProviderError } from '../payments/index.ts';
-import { writeWithChanges } from '../entitlements/index.ts';
 import { newId } from '../lib/ids.ts';
-import { changeContext, type BillingDeps } from './deps.ts';
-import { batch, raw, chargeInvoice, draftInvoiceStatements, finaliseInvoice, insertDraftInvoice, isConstraintError, randomToken, type ChargeAttempt, type DraftToStore } from './invoices.ts';
-import { joiningFeeOf, loadSubscription, memberLedger, stateOf, subscriptionFacts, taxRateOf, type InvoiceFact, type InvoiceRow, type SubscriptionRow } from './records.ts';
-import { localDate, startOfDay } from './time.ts';
-import { dunningGraceDays } from './dunning-port.ts';
+import { type BillingDeps } from './deps.ts';
+import { raw, chargeInvoice, draftInvoiceStatements, finaliseInvoice, insertDraftInvoice, type ChargeAttempt, type DraftToStore } from './invoices.ts';
+import { joiningFeeOf, loadSubscription, memberLedger, subscriptionFacts, taxRateOf, type InvoiceRow, type SubscriptionRow } from './records.ts';
+import { localDate } from './time.ts';
 import { ownedBy } from '../lib/owned.ts';
+
+import { billedPeriods, billingTarget, nextReviewDate, reconcileEvents } from './subscription-state.ts';
+import { accessGraceDays, commitSubscription, entitlementWrites, stateOnBillingDay, tokenHolds, type Commit } from './subscription-writes.ts';
 
 const MAX_ROUNDS = 10;
 /** Periods one run catches up on at most (a year of weekly periods); the next run goes on. */
@@ -45,262 +44,6 @@ export class SubscriptionRefused extends Error {
   ) {
     super(detail);
   }
-}
-
-/** The day billing acts on: today in the subscription's zone, never before the state's own date. */
-export const billingDate = (row: SubscriptionRow, now: number): CalendarDate => maxDate(localDate(now, row.timezone), stateOf(row).asOf);
-
-// ---------------------------------------------------------------------------------------------
-// Reconciling invoices and payments into the state
-
-/**
- * The events that bring the state in line with the subscription's invoices: a paid period moves
- * paid-through; an open or uncollectible invoice whose last collection attempt failed makes it past due; nothing
- * overdue any more ends past due (and a payment_overdue suspension).
- */
-export function reconcileEvents(s: SubscriptionState, facts: InvoiceFact[], date: CalendarDate): SubscriptionEvent[] {
-  const live = facts.filter((f) => f.status !== 'void' && f.status !== 'draft');
-  // An uncollectible invoice (written off by staff or the dunning end of line) is still owed.
-  const overdue = live.filter(
-    (f) => (f.status === 'open' || f.status === 'uncollectible') && f.amountRemaining > 0 && (f.lastPaymentStatus === 'failed' || f.lastPaymentStatus === 'requires_action'),
-  );
-  const paidEnds = live.filter((f) => f.reason === 'plan' && f.status === 'paid' && f.periodEnd !== null).map((f) => f.periodEnd as string);
-  const maxPaid = paidEnds.length ? paidEnds.reduce(maxDate) : null;
-  const events: SubscriptionEvent[] = [];
-  const settled = overdue.length === 0;
-  if (maxPaid !== null && (s.paidThrough === null || maxPaid > s.paidThrough)) {
-    events.push({ type: 'paid', date, periodEnd: maxPaid, settled });
-  } else if (settled && (s.pastDueSince !== null || s.suspension === 'payment_overdue')) {
-    events.push({ type: 'paid', date, periodEnd: null, settled: true });
-  }
-  if (!settled && s.pastDueSince === null) events.push({ type: 'payment_failed', date });
-  return events;
-}
-
-/** The next date anything can happen to the subscription by itself: billing, trial end, freeze, cancellation, validUntil. */
-export function nextReviewDate(s: SubscriptionState, facts: InvoiceFact[], date: CalendarDate, minGraceDays = 0): CalendarDate | null {
-  const ent = entitlementOf(s, { minGraceDays });
-  if (ent.status === 'ended') return null;
-  let next = ent.reviewOn;
-  // A charge whose answer never came (network trouble, a concurrent request): look again next run.
-  if (facts.some((f) => f.status === 'open' && f.lastPaymentStatus === 'pending')) return date;
-  const due = billingDue(s, date);
-  if (due.kind !== 'none') {
-    const invoiced =
-      facts.some((f) => f.reason === due.kind && f.periodStart === due.period.start) ||
-      (due.kind === 'plan' && s.paidThrough !== null && s.paidThrough >= due.period.end);
-    const at = invoiced ? due.period.end : date;
-    next = next === null ? at : minDate(next, at);
-  }
-  return next;
-}
-
-/** A period invoice of the subscription, void ones included (a voided period is not billed again). */
-export type BilledPeriod = { reason: string; status: string; periodStart: string | null; periodEnd: string | null };
-
-/**
- * The day whose period the run bills next: the earliest period after the last one invoiced that
- * is due and not invoiced yet, up to `date`. When runs did not happen for a while (an outage, a
- * paused cron) every missed period is billed, oldest first, not just today's. A subscription with
- * no period invoice yet starts with today's period.
- */
-export function billingTarget(s: SubscriptionState, billed: BilledPeriod[], date: CalendarDate): CalendarDate {
-  // A draft left by the previous round (or a crash) is finalised and charged first.
-  const drafts = billed.filter((b) => b.status === 'draft' && b.periodStart !== null && b.periodStart < date).map((b) => b.periodStart as string);
-  if (drafts.length > 0) return drafts.reduce(minDate);
-  const ends = billed.filter((b) => (b.reason === 'plan' || b.reason === 'freeze_fee') && b.periodEnd !== null).map((b) => b.periodEnd as string);
-  if (ends.length === 0) return date;
-  let d = ends.reduce(maxDate);
-  // Bounded: trial and unpaid-freeze days are stepped over one at a time.
-  for (let steps = 0; steps < 800 && d < date; steps++) {
-    const due = billingDue(s, d);
-    if (due.kind === 'none') {
-      if (due.reason === 'ended') return date;
-      d = addDays(d, 1);
-      continue;
-    }
-    const invoiced =
-      billed.some((b) => b.reason === due.kind && b.periodStart === due.period.start) || (due.kind === 'plan' && s.paidThrough !== null && s.paidThrough >= due.period.end);
-    if (!invoiced) return d;
-    d = maxDate(due.period.end, addDays(d, 1));
-  }
-  return date;
-}
-
-export async function billedPeriods(db: BillingDeps['db'], subscriptionId: string): Promise<BilledPeriod[]> {
-  return db
-    .select({ reason: invoices.reason, status: invoices.status, periodStart: invoices.periodStart, periodEnd: invoices.periodEnd })
-    .from(invoices)
-    .where(and(eq(invoices.subscriptionId, subscriptionId), inArray(invoices.reason, ['plan', 'freeze_fee'])));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Writing
-
-export type Commit = {
-  state: SubscriptionState;
-  /** Events to log (not the passing of time). */
-  events: SubscriptionEvent[];
-  nextReviewOn: CalendarDate | null;
-  pendingProrations?: ProrationLine[];
-  /** Statements that must take effect only if this write wins; given the write's token. */
-  extra?: (token: string) => BatchItem<'sqlite'>[];
-  /** Members the extra statements change (for the doors), beyond those the subscription covers. */
-  alsoChanged?: string[];
-  /** The organisation's dunning grace days when the caller has read them (accessGraceDays). */
-  graceDays?: number;
-};
-
-export const tokenHolds = (subscriptionId: string, token: string): SQL =>
-  sql`EXISTS (SELECT 1 FROM subscriptions WHERE id = ${subscriptionId} AND write_token = ${token})`;
-
-type MemberRow = typeof members.$inferSelect;
-
-/**
- * The covered members whose door data must change to follow the entitlement, with their new
- * values, from their rows and the plan's access profile (undefined: the plan is gone, each member
- * keeps theirs).
- */
-export function memberChanges(
-  row: SubscriptionRow,
-  s: SubscriptionState,
-  ent: SubscriptionEntitlement,
-  now: number,
-  covered: { rows: MemberRow[]; planAccessProfileId: string | null | undefined },
-) {
-  const ids = new Set(ent.memberIds);
-  const desired = {
-    status: ent.status,
-    suspension: ent.status === 'suspended' ? ent.suspension : null,
-    validFrom: startOfDay(s.startDate, row.timezone),
-    validUntil: startOfDay(ent.validUntil, row.timezone),
-  };
-  const changes: { id: string; set: typeof desired & { accessProfileId: string | null; updatedAt: number } }[] = [];
-  for (const m of covered.rows) {
-    if (!ids.has(m.id) || m.organisationId !== row.organisationId) continue;
-    // The plan's access profile is the access it grants (null: general doors at every site, 24/7).
-    const accessProfileId = covered.planAccessProfileId === undefined ? m.accessProfileId : covered.planAccessProfileId;
-    if (
-      m.status === desired.status &&
-      m.suspension === desired.suspension &&
-      m.validFrom === desired.validFrom &&
-      m.validUntil === desired.validUntil &&
-      m.accessProfileId === accessProfileId
-    ) {
-      continue;
-    }
-    changes.push({ id: m.id, set: { ...desired, accessProfileId, updatedAt: now } });
-  }
-  return changes;
-}
-
-/** memberChanges as updates that run only if the subscription write holding `token` won. */
-export function memberUpdates(db: Db, row: SubscriptionRow, s: SubscriptionState, ent: SubscriptionEntitlement, token: string, now: number, covered: Parameters<typeof memberChanges>[4]) {
-  const changes = memberChanges(row, s, ent, now, covered);
-  return {
-    statements: changes.map((c) =>
-      db
-        .update(members)
-        .set(c.set)
-        .where(and(eq(members.id, c.id), eq(members.organisationId, row.organisationId), tokenHolds(row.id, token))),
-    ),
-    changed: changes.map((c) => c.id),
-  };
-}
-
-/** memberUpdates, reading the covered members and the plan first. */
-async function entitlementWrites(deps: BillingDeps, row: SubscriptionRow, s: SubscriptionState, ent: SubscriptionEntitlement, token: string, now: number) {
-  const { db } = deps;
-  const ids = ent.memberIds;
-  if (ids.length === 0) return { statements: [] as BatchItem<'sqlite'>[], changed: [] as string[] };
-  const [[plan], rows] = await db.batch([
-    db.select({ accessProfileId: plans.accessProfileId }).from(plans).where(eq(plans.id, s.plan.planId)),
-    db.select().from(members).where(and(eq(members.organisationId, row.organisationId), inArray(members.id, ids))),
-  ]);
-  return memberUpdates(db, row, s, ent, token, now, { rows, planAccessProfileId: plan?.accessProfileId });
-}
-
-/** The organisation's dunning grace in days: access lasts at least that long after paid-through. */
-export async function accessGraceDays(deps: BillingDeps, organisationId: string): Promise<number> {
-  return dunningGraceDays(deps.db, organisationId);
-}
-
-/**
- * The compare-and-swap of the subscription (first; it returns the id when it won) and the event
- * log, each event written only if the swap won. `token` is the write's.
- */
-export function commitStatements(db: Db, row: SubscriptionRow, c: Commit, ent: SubscriptionEntitlement, token: string, now: number): BatchItem<'sqlite'>[] {
-  const cas = db
-    .update(subscriptions)
-    .set(subscriptionWrite(row, c, ent, token, now))
-    .where(and(eq(subscriptions.id, row.id), eq(subscriptions.version, row.version)))
-    .returning({ id: subscriptions.id });
-  const log = subscriptionEventRows(row, c, now).map((e) =>
-    raw(db, sql`INSERT INTO subscription_events (id, subscription_id, organisation_id, version, type, date, event, created_at)
-      SELECT ${e.id}, ${e.subscriptionId}, ${e.organisationId}, ${e.version}, ${e.type}, ${e.date}, ${JSON.stringify(e.event)}, ${e.createdAt}
-      WHERE ${tokenHolds(row.id, token)}`),
-  );
-  return [cas, ...log];
-}
-
-/** What the compare-and-swap writes on the subscription. */
-export function subscriptionWrite(row: SubscriptionRow, c: Commit, ent: SubscriptionEntitlement, token: string, now: number) {
-  return {
-    state: c.state,
-    status: ent.status,
-    planId: c.state.plan.planId,
-    nextReviewOn: c.nextReviewOn,
-    nextReviewAt: c.nextReviewOn === null ? null : startOfDay(c.nextReviewOn, row.timezone),
-    ...(c.pendingProrations ? { pendingProrations: c.pendingProrations } : {}),
-    version: row.version + 1,
-    writeToken: token,
-    updatedAt: now,
-  };
-}
-
-/** The subscription_events rows of a commit (written only if its swap won). */
-export function subscriptionEventRows(row: SubscriptionRow, c: Commit, now: number) {
-  return c.events.map((e, i) => ({
-    id: newId('sev', now),
-    subscriptionId: row.id,
-    organisationId: row.organisationId,
-    version: row.version + 1,
-    type: e.type,
-    date: e.date,
-    event: e,
-    createdAt: now + i,
-  }));
-}
-
-/** Compare-and-swap of the subscription; false when another write got there first (nothing was written). */
-export async function commitSubscription(deps: BillingDeps, row: SubscriptionRow, c: Commit, now: number): Promise<boolean> {
-  const { db } = deps;
-  const token = randomToken();
-  const ent = entitlementOf(c.state, { minGraceDays: c.graceDays ?? (await accessGraceDays(deps, row.organisationId)) });
-  const { statements: memberWrites, changed: covered } = await entitlementWrites(deps, row, c.state, ent, token, now);
-  const changed = [...new Set([...covered, ...(c.alsoChanged ?? [])])];
-  const statements = [...commitStatements(db, row, c, ent, token, now), ...memberWrites, ...(c.extra?.(token) ?? [])];
-  try {
-    const results =
-      changed.length > 0
-        ? await writeWithChanges(changeContext(deps), statements, { organisationId: row.organisationId }, changed.map((entityId) => ({ kind: 'member' as const, entityId })))
-        : await batch(db, statements);
-    return ((results[0] as unknown[]) ?? []).length > 0;
-  } catch (error) {
-    if (isConstraintError(error)) return false;
-    throw error;
-  }
-}
-
-/** The subscription's state moved to the day billing acts on at `now` (see billingDate). */
-export function stateOnBillingDay(row: SubscriptionRow, now: number): { date: CalendarDate; state: SubscriptionState } {
-  const date = billingDate(row, now);
-  let state = stateOf(row);
-  if (date > state.asOf) {
-    const advanced = applySubscriptionEvent(state, { type: 'advance', date });
-    if (advanced.ok) state = advanced.state;
-  }
-  return { date, state };
 }
 
 // ---------------------------------------------------------------------------------------------

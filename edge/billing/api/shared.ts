@@ -17,7 +17,8 @@ import { PlanUpdate } from '../contracts.ts';
 import type { BillingDeps } from '../deps.ts';
 import { providerFailed, refused } from '../problems.ts';
 import { stateOf, taxColumns, taxRateOf, type CreditNoteRow, type InvoiceRow, type PaymentRow, type PlanRow, type RefundRow, type SubscriptionRow } from '../records.ts';
-import { accessGraceDays, actOnSubscription, SubscriptionRefused } from '../subscriptions.ts';
+import { accessGraceDays } from '../subscription-writes.ts';
+import { actOnSubscription, SubscriptionRefused } from '../subscriptions.ts';
 
 export type Ctx = { var: { db: Db; organisationId: string }; env: AppEnv['Bindings']; executionCtx: { waitUntil(p: Promise<unknown>): void } };
 export const depsOf = (c: Ctx): BillingDeps => ({ db: c.var.db, env: c.env, ctx: c.executionCtx });

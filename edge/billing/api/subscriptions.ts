@@ -8,7 +8,8 @@ import { newId } from '../../lib/ids.ts';
 import { conflict, invalidField } from '../../lib/problem.ts';
 import { freezeFeeOf, loadPlan, planPrice, planTerms } from '../records.ts';
 import * as r from '../routes.ts';
-import { accessGraceDays, addMemberPlan, removeMemberPlan, settleAfterChange } from '../subscriptions.ts';
+import { accessGraceDays } from '../subscription-writes.ts';
+import { addMemberPlan, removeMemberPlan, settleAfterChange } from '../subscriptions.ts';
 import { checkPayerCurrency, depsOf, homeSite, ownSubscription, subscriptionAction, subscriptionOut } from './shared.ts';
 import { matching, ownedBy, pageOwned } from '../../lib/owned.ts';
 
