@@ -5,6 +5,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import { createMiddleware } from 'hono/factory';
 import { fieldErrors } from '../core/contracts/common.ts';
 import { usePlainMessages } from '../core/contracts/messages.ts';
+import { grants, PERMISSIONS, type Permission } from '../core/permissions.ts';
 import { requireDeviceToken, requireOwnerKey } from './auth/index.ts';
 import { accessProfilesRouter, accessRouter, doorsRouter, sitesRouter } from './access/index.ts';
 import { billingRouters } from './billing/index.ts';
@@ -16,7 +17,8 @@ import { cardPageRouter, dunningRouter, payPageRouter } from './dunning/index.ts
 import type { AppEnv } from './env.ts';
 import { notificationsRouter } from './notifications/index.ts';
 import { organisationRouter } from './organisation/index.ts';
-import { ApiProblem, invalid, renderProblem, toProblem } from './lib/problem.ts';
+import { problems } from './lib/openapi.ts';
+import { ApiProblem, forbidden, invalid, renderProblem, toProblem } from './lib/problem.ts';
 import { wireSubsystems } from './wiring.ts';
 
 export const API_VERSION = '0.1.0';
@@ -30,8 +32,10 @@ const withDb = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 const PUBLIC_PATHS = new Set(['/v1/enroll', '/v1/webhooks/stripe']);
+/** Paths of the owner API (organisation API keys), as opposed to devices, the broker and public endpoints. */
+const isOwnerPath = (path: string) => !(PUBLIC_PATHS.has(path) || path.startsWith('/v1/device/') || path.startsWith('/v1/broker/'));
 const ownerOnly = createMiddleware<AppEnv>(async (c, next) => {
-  if (PUBLIC_PATHS.has(c.req.path) || c.req.path.startsWith('/v1/device/') || c.req.path.startsWith('/v1/broker/')) return next();
+  if (!isOwnerPath(c.req.path)) return next();
   return requireOwnerKey(c, next);
 });
 
@@ -73,14 +77,16 @@ export function createApp() {
         throw invalid([...fieldErrors(result.error, prefix), ...unknown.map((field) => ({ field, reason: 'unknown field' }))]);
       }
       if (tolerant(c.req.path) || result.target !== 'json') return;
-      const unknown = unknownFields(await c.req.json(), result.data);
+      // A request without a body was validated as {} (its optional fields left out): nothing unknown in it.
+      const body = (await c.req.text()).trim();
+      const unknown = body === '' ? [] : unknownFields(JSON.parse(body), result.data);
       if (unknown.length > 0) throw invalid(unknown.map((field) => ({ field, reason: 'unknown field' })));
     },
   });
 
   // What each route declares (query parameters; a JSON object body's top-level fields, null when the
   // body is not a plain object schema), from the same route definitions as the OpenAPI document.
-  let routeShapes: Array<{ method: string; pattern: RegExp; params: number; names: Set<string>; body: Set<string> | null }> | undefined;
+  let routeShapes: Array<{ method: string; pattern: RegExp; params: number; names: Set<string>; body: Set<string> | null; permission: string | undefined }> | undefined;
   const shapeKeys = (schema: unknown) => {
     const shape = (schema as { shape?: object } | undefined)?.shape;
     return shape ? new Set(Object.keys(shape)) : null;
@@ -94,6 +100,7 @@ export function createApp() {
         params: (r.path.match(/\{/g) ?? []).length,
         names: shapeKeys(r.request?.query) ?? new Set<string>(),
         body: shapeKeys((r.request?.body?.content as Record<string, { schema?: unknown }> | undefined)?.['application/json']?.schema),
+        permission: (r as { 'x-permission'?: string })['x-permission'],
       }))
       .sort((a, b) => a.params - b.params);
     return routeShapes.find((r) => r.method === method && r.pattern.test(path));
@@ -110,12 +117,27 @@ export function createApp() {
     await next();
   });
 
+  // The owner API: the key must hold the permission the route declares (its x-permission).
+  const permitted = createMiddleware<AppEnv>(async (c, next) => {
+    if (!isOwnerPath(c.req.path)) return next();
+    const route = routeOf(c.req.method, c.req.path);
+    if (!route) return next();
+    const needed = route.permission as Permission | undefined;
+    // A route without a permission is a mistake in its contract: refuse rather than allow.
+    if (!needed || !(PERMISSIONS as readonly string[]).includes(needed)) throw new ApiProblem(500, 'route-without-permission', 'Route declares no permission');
+    if (!grants(c.var.scopes, needed)) {
+      throw forbidden(`This API key may not do this: it needs the permission ${needed}, which the key was not given.`, 'authorization', `the key lacks ${needed}`);
+    }
+    await next();
+  });
+
   app.use('/v1/*', withDb);
   app.use('/v1/*', jsonOnly);
   app.use('/v1/*', queryGuard);
   app.use('/v1/device/*', requireDeviceToken);
   app.use('/v1/broker/*', requireBrokerSecret);
   app.use('/v1/*', ownerOnly);
+  app.use('/v1/*', permitted);
 
   const routers = [
     organisationRouter,
@@ -140,6 +162,11 @@ export function createApp() {
     brokerRouter,
   ];
   for (const router of routers) app.route('/', router);
+  // Every owner operation may answer 403 for a key without its permission: documented once, here.
+  for (const d of app.openAPIRegistry.definitions) {
+    if (d.type !== 'route' || !(PERMISSIONS as readonly string[]).includes((d.route as { 'x-permission'?: string })['x-permission'] ?? '')) continue;
+    (d.route.responses as Record<number, unknown>)[403] ??= problems(403)[403];
+  }
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'ownerKey', {
     type: 'http',

@@ -1,5 +1,6 @@
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type * as schema from './db/schema.ts';
+import type { Permission } from '../core/permissions.ts';
 
 /** One message of BILLING_QUEUE: bill one subscription due at `now` (edge/billing/queue.ts). */
 export type BillingMessage = { type: 'bill_subscription'; subscriptionId: string; organisationId: string; now: number };
@@ -63,6 +64,8 @@ export type Db = DrizzleD1Database<typeof schema>;
 export type AppVariables = {
   db: Db;
   organisationId: string;
+  /** The calling API key's permissions; null for an owner key, which holds them all. */
+  scopes: Permission[] | null;
   device: { id: string; organisationId: string; siteId: string };
 };
 

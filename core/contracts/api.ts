@@ -5,6 +5,7 @@ import { ACCESS_REASONS } from '../reasons.ts';
 import { WIEGAND_MAX_CARD, WIEGAND_MAX_FACILITY } from '../credential-key.ts';
 import { CommandAction } from '../commands.ts';
 import { DoorGroup, DoorMode, MembershipStatus, SUSPENSIONS } from '../entitlement.ts';
+import { BUILT_IN_ROLES, Permission, PERMISSIONS } from '../permissions.ts';
 import { Closure, TimeWindow } from '../schedule.ts';
 import { MemberLocale, resourceId, Timestamp, TimeZone } from './common.ts';
 
@@ -48,9 +49,21 @@ export const ApiKey = z
     prefix: z.string().meta({ description: 'First characters of the key, for recognising it' }),
     createdAt: Timestamp,
     revokedAt: Timestamp.nullable(),
+    scopes: z.array(Permission).nullable().meta({ description: 'What the key may do; null for an owner key, which may do everything' }),
   })
   .meta({ id: 'ApiKey' });
-export const ApiKeyCreate = z.object({ name }).meta({ id: 'ApiKeyCreate' });
+const Scope = z.enum([...PERMISSIONS, ...(Object.keys(BUILT_IN_ROLES) as Array<keyof typeof BUILT_IN_ROLES>)]);
+export const ApiKeyCreate = z
+  .object({
+    name,
+    scopes: z
+      .array(Scope)
+      .min(1, 'must name at least one permission or role')
+      .max(60)
+      .optional()
+      .meta({ description: 'Permissions (resource:action) and built-in roles (owner, manager, front_desk, trainer, technician, read_only) the key holds; left out, an owner key. A key can give no more than it holds.' }),
+  })
+  .meta({ id: 'ApiKeyCreate' });
 export const ApiKeyCreated = ApiKey.extend({
   secret: z.string().meta({ description: 'The key itself. Shown once; only its hash is stored.' }),
 }).meta({ id: 'ApiKeyCreated' });

@@ -15,12 +15,13 @@ const bearer = (header: string | undefined): string => {
 export const requireOwnerKey = createMiddleware<AppEnv>(async (c, next) => {
   const secret = bearer(c.req.header('authorization'));
   const [key] = await c.var.db
-    .select({ organisationId: apiKeys.organisationId })
+    .select({ organisationId: apiKeys.organisationId, scopes: apiKeys.scopes })
     .from(apiKeys)
     .where(and(eq(apiKeys.keyHash, await sha256Hex(secret)), isNull(apiKeys.revokedAt)))
     .limit(1);
   if (!key) throw unauthorized('The API key is unknown or revoked.');
   c.set('organisationId', key.organisationId);
+  c.set('scopes', key.scopes ?? null);
   await next();
 });
 

@@ -58,31 +58,31 @@ export const MemberDunning = z.object({ memberId: z.string(), state: DunningStat
 const Note = z.object({ note: z.string().trim().max(1000).optional() });
 
 export const getPolicy = createRoute({
-  method: 'get', path: '/v1/dunning/policy', tags, security: ownerAuth, summary: 'The organisation’s dunning policy',
+  method: 'get', path: '/v1/dunning/policy', 'x-permission': 'dunning:read', tags, security: ownerAuth, summary: 'The organisation’s dunning policy',
   responses: { 200: json(DunningSettingsOut, 'Policy'), ...problems(401) },
 });
 export const putPolicy = createRoute({
-  method: 'put', path: '/v1/dunning/policy', tags, security: ownerAuth, summary: 'Set the dunning policy (retry days, attempts, window, grace days and amount, end of line)',
+  method: 'put', path: '/v1/dunning/policy', 'x-permission': 'dunning:write', tags, security: ownerAuth, summary: 'Set the dunning policy (retry days, attempts, window, grace days and amount, end of line)',
   request: { body: jsonBody(DunningSettingsIn) },
   responses: { 200: json(DunningSettingsOut, 'Policy'), ...problems(400, 401) },
 });
 export const getQueue = createRoute({
-  method: 'get', path: '/v1/dunning/queue', tags, security: ownerAuth, summary: 'Members in dunning: amount, step, next action and its date',
+  method: 'get', path: '/v1/dunning/queue', 'x-permission': 'dunning:read', tags, security: ownerAuth, summary: 'Members in dunning: amount, step, next action and its date',
   responses: { 200: json(z.object({ data: z.array(DunningQueueEntry) }), 'Queue'), ...problems(401) },
 });
 export const getMetrics = createRoute({
-  method: 'get', path: '/v1/dunning/metrics', tags, security: ownerAuth, summary: 'Recovery and involuntary churn in a month (UTC)',
+  method: 'get', path: '/v1/dunning/metrics', 'x-permission': 'dunning:read', tags, security: ownerAuth, summary: 'Recovery and involuntary churn in a month (UTC)',
   request: { query: z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/) }) },
   responses: { 200: json(DunningMetrics, 'Metrics'), ...problems(400, 401) },
 });
 export const getMemberDunning = createRoute({
-  method: 'get', path: '/v1/members/{id}/dunning', tags, security: ownerAuth, summary: 'A member’s dunning state and log',
+  method: 'get', path: '/v1/members/{id}/dunning', 'x-permission': 'dunning:read', tags, security: ownerAuth, summary: 'A member’s dunning state and log',
   request: { params: IdParam },
   responses: { 200: json(MemberDunning, 'Dunning'), ...problems(401, 404) },
 });
 const memberAction = (action: 'pause' | 'resume' | 'exclude' | 'include', summary: string) =>
   createRoute({
-    method: 'post', path: `/v1/members/{id}/dunning/${action}`, tags, security: ownerAuth, summary,
+    method: 'post', path: `/v1/members/{id}/dunning/${action}`, 'x-permission': 'dunning:write', tags, security: ownerAuth, summary,
     request: { params: IdParam, body: { required: false, content: { 'application/json': { schema: Note } } } },
     responses: { 200: json(MemberDunning, 'Dunning'), ...problems(400, 401, 404) },
   });

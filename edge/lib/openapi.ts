@@ -6,6 +6,7 @@ import { Problem } from '../../core/contracts/common.ts';
 const PROBLEM_TEXT = {
   400: 'A field is missing or invalid; `errors` names it and the reason',
   401: 'Missing, unknown or revoked bearer token',
+  403: 'The API key lacks the permission the operation declares (`x-permission`)',
   404: 'Not found (or owned by another organisation)',
   409: 'Conflicts with existing state',
   410: 'No longer valid',

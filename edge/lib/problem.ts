@@ -39,6 +39,8 @@ export const notFound = (what: string, id?: string) =>
 export const conflict = (field: string, reason: string) =>
   new ApiProblem(409, 'conflict', 'Conflicts with an existing resource', `${field}: ${reason}`, [{ field, reason }]);
 
+/** 403: the caller is who they say, but may not do this; `field` names what stands in the way. */
+export const forbidden = (detail: string, field: string, reason: string) => new ApiProblem(403, 'forbidden', 'Forbidden', detail, [{ field, reason }]);
 export const unauthorized = (detail: string) => new ApiProblem(401, 'unauthorized', 'Unauthorized', detail);
 
 export const renderProblem = (problem: ApiProblem): Response =>

@@ -34,7 +34,7 @@ export const Notification = z
 
 export const NotificationListQuery = listQuery.extend({ memberId: MemberId.optional(), status: NotificationStatus.optional() });
 
-export const listNotifications = ownerResource({ path: '/v1/notifications', tags, item: Notification, one: 'notice', many: 'Notifications' }).list(
+export const listNotifications = ownerResource({ path: '/v1/notifications', tags, item: Notification, one: 'notice', many: 'Notifications' , permissions: { read: 'notifications:read' } }).list(
   'Member notices (email and SMS), newest first, with delivery status and the last error',
   NotificationListQuery,
 );

@@ -3,10 +3,11 @@ import { asc, eq, isNull } from 'drizzle-orm';
 import { apiKeys, organisations } from '../db/schema.ts';
 import type { AppEnv } from '../env.ts';
 import { newId, newSecret, sha256Hex } from '../lib/ids.ts';
-import { notFound } from '../lib/problem.ts';
+import { expandScopes, grants, PERMISSIONS } from '../../core/permissions.ts';
+import { forbidden, notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
 import { createApiKey, getOrganisation, listApiKeys, revokeApiKey, updateOrganisation } from './routes.ts';
-import { ownedBy } from '../lib/owned.ts';
+import { findOwned, ownedBy } from '../lib/owned.ts';
 
 type OrganisationRow = typeof organisations.$inferSelect;
 type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -18,6 +19,7 @@ const apiKeyOut = (k: ApiKeyRow) => ({
   prefix: k.prefix,
   createdAt: iso(k.createdAt),
   revokedAt: isoOrNull(k.revokedAt),
+  scopes: k.scopes ?? null,
 });
 
 export const organisationRouter = new OpenAPIHono<AppEnv>()
@@ -45,7 +47,13 @@ export const organisationRouter = new OpenAPIHono<AppEnv>()
     return c.json({ data: rows.map(apiKeyOut), nextCursor: null }, 200);
   })
   .openapi(createApiKey, async (c) => {
-    const { name } = c.req.valid('json');
+    const { name, scopes: asked } = c.req.valid('json');
+    // An owner key (no scopes) only when asked for: every permission spelled out is a scoped key.
+    const scopes = asked === undefined ? null : expandScopes(asked);
+    const beyond = (scopes ?? PERMISSIONS).filter((p) => !grants(c.var.scopes, p));
+    if (beyond.length > 0) {
+      throw forbidden(`A key can give no more than it holds; this one lacks ${beyond.join(', ')}.`, 'scopes', `the calling key lacks ${beyond.join(', ')}`);
+    }
     const secret = newSecret('gg_live');
     const [row] = await c.var.db
       .insert(apiKeys)
@@ -55,6 +63,7 @@ export const organisationRouter = new OpenAPIHono<AppEnv>()
         name,
         prefix: secret.slice(0, 12),
         keyHash: await sha256Hex(secret),
+        scopes,
         createdAt: Date.now(),
       })
       .returning();
@@ -62,6 +71,12 @@ export const organisationRouter = new OpenAPIHono<AppEnv>()
   })
   .openapi(revokeApiKey, async (c) => {
     const { id } = c.req.valid('param');
+    const target = await findOwned(c.var.db, apiKeys, id, c.var.organisationId, 'API key');
+    // Revoking a key that can do more than the caller would let a narrow key lock the owner out.
+    const beyond = (target.scopes ?? PERMISSIONS).filter((p) => !grants(c.var.scopes, p));
+    if (beyond.length > 0) {
+      throw forbidden(`This key may not revoke a key that holds more than it does (${beyond.join(', ')}).`, 'id', `key ${id} holds ${beyond.join(', ')}, which the calling key lacks`);
+    }
     const [row] = await c.var.db
       .update(apiKeys)
       .set({ revokedAt: Date.now() })

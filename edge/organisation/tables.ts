@@ -1,6 +1,7 @@
 // Tables of the organisation subsystem: the tenant and its API keys, and the reference every
 // tenant-owned row makes to its organisation.
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { Permission } from '../../core/permissions.ts';
 import { createdAt } from '../db/columns.ts';
 
 export const organisations = sqliteTable('organisations', {
@@ -23,6 +24,8 @@ export const apiKeys = sqliteTable(
     name: text('name').notNull(),
     prefix: text('prefix').notNull(),
     keyHash: text('key_hash').notNull(),
+    // The permissions the key holds; null for an owner key (every key made before scopes is one).
+    scopes: text('scopes', { mode: 'json' }).$type<Permission[]>(),
     createdAt: createdAt(),
     revokedAt: integer('revoked_at'),
   },

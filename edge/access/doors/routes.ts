@@ -1,7 +1,7 @@
 import { Door, DoorCreate, DoorUpdate, listQuery, SiteId } from '../../../core/contracts/api.ts';
 import { ownerResource } from '../../lib/resource-routes.ts';
 
-const door = ownerResource({ path: '/v1/doors', tags: ['Doors'], item: Door, one: 'door', many: 'Doors' });
+const door = ownerResource({ path: '/v1/doors', tags: ['Doors'], item: Door, one: 'door', many: 'Doors' , permissions: { read: 'doors:read', write: 'doors:write' } });
 
 export const listDoors = door.list('List doors, optionally of one site', listQuery.extend({ siteId: SiteId.optional() }));
 export const createDoor = door.create('Add a door to a site', DoorCreate, 404);

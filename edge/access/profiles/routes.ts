@@ -1,7 +1,7 @@
 import { AccessProfile, AccessProfileCreate, AccessProfileUpdate, listQuery } from '../../../core/contracts/api.ts';
 import { ownerResource } from '../../lib/resource-routes.ts';
 
-const profile = ownerResource({ path: '/v1/access-profiles', tags: ['Access profiles'], item: AccessProfile, one: 'profile', many: 'Access profiles' });
+const profile = ownerResource({ path: '/v1/access-profiles', tags: ['Access profiles'], item: AccessProfile, one: 'profile', many: 'Access profiles' , permissions: { read: 'access_profiles:read', write: 'access_profiles:write' } });
 
 export const listProfiles = profile.list('List access profiles (what plans grant)', listQuery);
 export const createProfile = profile.create(

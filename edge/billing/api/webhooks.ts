@@ -13,6 +13,7 @@ export const stripeWebhookRouter = new OpenAPIHono<AppEnv>();
 stripeWebhookRouter.openAPIRegistry.registerPath({
   method: 'post',
   path: '/v1/webhooks/stripe',
+  'x-permission': 'public',
   tags: ['Billing: webhooks'],
   summary: 'Stripe events (payment intents, setup intents, card updates, refunds, disputes); verified by the Stripe-Signature header',
   request: {
