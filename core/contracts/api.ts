@@ -49,6 +49,7 @@ export const ApiKey = z
     prefix: z.string().meta({ description: 'First characters of the key, for recognising it' }),
     createdAt: Timestamp,
     revokedAt: Timestamp.nullable(),
+    lastUsedAt: Timestamp.nullable().meta({ description: 'When the key was last used, to the minute; null if never' }),
     scopes: z.array(Permission).nullable().meta({ description: 'What the key may do; null for an owner key, which may do everything' }),
   })
   .meta({ id: 'ApiKey' });

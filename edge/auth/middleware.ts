@@ -6,6 +6,9 @@ import type { AppEnv } from '../env.ts';
 import { sha256Hex } from '../lib/ids.ts';
 import { unauthorized } from '../lib/problem.ts';
 
+/** How finely a key's last use is kept. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
 const bearer = (header: string | undefined): string => {
   const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
   if (!match?.[1]) throw unauthorized('Send the key as `Authorization: Bearer <key>`.');
@@ -15,13 +18,18 @@ const bearer = (header: string | undefined): string => {
 export const requireOwnerKey = createMiddleware<AppEnv>(async (c, next) => {
   const secret = bearer(c.req.header('authorization'));
   const [key] = await c.var.db
-    .select({ organisationId: apiKeys.organisationId, scopes: apiKeys.scopes })
+    .select({ id: apiKeys.id, organisationId: apiKeys.organisationId, scopes: apiKeys.scopes, lastUsedAt: apiKeys.lastUsedAt })
     .from(apiKeys)
     .where(and(eq(apiKeys.keyHash, await sha256Hex(secret)), isNull(apiKeys.revokedAt)))
     .limit(1);
   if (!key) throw unauthorized('The API key is unknown or revoked.');
   c.set('organisationId', key.organisationId);
   c.set('scopes', key.scopes ?? null);
+  // Written at most once a minute per key, so a busy integration does not write on every request.
+  const now = Date.now();
+  if (key.lastUsedAt === null || now - key.lastUsedAt >= LAST_USED_RESOLUTION_MS) {
+    await c.var.db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id));
+  }
   await next();
 });
 

@@ -19,6 +19,7 @@ const apiKeyOut = (k: ApiKeyRow) => ({
   prefix: k.prefix,
   createdAt: iso(k.createdAt),
   revokedAt: isoOrNull(k.revokedAt),
+  lastUsedAt: isoOrNull(k.lastUsedAt),
   scopes: k.scopes ?? null,
 });
 

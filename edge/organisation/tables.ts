@@ -28,6 +28,8 @@ export const apiKeys = sqliteTable(
     scopes: text('scopes', { mode: 'json' }).$type<Permission[]>(),
     createdAt: createdAt(),
     revokedAt: integer('revoked_at'),
+    // When the key was last used, to the minute: which integrations are alive, which keys to revoke.
+    lastUsedAt: integer('last_used_at'),
   },
   (t) => [uniqueIndex('api_keys_hash').on(t.keyHash), index('api_keys_org').on(t.organisationId)],
 );

@@ -37,11 +37,9 @@ export { createSimulatedProvider, createMemorySimulatedStore, SIMULATED_PAY_NOW_
 export { outcomeFromSnapshot } from './outcome.ts';
 export { META, readPaymentMetadata } from './metadata.ts';
 export {
-  verifyStripeWebhook,
   normaliseStripeEvent,
   supersedes,
   objectKey,
-  WebhookVerificationError,
   type NormalisedEvent,
   type PaymentEvent,
   type CardSetupEvent,
@@ -50,6 +48,5 @@ export {
   type DisputeEvent,
   type IgnoredEvent,
   type PaymentState,
-  type WebhookVerification,
-  type WebhookFailureReason,
 } from './webhooks.ts';
+export { verifyStripeWebhook, WebhookVerificationError, type WebhookFailureReason, type WebhookVerification } from './webhook-signature.ts';

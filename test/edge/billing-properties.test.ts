@@ -5,7 +5,7 @@
 // invoice agrees with the ledger, and no finalised invoice changed after it was finalised.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { runDunning } from '../../edge/dunning/engine.ts';
+import { runDunning } from '../../edge/dunning/run.ts';
 import { billingDeps, billingGym, bkk, expectLedgerHolds, invoicesOf, run, saveSimulatedCard, setClock, subscribe, useBillingClock, type BillingGym } from './billing-helpers.ts';
 
 useBillingClock();

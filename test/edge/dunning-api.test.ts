@@ -2,7 +2,7 @@
 import { createExecutionContext, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../edge/app.ts';
-import { runDunning } from '../../edge/dunning/engine.ts';
+import { runDunning } from '../../edge/dunning/run.ts';
 import { createPayLink } from '../../edge/dunning/pay-links.ts';
 import type { Env } from '../../edge/env.ts';
 import { billingDeps, billingGym, bkk, invoicesOf, memberOf, run, saveSimulatedCard, setClock, subscribe, useBillingClock, type BillingGym } from './billing-helpers.ts';

@@ -5,7 +5,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../edge/app.ts';
-import { runDunning } from '../../edge/dunning/engine.ts';
+import { runDunning } from '../../edge/dunning/run.ts';
 import type { Env } from '../../edge/env.ts';
 import { billingDeps, billingGym, bkk, bkkMidnight, invoicesOf, memberOf, run, saveSimulatedCard, setClock, subscribe, useBillingClock, type BillingGym } from './billing-helpers.ts';
 import { call, enrollDevice } from './helpers.ts';

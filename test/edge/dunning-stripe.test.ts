@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../edge/app.ts';
 import type { Env } from '../../edge/env.ts';
 import { call, enrollDevice } from './helpers.ts';
-import { runDunning } from '../../edge/dunning/engine.ts';
+import { runDunning } from '../../edge/dunning/run.ts';
 import { type BillingGym, billingDeps, billingGym, bkk, bkkMidnight, invoicesOf, memberOf, run, setClock, subscribe, useBillingClock } from './billing-helpers.ts';
 import { fakeControl, fakeEvents, fakeRequests, fakeStripeUrl, newTestKey } from './stripe-fake/harness.ts';
 import { callRaw, cryptoProvider, deliver, saveStripeCard, stripeEnv, WEBHOOK_SECRET } from './stripe-billing-helpers.ts';

@@ -3,7 +3,8 @@
 // same whatever the delivery order or duplication.
 import Stripe from 'stripe';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { normaliseStripeEvent, objectKey, supersedes, verifyStripeWebhook, type NormalisedEvent } from '../../edge/payments/webhooks.ts';
+import { verifyStripeWebhook } from '../../edge/payments/webhook-signature.ts';
+import { normaliseStripeEvent, objectKey, supersedes, type NormalisedEvent } from '../../edge/payments/webhooks.ts';
 import fixtures from './stripe-fake/fixtures.json';
 import { fakeControl, fakeEvents, fakeStripeUrl, newTestKey, stripeProviderFor } from './stripe-fake/harness.ts';
 

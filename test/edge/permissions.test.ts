@@ -125,6 +125,18 @@ describe('API keys with scopes', () => {
     expect(empty.body.errors).toEqual([{ field: 'scopes', reason: 'must name at least one permission or role' }]);
   });
 
+  it('a key shows when it was last used', async () => {
+    const g = await gym();
+    const used = await keyWith(g.apiKey, ['sites:read'], 'Used');
+    const idle = await keyWith(g.apiKey, ['sites:read'], 'Idle');
+    const before = Date.now();
+    expect((await call('GET', '/v1/sites', { token: used.secret })).status).toBe(200);
+    const keys = (await call('GET', '/v1/api-keys', { token: g.apiKey })).body.data as Array<{ id: string; lastUsedAt: string | null }>;
+    const lastUse = (id: string) => keys.find((k) => k.id === id)!.lastUsedAt;
+    expect(Date.parse(lastUse(used.id)!)).toBeGreaterThanOrEqual(before - 1000);
+    expect(lastUse(idle.id)).toBeNull();
+  });
+
   it('a key gives no more than it holds, and cannot revoke a key that holds more', async () => {
     const g = await gym();
     const manager = await keyWith(g.apiKey, ['api_keys:manage', 'members:read']);
