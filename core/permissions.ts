@@ -39,6 +39,7 @@ export const PERMISSIONS = [
   'dunning:read',
   'dunning:write',
   'notifications:read',
+  'audit:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 export const Permission = z.enum(PERMISSIONS).meta({ id: 'Permission', description: 'What an API key (or, later, a staff role) may do: resource:action' });

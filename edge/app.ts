@@ -6,7 +6,8 @@ import { createMiddleware } from 'hono/factory';
 import { fieldErrors } from '../core/contracts/common.ts';
 import { usePlainMessages } from '../core/contracts/messages.ts';
 import { grants, PERMISSIONS, type Permission } from '../core/permissions.ts';
-import { requireDeviceToken, requireOwnerKey } from './auth/index.ts';
+import { auditRouter, auditTrail } from './audit/index.ts';
+import { ownRead, requireDeviceToken, requireOwnerKey } from './auth/index.ts';
 import { accessProfilesRouter, accessRouter, doorsRouter, sitesRouter } from './access/index.ts';
 import { billingRouters } from './billing/index.ts';
 import { brokerRouter, commandsRouter, devicesRouter, deviceSyncRouter, enrollExchangeRouter, enrollmentRouter, requireBrokerSecret } from './devices/index.ts';
@@ -86,7 +87,7 @@ export function createApp() {
 
   // What each route declares (query parameters; a JSON object body's top-level fields, null when the
   // body is not a plain object schema), from the same route definitions as the OpenAPI document.
-  let routeShapes: Array<{ method: string; pattern: RegExp; params: number; names: Set<string>; body: Set<string> | null; permission: string | undefined }> | undefined;
+  let routeShapes: Array<{ method: string; template: string; pattern: RegExp; params: number; names: Set<string>; body: Set<string> | null; permission: string | undefined }> | undefined;
   const shapeKeys = (schema: unknown) => {
     const shape = (schema as { shape?: object } | undefined)?.shape;
     return shape ? new Set(Object.keys(shape)) : null;
@@ -96,6 +97,7 @@ export function createApp() {
       .flatMap((d) => (d.type === 'route' ? [d.route] : []))
       .map((r) => ({
         method: r.method.toUpperCase(),
+        template: r.path,
         pattern: new RegExp(`^${r.path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
         params: (r.path.match(/\{/g) ?? []).length,
         names: shapeKeys(r.request?.query) ?? new Set<string>(),
@@ -137,6 +139,22 @@ export function createApp() {
   app.use('/v1/device/*', requireDeviceToken);
   app.use('/v1/broker/*', requireBrokerSecret);
   app.use('/v1/*', ownerOnly);
+  app.use(
+    '/v1/*',
+    auditTrail({
+      routeOf: (method, path) => (isOwnerPath(path) ? routeOf(method, path) : undefined),
+      read: async (c, path) => {
+        let ctx: Parameters<typeof app.fetch>[2];
+        try {
+          ctx = c.executionCtx;
+        } catch {
+          ctx = undefined;
+        }
+        const res = await app.fetch(ownRead(new Request(new URL(path, c.req.url)), c.var.organisationId), c.env, ctx);
+        return res.status === 200 ? ((await res.json()) as Record<string, unknown>) : null;
+      },
+    }),
+  );
   app.use('/v1/*', permitted);
 
   const routers = [
@@ -156,6 +174,7 @@ export function createApp() {
     deviceSyncRouter,
     ...billingRouters,
     notificationsRouter,
+    auditRouter,
     dunningRouter,
     payPageRouter,
     cardPageRouter,

@@ -1,6 +1,7 @@
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type * as schema from './db/schema.ts';
 import type { Permission } from '../core/permissions.ts';
+import type { AuditActorType } from '../core/contracts/audit.ts';
 
 /** One message of BILLING_QUEUE: bill one subscription due at `now` (edge/billing/queue.ts). */
 export type BillingMessage = { type: 'bill_subscription'; subscriptionId: string; organisationId: string; now: number };
@@ -67,6 +68,8 @@ export type AppVariables = {
   /** The calling API key's permissions; null for an owner key, which holds them all. */
   scopes: Permission[] | null;
   device: { id: string; organisationId: string; siteId: string };
+  /** Who is calling the owner API, as the audit log names them. */
+  actor: { type: AuditActorType; id: string | null; name: string | null };
 };
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

@@ -10,3 +10,4 @@ export * from '../billing/tables.ts';
 export * from '../payments/tables.ts';
 export * from '../notifications/tables.ts';
 export * from '../dunning/tables.ts';
+export * from '../audit/tables.ts';

@@ -11,9 +11,9 @@ export type ApiResult<T = any> = { status: number; body: T; contentType: string 
 export async function call<T = any>(
   method: string,
   path: string,
-  options: { token?: string; body?: unknown; rawBody?: string; env?: Partial<Env> } = {},
+  options: { token?: string; body?: unknown; rawBody?: string; env?: Partial<Env>; headers?: Record<string, string> } = {},
 ): Promise<ApiResult<T>> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined || options.rawBody !== undefined) headers['content-type'] = 'application/json';
   const ctx = createExecutionContext();

@@ -1,0 +1,5 @@
+// The audit subsystem: one append-only table of who changed what (tables.ts), the middleware that
+// records every owner API write and refusal (trail.ts), recordAuditEvent for writers outside a
+// request (jobs, devices), and GET /v1/audit-events. It depends on nothing but core/ and lib/.
+export { auditRouter } from './router.ts';
+export { auditTrail, recordAuditEvent, type AuditHooks, type AuditRecord } from './trail.ts';
