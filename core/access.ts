@@ -14,6 +14,8 @@ export type DeciderState = {
   clockSynced: boolean;
   /** Milliseconds since the cache was last confirmed current; null = never synced. */
   cacheAgeMs: number | null;
+  /** The Worker said this door was revoked: it lets no one in and holds nothing open. */
+  revoked?: boolean;
 };
 export const SERVER_CLOCK: DeciderState = { clockSynced: true, cacheAgeMs: 0 };
 
@@ -74,6 +76,7 @@ const grant = (explanation: string, memberId: string | null, usesPass = false): 
 
 /** Whether a door is held unlocked right now: by its mode or by its unlock schedule. */
 export function doorHeldOpen(door: DoorPolicy, site: SitePolicy, schedules: Readonly<Record<string, Schedule>>, at: number, state: DeciderState): boolean {
+  if (state.revoked) return false;
   if (door.mode === 'unlocked') return true;
   if (door.mode !== 'normal' || door.unlockSchedule === null) return false;
   // A scheduled unlock depends on the time of day: never trust an unsynced clock with it.
@@ -98,10 +101,15 @@ export function decideAccess(input: AccessInput): AccessDecision {
   );
 }
 
+/** What a revoked door answers every tap, with or without the entitlements it has wiped. */
+export const revokedDecision = (): AccessDecision =>
+  deny('device_revoked', 'This door was revoked in gymgate: it lets no one in until it is provisioned again.');
+
 /** Everything but the PIN: what the card alone is allowed here and now. */
 function decideCard(input: AccessInput): AccessDecision {
   const { read, door, site, member, at, state, history, schedules } = input;
   const profile = input.profile ?? DEFAULT_PROFILE;
+  if (state.revoked) return revokedDecision();
   if (!read.ok) return deny('bad_read', `The card could not be read: ${read.detail}.`);
   if (!door) return deny('unknown_door', 'This door is not part of the site the reader is enrolled at.');
   const memberId = member?.id ?? null;

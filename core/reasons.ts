@@ -23,5 +23,6 @@ export const ACCESS_REASONS = [
   'daily_limit_reached',
   'anti_passback',
   'pin_mismatch',
+  'device_revoked',
 ] as const;
 export type AccessReason = (typeof ACCESS_REASONS)[number];

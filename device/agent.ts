@@ -16,6 +16,7 @@ import { WorkerClient, type FetchLike } from './api/worker-client.ts';
 import { SnapshotBuilder } from './cache/builder.ts';
 import type { EntitlementCache } from './cache/entitlement-cache.ts';
 import { CacheStore, loadCache } from './cache/store.ts';
+import { readRevocation, recordRevocation, type Revocation } from './features/revocation.ts';
 import { DoorClock } from './clock/door-clock.ts';
 import { CommandReceiver } from './commands/command-receiver.ts';
 import { NonceStore } from './commands/nonce-store.ts';
@@ -96,6 +97,7 @@ type Shared = {
   builder: SnapshotBuilder;
   nonces: NonceStore;
   cache: EntitlementCache | undefined;
+  revocation: Revocation | undefined;
   log: Logger;
 };
 
@@ -126,6 +128,8 @@ export class Agent implements ControlTarget {
   private runtime: AgentRuntime | undefined;
   /** The cache and last sync while no runtime holds them (before the first start, during a restart). */
   private parked: { cache: EntitlementCache | undefined; lastSyncAt: number | null };
+  /** Set once the Worker says this door was revoked (features/revocation.ts). */
+  private revocation: Revocation | undefined;
   private control: ControlServer | undefined;
   private health: HealthServer | undefined;
   private stopping = false;
@@ -148,6 +152,7 @@ export class Agent implements ControlTarget {
     this.builder = shared.builder;
     this.log = shared.log;
     this.parked = { cache: shared.cache, lastSyncAt: null };
+    this.revocation = shared.revocation;
     this.workerKey = new WorkerKey(shared.identity.commandPublicKey);
     this.commands = new CommandReceiver({
       deviceId: shared.identity.deviceId,
@@ -165,6 +170,7 @@ export class Agent implements ControlTarget {
           sync: this.runtime?.sync,
           evaluateHolds: () => this.evaluateHolds(),
           restart: () => this.restart(),
+          revoked: this.revocation !== undefined,
         }),
       ackRetryMs: options.commandAckRetryMs,
     });
@@ -196,7 +202,12 @@ export class Agent implements ControlTarget {
     });
     const builder = new SnapshotBuilder({ log, thread: options.snapshotThread });
     const store = new CacheStore(dataDir);
-    const cache = await loadCache(dataDir, { log, siteId: identity.siteId, builder, store });
+    const revocation = await readRevocation(dataDir);
+    if (revocation) {
+      log.error('this door was revoked in gymgate: it refuses every tap until it is provisioned again', { revokedAt: new Date(revocation.at).toISOString(), detail: revocation.detail });
+      await store.wipe();
+    }
+    const cache = revocation ? undefined : await loadCache(dataDir, { log, siteId: identity.siteId, builder, store });
     if (cache) log.info('entitlement cache loaded from disk', { version: cache.version, credentials: cache.size });
     if (!config && cache) {
       config = configForDoors(cache.doors);
@@ -215,9 +226,10 @@ export class Agent implements ControlTarget {
       entitlementVersion: () => agent?.cache?.version,
       fetch: options.fetch,
       wall: clock.wall,
+      onRevoked: (problem) => void agent?.revoke(problem.detail ?? problem.title ?? 'device revoked'),
     });
     if (identity.commandPublicKey === null) log.info('no command key in device.json; signed door commands will be ignored');
-    agent = new Agent(options, { dataDir, identity, config, gpio, outbox, client, clock, store, builder, nonces, cache, log });
+    agent = new Agent(options, { dataDir, identity, config, gpio, outbox, client, clock, store, builder, nonces, cache, revocation, log });
     agent.timeShift = shift;
     return agent;
   }
@@ -240,15 +252,16 @@ export class Agent implements ControlTarget {
       }
     }
     const sync = this.runtime?.sync;
-    const cache = sync ? await Promise.race([sync.ready(), this.whenStopping()]) : undefined;
-    if (!cache || this.stopping) return;
-    if (!this.config) {
+    // A revoked door has no cache to wait for: it is ready to refuse.
+    const cache = sync && !this.revocation ? await Promise.race([sync.ready(), this.whenStopping()]) : undefined;
+    if (this.stopping || (!cache && !this.revocation)) return;
+    if (cache && !this.config) {
       this.config = configForDoors(cache.doors);
       await writeAgentConfig(this.dataDir, this.config);
       log.info('wrote default door wiring to config.json', { doors: this.config.doors.length });
       this.runtime?.doors.rewire(this.config);
     }
-    this.runtime?.doors.check(cache);
+    if (cache) this.runtime?.doors.check(cache);
     this.evaluateHolds();
     const broker = brokerSettings(this.identity, this.config, this.options.mqttUrl);
     log.info('agent ready', {
@@ -258,8 +271,9 @@ export class Agent implements ControlTarget {
       driver: this.gpio.name,
       controlUrl: this.control?.url ?? null,
       healthUrl: this.health ? `${this.health.url}/health` : null,
-      entitlementVersion: cache.version,
-      credentials: cache.size,
+      entitlementVersion: cache?.version ?? null,
+      credentials: cache?.size ?? 0,
+      revoked: this.revocation !== undefined,
       doors: this.doorSummary(),
       broker: broker ? redact(broker.url) : null,
       clockSynced: this.clock.synced,
@@ -301,6 +315,7 @@ export class Agent implements ControlTarget {
         log: this.log,
         parked: this.parked,
         stopping: () => this.stopping,
+        revoked: () => this.revocation !== undefined,
         record: (event) => this.enqueue(event),
         decided: (event) => {
           for (const listener of [...this.listeners]) listener(event);
@@ -313,6 +328,8 @@ export class Agent implements ControlTarget {
     this.parked = { cache: undefined, lastSyncAt: null };
     this.runtime = runtime;
     runtime.start();
+    // A revoked door pulls no member list (its heartbeat still asks, and is still refused).
+    if (this.revocation) void runtime.sync.forget();
   }
 
   private async stopRuntime(): Promise<void> {
@@ -320,6 +337,19 @@ export class Agent implements ControlTarget {
     this.runtime = undefined;
     if (!runtime) return;
     this.parked = await runtime.stop();
+  }
+
+  /** The Worker said this door was revoked: wipe the member list, refuse every tap, ignore commands. */
+  private async revoke(detail: string): Promise<void> {
+    if (this.revocation) return;
+    const revocation = { at: Date.now(), detail };
+    this.revocation = revocation;
+    this.log.error('the Worker says this door was revoked: its member list is wiped and every tap is refused until it is provisioned again', { detail });
+    this.evaluateHolds();
+    await this.runtime?.sync.forget();
+    this.parked = { cache: undefined, lastSyncAt: null };
+    await recordRevocation(this.dataDir, revocation);
+    await this.store.wipe();
   }
 
   /** Soft restart: stops and starts the runtime without leaving the process; relays stay locked. */
@@ -451,6 +481,7 @@ export class Agent implements ControlTarget {
       refusedNotices: { ...this.runtime?.sync.refusedNotices },
       overrides: this.decider.overrides,
       controlUrl: this.control?.url ?? null,
+      revoked: this.revocation ?? null,
     };
   }
 

@@ -5,6 +5,15 @@ import { AccessReason, CheckinId, DeviceId, DoorAlarmType, DoorId, MemberId, Org
 import { AccessProfile, DoorPolicy, MemberAccess, SitePolicy } from '../entitlement.ts';
 import { Schedule } from '../schedule.ts';
 
+/**
+ * The problem slug the Worker answers a revoked device's own token with (401). Unlike an unknown
+ * token (a typo, a restored backup of another door), it is definite: the agent wipes its cache and
+ * stops granting.
+ */
+export const DEVICE_REVOKED = 'device-revoked';
+/** Whether a problem's `type` is the revocation above. */
+export const isDeviceRevoked = (problemType: string | undefined) => problemType?.endsWith(`/problems/${DEVICE_REVOKED}`) === true;
+
 export const EnrollRequest = z
   .object({
     code: z.string().trim().min(4, 'must be the code the owner was given').max(32),

@@ -1,7 +1,7 @@
 // What the door adds around core's decideAccess: local door-mode overrides from signed commands,
 // the member's recent grants (anti-passback, daily limits) and pass entries used here but not yet
 // reflected by the Worker. All in memory: after a restart the door relies on the Worker's data.
-import { decideAccess, doorHeldOpen, type AccessDecision, type CardRead, type DeciderState, type PinEntry, type TapHistory } from '../../core/access.ts';
+import { decideAccess, doorHeldOpen, revokedDecision, type AccessDecision, type CardRead, type DeciderState, type PinEntry, type TapHistory } from '../../core/access.ts';
 import type { DoorMode, DoorPolicy, MemberAccess } from '../../core/entitlement.ts';
 import { localTime } from '../../core/schedule.ts';
 import type { EntitlementCache } from '../cache/entitlement-cache.ts';
@@ -107,6 +107,8 @@ export class Decider {
     pin?: PinEntry;
   }): AccessDecision & { heldOpen: boolean; commit?: () => void } {
     const { cache, doorId, read, at, state } = input;
+    // A revoked door has wiped its cache: no cache to decide from, and nothing to grant anyway.
+    if (state.revoked) return { ...revokedDecision(), heldOpen: false };
     if (!read.ok) return { granted: false, reason: 'bad_read', explanation: `The card could not be read: ${read.detail}.`, memberId: null, usesPass: false, heldOpen: false };
     if (!cache) {
       return {

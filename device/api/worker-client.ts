@@ -5,6 +5,7 @@ import {
   CheckinBatchResult,
   EnrollResponse,
   HeartbeatReply,
+  isDeviceRevoked,
   type CheckinUpload,
   type CommandAck,
   type DoorAlarmUpload,
@@ -138,6 +139,8 @@ export type WorkerClientOptions = {
   snapshotTimeoutMs?: number;
   /** The local wall clock, for request timing (clock offset). */
   wall?: () => number;
+  /** Called when the Worker answers that this device was revoked (before the call's ApiError is thrown). */
+  onRevoked?: (problem: Problem) => void;
 };
 
 export class WorkerClient {
@@ -161,18 +164,30 @@ export class WorkerClient {
     return headers;
   }
 
+  /** Every call passes through here: a revocation, whichever call hears it, reaches onRevoked. */
+  private async watched<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401 && isDeviceRevoked(error.problem?.type)) this.options.onRevoked?.(error.problem!);
+      throw error;
+    }
+  }
+
   private get(path: string, timeoutMs: number, signal?: AbortSignal): Promise<Timed<{ bytes: Uint8Array }>> {
-    return requestBytes(this.fetchFn, joinUrl(this.options.api, path), { method: 'GET', headers: this.headers() }, timeoutMs, signal, this.options.wall);
+    return this.watched(requestBytes(this.fetchFn, joinUrl(this.options.api, path), { method: 'GET', headers: this.headers() }, timeoutMs, signal, this.options.wall));
   }
 
   private async post(path: string, body: unknown, signal?: AbortSignal): Promise<Timed<{ body: string }>> {
-    const { bytes, sentAt, receivedAt } = await requestBytes(
-      this.fetchFn,
-      joinUrl(this.options.api, path),
-      { method: 'POST', headers: this.headers({ 'content-type': 'application/json' }), body: JSON.stringify(body) },
-      this.timeoutMs,
-      signal,
-      this.options.wall,
+    const { bytes, sentAt, receivedAt } = await this.watched(
+      requestBytes(
+        this.fetchFn,
+        joinUrl(this.options.api, path),
+        { method: 'POST', headers: this.headers({ 'content-type': 'application/json' }), body: JSON.stringify(body) },
+        this.timeoutMs,
+        signal,
+        this.options.wall,
+      ),
     );
     return { body: new TextDecoder().decode(bytes), sentAt, receivedAt };
   }

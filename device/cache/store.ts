@@ -74,6 +74,16 @@ export class CacheStore {
     });
   }
 
+  /** Removes cache.json and the journal (a revoked door keeps no member list), after queued writes. */
+  wipe(): Promise<void> {
+    return this.enqueue(async () => {
+      await removeIfExists(cachePath(this.dataDir));
+      await removeIfExists(deltasPath(this.dataDir));
+      this.journalDeltas = 0;
+      this.journalBytes = 0;
+    });
+  }
+
   /** Waits for queued writes. */
   async flush(): Promise<void> {
     await this.chain;

@@ -18,11 +18,14 @@ export type CommandTarget = {
   /** Re-evaluates which doors are held open after a mode changed. */
   evaluateHolds: () => void;
   restart: () => Promise<void>;
+  /** The Worker revoked this door: it carries out no command. */
+  revoked: boolean;
 };
 
 export async function executeCommand(command: DoorCommand, t: CommandTarget): Promise<CommandOutcome> {
   const action = command.action;
   const { cache, decider } = t;
+  if (t.revoked) return { status: 'rejected', reason: 'device_revoked', detail: 'this door was revoked; it carries out no command until it is provisioned again' };
   switch (action.type) {
     case 'unlock': {
       const door = t.doors.find((d) => d.id === action.doorId);

@@ -65,6 +65,8 @@ export type DoorsOptions = {
   alarmCounts: AlarmCounts;
   /** The entitlement cache decisions are taken against. */
   cache: () => EntitlementCache | undefined;
+  /** True once the Worker said this door was revoked: every tap is refused. */
+  revoked: () => boolean;
   /** True once the agent is stopping: no strike moves and nothing more is recorded. */
   stopping: () => boolean;
   /** Stores a decision or alarm for the Worker (the outbox). */
@@ -177,7 +179,7 @@ export class DoorsFeature implements Feature {
   }
 
   state(): DeciderState {
-    return { clockSynced: this.o.clock.synced, cacheAgeMs: this.o.clock.cacheAgeMs() };
+    return { clockSynced: this.o.clock.synced, cacheAgeMs: this.o.clock.cacheAgeMs(), revoked: this.o.revoked() };
   }
 
   /** Holds the relay of every door that is held open (unlocked mode or unlock schedule); relocks the rest. */

@@ -31,12 +31,15 @@ export type AgentStatus = {
   refusedNotices: Record<string, number>;
   overrides: { lockdown: boolean; modes: Record<string, string> };
   controlUrl: string | null;
+  /** When and why the Worker revoked this door (it refuses every tap), or null. */
+  revoked: { at: number; detail: string } | null;
 };
 
 /** The health verdict from a status: each reason the door cannot decide properly is a problem. */
 export function healthReport(s: AgentStatus, phase: { stopping: boolean; running: boolean }): HealthReport {
   const problems: string[] = [];
   if (phase.stopping) problems.push('stopping');
+  if (s.revoked) problems.push(`revoked: ${s.revoked.detail}`);
   if (!phase.running) problems.push('restarting');
   if (s.entitlementVersion === null) problems.push('no entitlement cache');
   if (s.doors.length === 0) problems.push('no doors wired');

@@ -43,6 +43,8 @@ export type RuntimeParts = {
   /** The cache and last sync a previous runtime left (or the one loaded from disk). */
   parked: { cache: EntitlementCache | undefined; lastSyncAt: number | null };
   stopping: () => boolean;
+  /** True once the Worker said this door was revoked. */
+  revoked: () => boolean;
   /** Stores a decision or alarm in the outbox. */
   record: (event: CheckinUpload | DoorAlarmUpload) => void;
   decided: (event: DecisionEvent) => void;
@@ -85,6 +87,7 @@ export class AgentRuntime {
       decider: p.decider,
       alarmCounts: p.alarmCounts,
       cache: () => this.sync.cache,
+      revoked: p.revoked,
       stopping: p.stopping,
       record: p.record,
       denied: (reason) => this.sync.requestPull(`denied tap (${reason})`),

@@ -8,6 +8,7 @@ import { enroll, WorkerClient, type FetchLike } from '../api/worker-client.ts';
 import { parseSnapshot } from '../cache/snapshot-check.ts';
 import { saveSnapshot } from '../cache/store.ts';
 import { writeLastSync } from '../clock/door-clock.ts';
+import { clearRevocation } from '../features/revocation.ts';
 import { devicePath, readAgentConfig, writeAgentConfig, writeDeviceIdentity, configPath } from '../config/files.ts';
 import { configForDoors, type AgentConfig, type DeviceIdentity } from '../config/schema.ts';
 import type { EntitlementSnapshot } from '../../core/contracts/wire.ts';
@@ -63,6 +64,8 @@ export async function provision(options: {
     provisionedAt: new Date().toISOString(),
   };
   await writeDeviceIdentity(dataDir, identity, options.force ?? false);
+  // A new identity is trusted again: forget that the previous one was revoked.
+  await clearRevocation(dataDir);
   const result: ProvisionResult = { identity, devicePath: identityPath, configPath: configPath(dataDir) };
   try {
     const client = new WorkerClient({ api: identity.api, deviceToken: identity.deviceToken, fetch: options.fetch });

@@ -488,6 +488,12 @@ export class EntitlementSync {
     await this.compacting;
   }
 
+  /** Stops and drops the cache from memory (the door was revoked): nothing is decided from it again. */
+  async forget(): Promise<void> {
+    await this.stop();
+    this.cache = undefined;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();

@@ -4,7 +4,8 @@ import { createMiddleware } from 'hono/factory';
 import { apiKeys, devices } from '../db/schema.ts';
 import type { AppEnv } from '../env.ts';
 import { sha256Hex } from '../lib/ids.ts';
-import { unauthorized } from '../lib/problem.ts';
+import { ApiProblem, unauthorized } from '../lib/problem.ts';
+import { DEVICE_REVOKED } from '../../core/contracts/wire.ts';
 
 /** How finely a key's last use is kept. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
@@ -52,11 +53,16 @@ export const requireOwnerKey = createMiddleware<AppEnv>(async (c, next) => {
 export const requireDeviceToken = createMiddleware<AppEnv>(async (c, next) => {
   const secret = bearer(c.req.header('authorization'));
   const [device] = await c.var.db
-    .select({ id: devices.id, organisationId: devices.organisationId, siteId: devices.siteId })
+    .select({ id: devices.id, organisationId: devices.organisationId, siteId: devices.siteId, revokedAt: devices.revokedAt })
     .from(devices)
-    .where(and(eq(devices.tokenHash, await sha256Hex(secret)), isNull(devices.revokedAt)))
+    .where(eq(devices.tokenHash, await sha256Hex(secret)))
     .limit(1);
-  if (!device) throw unauthorized('The device token is unknown or the device was revoked.');
-  c.set('device', device);
+  if (!device) throw unauthorized('The device token is unknown.');
+  // Said apart from an unknown token: only the holder of this device's own token can hear it, and
+  // it tells the agent to wipe its cache and stop granting (device/agent.ts).
+  if (device.revokedAt !== null) {
+    throw new ApiProblem(401, DEVICE_REVOKED, 'Device revoked', `This door device was revoked at ${new Date(device.revokedAt).toISOString()}: it must not grant access. Provision it again to use it.`);
+  }
+  c.set('device', { id: device.id, organisationId: device.organisationId, siteId: device.siteId });
   await next();
 });

@@ -66,7 +66,9 @@ function inputOf(c: AccessCase): AccessInput {
         ? { clockSynced: true, cacheAgeMs: 73 * 3_600_000 }
         : c.doorOnly === 'unsynced'
           ? { clockSynced: false, cacheAgeMs: 60_000 }
-          : SERVER_CLOCK,
+          : c.doorOnly === 'revoked'
+            ? { ...SERVER_CLOCK, revoked: true }
+            : SERVER_CLOCK,
     history: {
       lastGrantAtDoor: grants.length ? Math.max(...grants) : null,
       grantsToday: grants.filter((g) => localTime(g, TIMEZONE).date === today).length,

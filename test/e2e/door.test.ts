@@ -377,4 +377,21 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     await settledRelay();
     expect((await tap(frame(12, 345))).decision.granted).toBe(true);
   });
+
+  // Last in the file: the door stays revoked.
+  it('wipes its cache and refuses every tap once the owner revokes it, and the audit log names who did it', async () => {
+    await settledRelay();
+    expect((await tap(frame(12, 345))).decision.granted).toBe(true);
+    await gym.call('DELETE', `/v1/devices/${deviceId}`);
+    // The broker is down (the test before): the backstop pull or the heartbeat hears the 401 device-revoked.
+    await waitUntil(async () => (await gym.control<{ revoked: unknown }>('GET', '/status')).revoked !== null, 'the agent to hear it was revoked', 15_000, 100);
+    const before = await settledRelay();
+    expect((await tap(frame(12, 345))).decision).toMatchObject({ granted: false, reason: 'device_revoked' });
+    expect((await gym.control<{ entitlementVersion: number | null; credentials: number }>('GET', '/status'))).toMatchObject({ entitlementVersion: null, credentials: 0 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await relay()).history.length).toBe(before);
+
+    const audit = await gym.call<{ data: Array<{ action: string; actor: { type: string }; before: { revokedAt: string | null }; after: { revokedAt: string | null } }> }>('GET', `/v1/audit-events?resourceId=${deviceId}`);
+    expect(audit.data[0]).toMatchObject({ action: 'devices.delete', actor: { type: 'api_key' }, before: { revokedAt: null }, after: { revokedAt: expect.any(String) } });
+  });
 });

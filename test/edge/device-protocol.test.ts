@@ -102,7 +102,17 @@ describe('snapshot', () => {
     const g = await gym();
     const device = await enrollDevice(g.apiKey, g.site.id);
     await call('DELETE', `/v1/devices/${device.deviceId}`, { token: g.apiKey });
-    expect((await call('GET', '/v1/device/snapshot', { token: device.deviceToken })).status).toBe(401);
+    const refused = await call('GET', '/v1/device/snapshot', { token: device.deviceToken });
+    expect(refused.status).toBe(401);
+    // Said as a revocation, which tells the agent to wipe its cache, unlike an unknown token.
+    expect(refused.body).toMatchObject({ type: 'https://gymgate.dev/problems/device-revoked', title: 'Device revoked' });
+    expect(refused.body.detail).toMatch(/revoked at \d{4}-\d\d-\d\dT.*must not grant access/);
+    for (const [method, path] of [['POST', '/v1/device/heartbeat'], ['GET', '/v1/device/entitlements?since=0'], ['POST', '/v1/device/checkins']] as const) {
+      expect((await call(method, path, { token: device.deviceToken, ...(method === 'POST' ? { body: {} } : {}) })).body.type, path).toMatch(/device-revoked$/);
+    }
+    const unknown = await call('GET', '/v1/device/snapshot', { token: 'ggd_nope' });
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.type).not.toMatch(/device-revoked$/);
   });
 
   it('does not accept an owner key on device endpoints, nor a device token on the owner API', async () => {

@@ -16,7 +16,7 @@ export type AccessCase = {
   name: string;
   reason: AccessReason;
   /** The door's own conditions the Worker cannot have: these cases run against the rule only. */
-  doorOnly?: 'bad_read' | 'unknown_door' | 'offline' | 'unsynced' | 'pin';
+  doorOnly?: 'bad_read' | 'unknown_door' | 'offline' | 'unsynced' | 'pin' | 'revoked';
   /** Card + PIN doors (doorOnly 'pin': only the door sees what was typed). */
   pin?: 'match' | 'mismatch' | 'missing';
   at?: string;
@@ -57,6 +57,7 @@ export const ACCESS_CASES: AccessCase[] = [
   { name: 'lockdown refuses staff without lockdown access', reason: 'lockdown', door: { mode: 'lockdown' }, profile: { staff: true } },
   { name: 'lockdown admits lockdown staff', reason: 'granted', door: { mode: 'lockdown' }, profile: { staff: true, lockdownAccess: true } },
   { name: 'door offline past its limit', reason: 'offline_expired', doorOnly: 'offline' },
+  { name: 'a valid member at a door the Worker revoked', reason: 'device_revoked', doorOnly: 'revoked' },
   { name: 'unsynced clock and a time limit', reason: 'clock_not_synced', doorOnly: 'unsynced', member: { validUntil: hours(24) } },
   { name: 'unsynced clock and an open-ended member', reason: 'granted', doorOnly: 'unsynced' },
   { name: 'suspended by staff', reason: 'member_suspended', member: { status: 'suspended', suspension: 'staff' } },

@@ -55,6 +55,8 @@ export class FakeWorker {
   readonly topicPrefix = 'gymgate-test';
   readonly codes = new Map<string, CodeState>();
   readonly tokens = new Map<string, string>();
+  /** Devices revoked: their tokens are answered with the Worker's device-revoked problem. */
+  readonly revoked = new Set<string>();
   readonly checkins: CheckinUpload[] = [];
   readonly alarms: DoorAlarmUpload[] = [];
   readonly requests: RecordedRequest[] = [];
@@ -368,6 +370,10 @@ export class FakeWorker {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const deviceId = token ? this.tokens.get(token) : undefined;
     if (!deviceId) return problem(401, 'Unauthorized', 'Unknown or revoked device token.');
+    if (this.revoked.has(deviceId)) {
+      const detail = 'This door device was revoked: it must not grant access. Provision it again to use it.';
+      return json(401, { type: 'https://gymgate.dev/problems/device-revoked', title: 'Device revoked', status: 401, detail }, 'application/problem+json');
+    }
     if (req.method === 'GET' && path === '/v1/device/whoami') {
       return json(200, { deviceId, siteId: this.siteId, serverTime: this.now(), entitlementVersion: this.version });
     }
