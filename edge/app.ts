@@ -14,7 +14,8 @@ import { brokerRouter, commandsRouter, devicesRouter, deviceSyncRouter, enrollEx
 import { alarmsRouter, checkinsRouter } from './checkins/index.ts';
 import { credentialsRouter, membersRouter } from './members/index.ts';
 import * as schema from './db/schema.ts';
-import { cardPageRouter, dunningRouter, payPageRouter } from './dunning/index.ts';
+import { cardPageRouter, dunningRouter, limitLinkPages, payPageRouter } from './dunning/index.ts';
+import { limitFailures } from './limits/index.ts';
 import type { AppEnv } from './env.ts';
 import { notificationsRouter } from './notifications/index.ts';
 import { organisationRouter } from './organisation/index.ts';
@@ -136,6 +137,10 @@ export function createApp() {
   app.use('/v1/*', withDb);
   app.use('/v1/*', jsonOnly);
   app.use('/v1/*', queryGuard);
+  // Enrollment codes are typed by people, so short enough to guess at: wrong ones are counted per address.
+  app.use('/v1/enroll', limitFailures('enrollFailuresPerIp', (status) => [400, 404, 409, 410].includes(status)));
+  app.use('/pay/*', limitLinkPages);
+  app.use('/card/*', limitLinkPages);
   app.use('/v1/device/*', requireDeviceToken);
   app.use('/v1/broker/*', requireBrokerSecret);
   app.use('/v1/*', ownerOnly);

@@ -5,6 +5,7 @@ import { type BillingMessage, consumeBillingMessages, enqueueBillingRun, runBill
 import * as schema from './db/schema.ts';
 import type { Env } from './env.ts';
 import { pruneChangeLog } from './maintenance/prune.ts';
+import { pruneRateCounters } from './limits/index.ts';
 import { FREQUENT_CRON } from './maintenance/crons.ts';
 import { deliverDue } from './notifications/index.ts';
 
@@ -44,6 +45,7 @@ export default {
       billing.then(() =>
         Promise.all([
           logged('change log pruned', () => pruneChangeLog(db), (removed) => ({ removed })),
+          logged('rate counters pruned', () => pruneRateCounters(db, now), (removed) => ({ removed })),
           // Reminders: renewals in the next days, saved cards about to expire.
           logged('reminders', () => enqueueReminders(db, now, env.PUBLIC_BASE_URL), (r) => r),
           // Dunning: retries, grace limits and card waits whose time has come.

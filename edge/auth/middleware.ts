@@ -1,6 +1,8 @@
 // Bearer authentication. Owner API keys and device tokens are stored only as SHA-256 hashes.
 import { and, eq, isNull } from 'drizzle-orm';
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import { clientAddress, hit, tooMany } from '../limits/index.ts';
 import { apiKeys, devices } from '../db/schema.ts';
 import type { AppEnv } from '../env.ts';
 import { sha256Hex } from '../lib/ids.ts';
@@ -24,6 +26,17 @@ export function ownRead(request: Request, organisationId: string): Request {
   return request;
 }
 
+/**
+ * An unknown bearer secret: counted against the caller's address, and refused with 429 once it has
+ * sent too many. Keys and tokens are ~190 random bits, so this bounds noise and scanning rather
+ * than guessing; a caller with a valid secret is never locked out by others behind its address.
+ */
+async function unknownBearer(c: Context<AppEnv>, detail: string): Promise<never> {
+  const verdict = await hit(c.var.db, 'bearerFailuresPerIp', clientAddress((h) => c.req.header(h)));
+  if (!verdict.allowed) throw tooMany('bearerFailuresPerIp', verdict.retryAfterSeconds);
+  throw unauthorized(detail);
+}
+
 export const requireOwnerKey = createMiddleware<AppEnv>(async (c, next) => {
   const own = c.req.method === 'GET' ? ownReads.get(c.req.raw) : undefined;
   if (own) {
@@ -38,7 +51,7 @@ export const requireOwnerKey = createMiddleware<AppEnv>(async (c, next) => {
     .from(apiKeys)
     .where(and(eq(apiKeys.keyHash, await sha256Hex(secret)), isNull(apiKeys.revokedAt)))
     .limit(1);
-  if (!key) throw unauthorized('The API key is unknown or revoked.');
+  if (!key) return unknownBearer(c, 'The API key is unknown or revoked.');
   c.set('organisationId', key.organisationId);
   c.set('scopes', key.scopes ?? null);
   c.set('actor', { type: 'api_key', id: key.id, name: key.name });
@@ -57,12 +70,14 @@ export const requireDeviceToken = createMiddleware<AppEnv>(async (c, next) => {
     .from(devices)
     .where(eq(devices.tokenHash, await sha256Hex(secret)))
     .limit(1);
-  if (!device) throw unauthorized('The device token is unknown.');
+  if (!device) return unknownBearer(c, 'The device token is unknown.');
   // Said apart from an unknown token: only the holder of this device's own token can hear it, and
   // it tells the agent to wipe its cache and stop granting (device/agent.ts).
   if (device.revokedAt !== null) {
     throw new ApiProblem(401, DEVICE_REVOKED, 'Device revoked', `This door device was revoked at ${new Date(device.revokedAt).toISOString()}: it must not grant access. Provision it again to use it.`);
   }
+  const verdict = await hit(c.var.db, 'deviceRequests', device.id);
+  if (!verdict.allowed) throw tooMany('deviceRequests', verdict.retryAfterSeconds);
   c.set('device', { id: device.id, organisationId: device.organisationId, siteId: device.siteId });
   await next();
 });

@@ -11,3 +11,4 @@ export * from '../payments/tables.ts';
 export * from '../notifications/tables.ts';
 export * from '../dunning/tables.ts';
 export * from '../audit/tables.ts';
+export * from '../limits/tables.ts';

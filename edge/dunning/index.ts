@@ -6,3 +6,4 @@ export { dunningForBilling } from './engine.ts';
 export { runDunning } from './run.ts';
 export { enqueueReminders } from './reminders.ts';
 export { cardPageRouter, dunningRouter, payPageRouter } from './router.ts';
+export { limitLinkPages } from './page-limits.ts';

@@ -19,6 +19,7 @@ export type NoticeKey =
   | 'payOtherService'
   | 'payAmountChanged'
   | 'payOtherMethod'
+  | 'tooManyRequests'
   | 'promptpayThbOnly'
   | 'payNothingToSimulate'
   | 'unknownOutcome'
@@ -100,6 +101,7 @@ const EN: PageCopy = {
     payNotStarted: ['Payment not available', 'The payment could not be started. Nothing was charged; please ask at the front desk.'],
     payOtherService: ['Payment not available', 'This payment was started with another payment service. Nothing more was charged; please ask at the front desk.'],
     payAmountChanged: ['Amount changed', 'What this invoice asks has changed since the payment was started. Nothing was charged; please ask at the front desk.'],
+    tooManyRequests: ['Please wait a moment', 'There have been too many requests for this page. Nothing was charged or changed; please try again in a few minutes.'],
     payOtherMethod: ['Link already used', 'This payment link has already been used to start a payment another way. Nothing more was charged; open the link again to finish that payment.'],
     promptpayThbOnly: ['PromptPay not available', 'PromptPay is only available for payments in Thai baht.'],
     payNothingToSimulate: ['Not available', 'This gym takes real payments: there is nothing to simulate.'],
@@ -198,6 +200,7 @@ const TH: PageCopy = {
     payNotStarted: ['ชำระเงินออนไลน์ไม่ได้', 'เริ่มการชำระเงินไม่ได้ ไม่มีการเรียกเก็บเงิน โปรดติดต่อเคาน์เตอร์'],
     payOtherService: ['ชำระเงินออนไลน์ไม่ได้', 'การชำระเงินนี้เริ่มไว้กับระบบชำระเงินอื่น ไม่มีการเรียกเก็บเงินเพิ่ม โปรดติดต่อเคาน์เตอร์'],
     payAmountChanged: ['ยอดเงินเปลี่ยนไป', 'ยอดของใบแจ้งหนี้นี้เปลี่ยนไปหลังจากเริ่มชำระเงิน ไม่มีการเรียกเก็บเงิน โปรดติดต่อเคาน์เตอร์'],
+    tooManyRequests: ['โปรดรอสักครู่', 'มีการเปิดหน้านี้บ่อยเกินไป ไม่มีการเรียกเก็บเงินหรือเปลี่ยนแปลงใด ๆ โปรดลองใหม่อีกครั้งในอีกไม่กี่นาที'],
     payOtherMethod: ['ลิงก์นี้ถูกใช้แล้ว', 'ลิงก์นี้ถูกใช้เริ่มการชำระเงินด้วยวิธีอื่นไปแล้ว ไม่มีการเรียกเก็บเงินเพิ่ม เปิดลิงก์อีกครั้งเพื่อชำระให้เสร็จ'],
     promptpayThbOnly: ['ใช้พร้อมเพย์ไม่ได้', 'พร้อมเพย์ใช้ได้เฉพาะการชำระเงินเป็นเงินบาทเท่านั้น'],
     payNothingToSimulate: ['ไม่มีให้ใช้', 'ยิมนี้รับชำระเงินจริง จึงไม่มีอะไรให้จำลอง'],

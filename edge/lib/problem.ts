@@ -12,6 +12,8 @@ export class ApiProblem extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly errors?: FieldError[],
+    /** Headers the answer carries besides the content type (Retry-After on a 429). */
+    readonly headers?: Record<string, string>,
   ) {
     super(detail ?? title);
   }
@@ -49,6 +51,7 @@ export const renderProblem = (problem: ApiProblem): Response =>
     headers: {
       'content-type': 'application/problem+json',
       ...(problem.status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+      ...problem.headers,
     },
   });
 

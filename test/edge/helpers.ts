@@ -5,7 +5,7 @@ import type { Env } from '../../edge/env.ts';
 
 const app = createApp();
 
-export type ApiResult<T = any> = { status: number; body: T; contentType: string | null };
+export type ApiResult<T = any> = { status: number; body: T; contentType: string | null; headers: Headers };
 
 /** Calls the Worker's app with the test D1 and waits for work it left in waitUntil (MQTT publishes). */
 export async function call<T = any>(
@@ -25,13 +25,13 @@ export async function call<T = any>(
   );
   await waitOnExecutionContext(ctx);
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, contentType: res.headers.get('content-type') };
+  return { status: res.status, body: text ? JSON.parse(text) : null, contentType: res.headers.get('content-type'), headers: res.headers };
 }
 
 /** A request to one of the Worker's member pages (HTML, no API key), with an optional form body. */
-export async function requestPage(method: 'GET' | 'POST', path: string, options: { form?: Record<string, string>; env?: Partial<Env> } = {}) {
+export async function requestPage(method: 'GET' | 'POST', path: string, options: { form?: Record<string, string>; env?: Partial<Env>; headers?: Record<string, string> } = {}) {
   const ctx = createExecutionContext();
-  const init: RequestInit = { method };
+  const init: RequestInit = { method, ...(options.headers ? { headers: options.headers } : {}) };
   if (options.form) init.body = new URLSearchParams(options.form);
   const res = await app.request(path, init, { ...(env as unknown as Env), ...options.env }, ctx);
   await waitOnExecutionContext(ctx);

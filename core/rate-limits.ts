@@ -1,0 +1,41 @@
+// How often a caller may try what can be guessed or abused, as data: each limit counts hits of one
+// kind per subject (an IP address, a device, a link) in a fixed window, and refuses once the count
+// is over. Pure: the edge keeps the counters (edge/limits/) and asks `verdict`.
+
+export type RateLimit = {
+  /** Hits allowed per window; the next is refused until the window ends. */
+  limit: number;
+  windowSeconds: number;
+  /** What the refusal says was too many, e.g. "failed enrollment attempts". */
+  what: string;
+};
+
+export const RATE_LIMITS = {
+  /** Wrong, used or expired enrollment codes from one address: codes are short enough to guess at. */
+  enrollFailuresPerIp: { limit: 10, windowSeconds: 600, what: 'failed enrollment attempts from this address' },
+  /** Unknown or revoked API keys and device tokens from one address. */
+  bearerFailuresPerIp: { limit: 30, windowSeconds: 600, what: 'requests with an unknown or revoked key from this address' },
+  /**
+   * Every request of one door. An agent beats and pulls a few times a minute; draining a backlog
+   * after an outage (batches of 200 events) stays within 50 a second, 10,000 events a second.
+   */
+  deviceRequests: { limit: 3000, windowSeconds: 60, what: 'requests from this device' },
+  /** Requests to one pay-now or update-card link (a member pays in a handful). */
+  memberLinkRequests: { limit: 60, windowSeconds: 600, what: 'requests to this link' },
+  /** Unknown, used or expired pay-now and update-card links from one address. */
+  memberLinkFailuresPerIp: { limit: 20, windowSeconds: 600, what: 'unknown or expired links opened from this address' },
+} as const satisfies Record<string, RateLimit>;
+export type RateLimitName = keyof typeof RATE_LIMITS;
+
+/** The fixed window `now` falls in: its start (part of the counter's key) and end. */
+export function windowOf(limit: RateLimit, now: number): { startsAt: number; endsAt: number } {
+  const size = limit.windowSeconds * 1000;
+  const startsAt = Math.floor(now / size) * size;
+  return { startsAt, endsAt: startsAt + size };
+}
+
+/** Whether `hits` (this one included) are allowed, and when a refused caller may try again. */
+export function verdict(limit: RateLimit, hits: number, now: number): { allowed: true } | { allowed: false; retryAfterSeconds: number } {
+  if (hits <= limit.limit) return { allowed: true };
+  return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((windowOf(limit, now).endsAt - now) / 1000)) };
+}
