@@ -15,7 +15,7 @@ export async function call<T = any>(
 ): Promise<ApiResult<T>> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined || options.rawBody !== undefined) headers['content-type'] = 'application/json';
+  if (options.body !== undefined || options.rawBody !== undefined) headers['content-type'] ??= 'application/json';
   const ctx = createExecutionContext();
   const res = await app.request(
     path,

@@ -12,7 +12,8 @@ export default defineConfig(async () => {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: path.join(root, 'wrangler.toml') },
-        miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+        // FUZZ_RUNS: cases per operation of test/edge/fuzz.test.ts (50 unless a longer run asks for more).
+        miniflare: { bindings: { TEST_MIGRATIONS: migrations, FUZZ_RUNS: process.env.FUZZ_RUNS ?? '50' } },
       }),
     ],
     test: {
