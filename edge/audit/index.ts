@@ -2,4 +2,4 @@
 // records every owner API write and refusal (trail.ts), recordAuditEvent for writers outside a
 // request (jobs, devices), and GET /v1/audit-events. It depends on nothing but core/ and lib/.
 export { auditRouter } from './router.ts';
-export { auditTrail, recordAuditEvent, type AuditHooks, type AuditRecord } from './trail.ts';
+export { auditTrail, recordAuditEvent, requestOrigin, type AuditHooks, type AuditRecord } from './trail.ts';

@@ -51,6 +51,9 @@ export function changedFields(before: Record<string, unknown> | null, after: Rec
 
 const clientIp = (c: Context<AppEnv>) => c.req.header('cf-connecting-ip') ?? c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? null;
 
+/** Where a request came from, as an audit event records it. */
+export const requestOrigin = (c: Context<AppEnv>) => ({ method: c.req.method, path: c.req.path, ip: clientIp(c), userAgent: c.req.header('user-agent')?.slice(0, 300) ?? null });
+
 export type AuditRecord = Omit<typeof auditEvents.$inferInsert, 'id' | 'occurredAt'> & { occurredAt?: number };
 
 /** Appends one event. A failure to record is logged and does not undo the write it describes. */
@@ -104,10 +107,7 @@ export const auditTrail = (hooks: AuditHooks) =>
       resourceId,
       outcome: refused ? 'refused' : 'succeeded',
       status,
-      method,
-      path: c.req.path,
-      ip: clientIp(c),
-      userAgent: c.req.header('user-agent')?.slice(0, 300) ?? null,
+      ...requestOrigin(c),
       ...fields,
     });
   });

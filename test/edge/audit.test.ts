@@ -2,7 +2,8 @@
 // and the changed fields before and after; refused attempts are recorded; events are never changed.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { call, gym } from './helpers.ts';
+import { generateSigningKey } from '../../edge/lib/signing.ts';
+import { call, enrollDevice, gym } from './helpers.ts';
 
 type AuditEvent = {
   id: string;
@@ -149,5 +150,25 @@ describe('audit log', () => {
     await expect(env.DB.prepare('delete from audit_events where id = ?').bind(event!.id).run()).rejects.toThrow(/never removed/);
     const [still] = await events(g.apiKey, `?limit=200`).then((all) => all.filter((e) => e.id === event!.id));
     expect(still).toEqual(event);
+  });
+
+  it('records what a door does through the API, its enrollment and its acknowledgement of a command, with the device as the actor', async () => {
+    const g = await gym();
+    const keyEnv = { COMMAND_SIGNING_KEY: await generateSigningKey() };
+    const device = await enrollDevice(g.apiKey, g.site.id, keyEnv);
+    const [enrolled] = await events(g.apiKey, '?action=devices.enroll');
+    expect(enrolled).toMatchObject({ actor: { type: 'device', id: device.deviceId, name: 'Front Pi' }, resourceType: 'devices', resourceId: device.deviceId, before: null, after: { siteId: g.site.id } });
+
+    const command = await call('POST', `/v1/devices/${device.deviceId}/commands`, { token: g.apiKey, body: { action: { type: 'unlock', doorId: g.front.id, seconds: 3 } }, env: keyEnv });
+    expect(command.status, JSON.stringify(command.body)).toBeLessThan(300);
+    const [sent] = await events(g.apiKey, '?action=devices.commands');
+    expect(sent).toMatchObject({ actor: { type: 'api_key' }, resourceId: device.deviceId });
+    for (let i = 0; i < 2; i++) {
+      // QoS 1 may deliver twice: the second acknowledgement changes nothing and is no event.
+      expect((await call('POST', `/v1/device/commands/${command.body.id}/ack`, { token: device.deviceToken, body: { status: 'executed' } })).status).toBe(200);
+    }
+    const acks = await events(g.apiKey, '?actorType=device&action=commands.ack');
+    expect(acks).toHaveLength(1);
+    expect(acks[0]).toMatchObject({ actor: { type: 'device', id: device.deviceId }, resourceType: 'commands', resourceId: command.body.id, before: { ackedAt: null }, after: { status: 'executed' } });
   });
 });

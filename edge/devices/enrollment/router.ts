@@ -1,3 +1,4 @@
+import { recordAuditEvent, requestOrigin } from '../../audit/index.ts';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, eq, getTableColumns, gt, isNull, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
@@ -93,6 +94,21 @@ export const enrollExchangeRouter = new OpenAPIHono<AppEnv>().openapi(enrollDevi
       { field: 'code', reason: 'expired' },
     ]);
   }
+  // The door speaks for itself from here on: its enrollment is its first audit event.
+  await recordAuditEvent(db, {
+    organisationId: grant.organisationId,
+    actorType: 'device',
+    actorId: deviceId,
+    actorName: name ?? null,
+    action: 'devices.enroll',
+    resourceType: 'devices',
+    resourceId: deviceId,
+    outcome: 'succeeded',
+    status: 201,
+    ...requestOrigin(c),
+    before: null,
+    after: { id: deviceId, siteId: grant.siteId, name: name ?? null, agentVersion: agentVersion ?? null },
+  });
   return c.json(
     {
       deviceId,

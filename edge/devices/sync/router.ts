@@ -1,3 +1,5 @@
+import { recordAuditEvent, requestOrigin } from '../../audit/index.ts';
+import { iso } from '../../lib/time.ts';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { checkins, commands, devices, doorAlarms, doors, members, sites } from '../../db/schema.ts';
@@ -119,8 +121,25 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
       .update(commands)
       .set({ status: ack.status, resultReason: ack.reason ?? null, resultDetail: ack.detail ?? null, ackedAt: Date.now() })
       .where(and(eq(commands.id, id), eq(commands.deviceId, device.id), isNull(commands.ackedAt)))
-      .returning({ id: commands.id, status: commands.status });
-    if (row) return c.json(row, 200);
+      .returning({ id: commands.id, status: commands.status, ackedAt: commands.ackedAt });
+    if (row) {
+      await recordAuditEvent(c.var.db, {
+        organisationId: device.organisationId,
+        actorType: 'device',
+        actorId: device.id,
+        actorName: null,
+        action: 'commands.ack',
+        resourceType: 'commands',
+        resourceId: id,
+        outcome: 'succeeded',
+        status: 200,
+        ...requestOrigin(c),
+        // Only an unacknowledged command is acknowledged (the update's condition).
+        before: { ackedAt: null },
+        after: { ackedAt: iso(row.ackedAt!), status: ack.status, resultReason: ack.reason ?? null },
+      });
+      return c.json({ id: row.id, status: row.status }, 200);
+    }
     // A repeated acknowledgement (QoS 1 can deliver twice) is answered with what was recorded.
     const [known] = await c.var.db
       .select({ id: commands.id, status: commands.status })
