@@ -40,12 +40,16 @@ export const PERMISSIONS = [
   'dunning:write',
   'notifications:read',
   'audit:read',
+  'staff:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 export const Permission = z.enum(PERMISSIONS).meta({ id: 'Permission', description: 'What an API key (or, later, a staff role) may do: resource:action' });
 
-/** What a route that is not on the owner API declares instead of a permission: who authenticates it. */
-export const ROUTE_AUDIENCES = ['device', 'broker', 'public'] as const;
+/**
+ * What a route that is not on the owner API declares instead of a permission: who authenticates it
+ * (`session`: any signed-in staff user, about their own account and sessions).
+ */
+export const ROUTE_AUDIENCES = ['device', 'broker', 'public', 'session'] as const;
 export type RouteAudience = (typeof ROUTE_AUDIENCES)[number];
 
 const all = PERMISSIONS;
@@ -55,8 +59,8 @@ const except = (...left: Permission[]) => all.filter((p) => !left.includes(p));
 /** The built-in roles. An owner does everything; the others are the usual jobs at a gym. */
 export const BUILT_IN_ROLES = {
   owner: all,
-  // Everything but the organisation's own settings and its keys.
-  manager: except('organisation:write', 'api_keys:manage'),
+  // Everything but the organisation's own settings, its keys and its staff.
+  manager: except('organisation:write', 'api_keys:manage', 'staff:manage'),
   // Checks members in, takes payments, sells, enrols cards, books classes; never refunds, edits
   // plans or prices, changes dunning policy, sees keys or locks a whole site down.
   front_desk: [

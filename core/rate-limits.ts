@@ -24,6 +24,16 @@ export const RATE_LIMITS = {
   memberLinkRequests: { limit: 60, windowSeconds: 600, what: 'requests to this link' },
   /** Unknown, used or expired pay-now and update-card links from one address. */
   memberLinkFailuresPerIp: { limit: 20, windowSeconds: 600, what: 'unknown or expired links opened from this address' },
+  /** Wrong passwords, authenticator codes and recovery codes from one address, whatever the account. */
+  signInFailuresPerIp: { limit: 30, windowSeconds: 600, what: 'failed sign-ins from this address' },
+  /**
+   * Wrong passwords and codes for one account, from anywhere: a 6-digit code has a million values,
+   * so ten tries a quarter hour keeps guessing one hopeless; the owner can still end the lockout by
+   * waiting it out, and a right answer after it is refused until then.
+   */
+  signInFailuresPerAccount: { limit: 10, windowSeconds: 900, what: 'failed sign-ins for this account' },
+  /** Unknown, used, revoked or expired staff invitation links from one address. */
+  invitationFailuresPerIp: { limit: 20, windowSeconds: 600, what: 'unknown or expired invitation links from this address' },
 } as const satisfies Record<string, RateLimit>;
 export type RateLimitName = keyof typeof RATE_LIMITS;
 

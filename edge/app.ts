@@ -19,6 +19,7 @@ import { limitFailures } from './limits/index.ts';
 import type { AppEnv } from './env.ts';
 import { notificationsRouter } from './notifications/index.ts';
 import { organisationRouter } from './organisation/index.ts';
+import { authRouter, requireStaffSession, staffRouter } from './staff/index.ts';
 import { problems } from './lib/openapi.ts';
 import { ApiProblem, forbidden, invalid, renderProblem, toProblem } from './lib/problem.ts';
 import { wireSubsystems } from './wiring.ts';
@@ -35,7 +36,7 @@ const withDb = createMiddleware<AppEnv>(async (c, next) => {
 
 const PUBLIC_PATHS = new Set(['/v1/enroll', '/v1/webhooks/stripe']);
 /** Paths of the owner API (organisation API keys), as opposed to devices, the broker and public endpoints. */
-const isOwnerPath = (path: string) => !(PUBLIC_PATHS.has(path) || path.startsWith('/v1/device/') || path.startsWith('/v1/broker/'));
+const isOwnerPath = (path: string) => !(PUBLIC_PATHS.has(path) || path.startsWith('/v1/device/') || path.startsWith('/v1/broker/') || path.startsWith('/v1/auth/'));
 const ownerOnly = createMiddleware<AppEnv>(async (c, next) => {
   if (!isOwnerPath(c.req.path)) return next();
   return requireOwnerKey(c, next);
@@ -129,6 +130,9 @@ export function createApp() {
     // A route without a permission is a mistake in its contract: refuse rather than allow.
     if (!needed || !(PERMISSIONS as readonly string[]).includes(needed)) throw new ApiProblem(500, 'route-without-permission', 'Route declares no permission');
     if (!grants(c.var.scopes, needed)) {
+      if (c.var.actor.type === 'staff_user') {
+        throw forbidden(`Your role here may not do this: it needs the permission ${needed}. Ask the owner if your job needs it.`, 'role', `your roles lack ${needed}`);
+      }
       throw forbidden(`This API key may not do this: it needs the permission ${needed}, which the key was not given.`, 'authorization', `the key lacks ${needed}`);
     }
     await next();
@@ -143,6 +147,7 @@ export function createApp() {
   app.use('/card/*', limitLinkPages);
   app.use('/v1/device/*', requireDeviceToken);
   app.use('/v1/broker/*', requireBrokerSecret);
+  app.use('/v1/auth/*', requireStaffSession);
   app.use('/v1/*', ownerOnly);
   app.use(
     '/v1/*',
@@ -180,6 +185,8 @@ export function createApp() {
     ...billingRouters,
     notificationsRouter,
     auditRouter,
+    staffRouter,
+    authRouter,
     dunningRouter,
     payPageRouter,
     cardPageRouter,
@@ -196,6 +203,12 @@ export function createApp() {
     type: 'http',
     scheme: 'bearer',
     description: 'Organisation API key (`gg_live_…`)',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'staffSession', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: '__Host-gg_session',
+    description: 'A staff session from POST /v1/auth/sign-in (gg_session on a local http server). Writes also send X-CSRF-Token.',
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'deviceToken', {
     type: 'http',

@@ -1,6 +1,6 @@
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type * as schema from './db/schema.ts';
-import type { Permission } from '../core/permissions.ts';
+import type { BuiltInRole, Permission } from '../core/permissions.ts';
 import type { AuditActorType } from '../core/contracts/audit.ts';
 
 /** One message of BILLING_QUEUE: bill one subscription due at `now` (edge/billing/queue.ts). */
@@ -62,6 +62,16 @@ export type Env = {
 
 export type Db = DrizzleD1Database<typeof schema>;
 
+/** A signed-in staff person (edge/staff/): the session, who they are, and what they may do here. */
+export type StaffSessionContext = {
+  session: typeof schema.staffSessions.$inferSelect;
+  user: { id: string; name: string; email: string; mfa: boolean };
+  member: { id: string; roles: BuiltInRole[]; siteIds: string[] | null };
+  permissions: Permission[];
+  /** The session's secret, from the cookie: its CSRF token derives from it. */
+  token: string;
+};
+
 export type AppVariables = {
   db: Db;
   organisationId: string;
@@ -70,6 +80,8 @@ export type AppVariables = {
   device: { id: string; organisationId: string; siteId: string };
   /** Who is calling the owner API, as the audit log names them. */
   actor: { type: AuditActorType; id: string | null; name: string | null };
+  /** The signed-in staff person, when the caller came with a session cookie rather than a key. */
+  staff: StaffSessionContext;
 };
 
 export type AppEnv = { Bindings: Env; Variables: AppVariables };

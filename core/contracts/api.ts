@@ -22,8 +22,8 @@ export const BookingId = resourceId('bkg');
 export const CommandId = z.uuid();
 export const CheckinId = z.uuid().meta({ description: 'Event id chosen by the door agent (UUID)' });
 
-const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-const phone = z
+export const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+export const phone = z
   .string()
   .trim()
   .regex(/^\+?[0-9][0-9 ()-]{5,24}$/, 'must be a phone number such as +66 81 234 5678');

@@ -130,13 +130,21 @@ export class SimulatedGpio implements GpioDriver {
 
   /**
    * Plays a Wiegand frame: a 0 bit is a pulse on D0, a 1 bit a pulse on D1, one edge every spacingMs
-   * (real timers, so the reader sees the same timing it would from a reader head).
+   * (real timers, so the reader's own timers run as they would with a reader head). Each edge is
+   * stamped as the reader head would have sent it, spacingMs after the one before, as the kernel
+   * stamps real edges: a busy machine that wakes the player late must not split its frame.
    */
   async injectWiegand(d0: number, d1: number, bits: readonly number[], options: InjectOptions = {}): Promise<void> {
     const { spacingMs = 2, jitterMs = 0 } = options;
+    const start = this.monotonic();
+    let offsetNs = 0n;
     for (let i = 0; i < bits.length; i++) {
-      if (i > 0) await sleep(spacingMs + Math.random() * jitterMs);
-      this.fallingEdge(bits[i] === 1 ? d1 : d0);
+      if (i > 0) {
+        const step = spacingMs + Math.random() * jitterMs;
+        await sleep(step);
+        offsetNs += BigInt(Math.round(step * 1e6));
+      }
+      this.fallingEdge(bits[i] === 1 ? d1 : d0, start + offsetNs);
     }
   }
 }

@@ -31,7 +31,7 @@ export function actionOf(method: string, template: string) {
   return { action: verb ? [...nouns, verb].join('.') : nouns.join('.'), resourceType: nouns[0] ?? 'unknown', idParamAt: parts[1]?.startsWith('{') ? 1 : -1 };
 }
 
-const SECRET_FIELD = /secret|token|password|hash|verifier|^pin$|^code$/i;
+const SECRET_FIELD = /secret|token|password|hash|verifier|^pin$|^code$|^acceptUrl$|recoveryCodes/i;
 const REDACTED = '[redacted]';
 
 /** A copy with secrets, PIN verifiers and one-time codes replaced, at any depth. */
@@ -49,7 +49,8 @@ export function changedFields(before: Record<string, unknown> | null, after: Rec
   return { before: pick(before), after: pick(after) };
 }
 
-const clientIp = (c: Context<AppEnv>) => c.req.header('cf-connecting-ip') ?? c.req.header('x-forwarded-for')?.split(',')[0]?.trim() ?? null;
+// Only what Cloudflare's edge sets: X-Forwarded-For is whatever the caller wrote.
+const clientIp = (c: Context<AppEnv>) => c.req.header('cf-connecting-ip') ?? null;
 
 /** Where a request came from, as an audit event records it. */
 export const requestOrigin = (c: Context<AppEnv>) => ({ method: c.req.method, path: c.req.path, ip: clientIp(c), userAgent: c.req.header('user-agent')?.slice(0, 300) ?? null });

@@ -3,6 +3,7 @@ import { and, eq, isNull } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { clientAddress, hit, tooMany } from '../limits/index.ts';
+import { authenticateStaff, sessionCookieOf } from '../staff/index.ts';
 import { apiKeys, devices } from '../db/schema.ts';
 import type { AppEnv } from '../env.ts';
 import { sha256Hex } from '../lib/ids.ts';
@@ -43,6 +44,11 @@ export const requireOwnerKey = createMiddleware<AppEnv>(async (c, next) => {
     c.set('organisationId', own);
     c.set('scopes', null);
     c.set('actor', { type: 'system', id: null, name: 'audit trail' });
+    return next();
+  }
+  // The web apps call the API with the staff person's session cookie; integrations with a key.
+  if (!c.req.header('authorization') && sessionCookieOf(c)) {
+    await authenticateStaff(c);
     return next();
   }
   const secret = bearer(c.req.header('authorization'));

@@ -12,3 +12,4 @@ export * from '../notifications/tables.ts';
 export * from '../dunning/tables.ts';
 export * from '../audit/tables.ts';
 export * from '../limits/tables.ts';
+export * from '../staff/tables.ts';

@@ -77,6 +77,7 @@ export function outboxNoticeSink(db: Db, opts: { now: number; payLinkBase: strin
           final_notice: { ...common, amount, payUrl, deadline: null },
           renewal_upcoming: null,
           card_expiring: null,
+          staff_invitation: null,
         };
         await enqueueNotice(
           db,

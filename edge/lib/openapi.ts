@@ -5,8 +5,8 @@ import { Problem } from '../../core/contracts/common.ts';
 
 const PROBLEM_TEXT = {
   400: 'A field is missing or invalid; `errors` names it and the reason',
-  401: 'Missing, unknown or revoked bearer token',
-  403: 'The API key lacks the permission the operation declares (`x-permission`)',
+  401: 'Missing, unknown or revoked bearer token, or no live session',
+  403: 'The API key or staff role lacks the permission the operation declares (`x-permission`), or a session write came without its CSRF token',
   404: 'Not found (or owned by another organisation)',
   409: 'Conflicts with existing state',
   410: 'No longer valid',
@@ -34,5 +34,8 @@ export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { 'application/json': { schema } },
 });
 
-export const ownerAuth = [{ ownerKey: [] }];
+/** The owner API: an organisation's API key, or a staff person's session cookie (with X-CSRF-Token on writes). */
+export const ownerAuth: Array<Record<string, string[]>> = [{ ownerKey: [] }, { staffSession: [] }];
+/** A staff person's own account and sessions: the session cookie only. */
+export const sessionAuth: Array<Record<string, string[]>> = [{ staffSession: [] }];
 export const deviceAuth = [{ deviceToken: [] }];

@@ -109,6 +109,39 @@ export async function enqueueNotice<T extends NoticeTemplate>(db: Db, notice: No
     .returning();
 }
 
+/**
+ * Writes a notice to one address that is not a member's (a person invited to the staff): one
+ * email row in the same outbox, delivered and retried like every other.
+ */
+export async function enqueueEmail<T extends NoticeTemplate>(
+  db: Db,
+  notice: { organisationId: string; to: string; template: T; data: NoticeData[T]; locale?: Locale; dedupeKey?: string },
+  now = Date.now(),
+): Promise<NotificationRow[]> {
+  const locale = notice.locale ?? 'en';
+  renderNotice(notice.template, notice.data, locale);
+  return db
+    .insert(notificationMessages)
+    .values({
+      id: newId('ntf', now),
+      organisationId: notice.organisationId,
+      memberId: null,
+      channel: 'email',
+      to: notice.to,
+      template: notice.template,
+      locale,
+      payload: notice.data as Record<string, unknown>,
+      status: 'queued',
+      attempts: 0,
+      nextAttemptAt: now,
+      dedupeKey: notice.dedupeKey ?? null,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing()
+    .returning();
+}
+
 /** Whether a notice with this dedupe key was already written (so a caller need not make its links again). */
 export async function isQueued(db: Db, organisationId: string, dedupeKey: string): Promise<boolean> {
   const [row] = await db

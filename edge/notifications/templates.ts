@@ -18,6 +18,7 @@ export const NOTICE_TEMPLATES = [
   'restored',
   'payment_recovered',
   'final_notice',
+  'staff_invitation',
 ] as const;
 export const NoticeTemplate = z.enum(NOTICE_TEMPLATES).meta({ id: 'NoticeTemplate' });
 export type NoticeTemplate = z.infer<typeof NoticeTemplate>;
@@ -65,6 +66,8 @@ export const NoticeDataSchemas = {
   restored: z.object({ ...common }),
   payment_recovered: z.object({ ...common, amount: Money }),
   final_notice: z.object({ ...common, amount: Money, payUrl: SecureUrl.nullable(), deadline: EpochMs.nullish() }),
+  // To a person invited to work at the gym (memberName is theirs): the link that makes their account.
+  staff_invitation: z.object({ ...common, acceptUrl: SecureUrl, expiresAt: EpochMs }),
 } satisfies Record<NoticeTemplate, z.ZodType>;
 
 export type NoticeData = { [T in NoticeTemplate]: z.input<(typeof NoticeDataSchemas)[T]> };
@@ -149,6 +152,16 @@ const EN: Copy = {
     ...action('Pay now', d.payUrl),
     sms: `${d.gymName}: access paused, ${f.money(d.amount)} unpaid. ${linkOr(d.payUrl, (u) => `Pay to restore: ${u}`, 'Pay at the front desk to restore it.')}`,
   }),
+  staff_invitation: (d, f) => ({
+    subject: `You are invited to work at ${d.gymName}`,
+    paragraphs: [
+      `${d.gymName} has invited you to sign in to gymgate as a member of its staff.`,
+      `Open the link below and choose a password. The link works once and until ${f.date(d.expiresAt)}.`,
+      'If you did not expect this, ignore this email.',
+    ],
+    ...action('Accept the invitation', d.acceptUrl),
+    sms: `${d.gymName} invites you to its staff on gymgate: ${d.acceptUrl}`,
+  }),
   restored: (d) => ({
     subject: `Your ${d.gymName} membership is active again`,
     paragraphs: ['Thank you. Your door access is restored and your membership is active again.'],
@@ -220,6 +233,16 @@ const TH: Copy = {
     paragraphs: [`สิทธิ์การเข้าประตูของคุณถูกระงับเนื่องจากค้างชำระ ${f.money(d.amount)}`, 'สิทธิ์จะกลับมาทันทีเมื่อชำระเงิน'],
     ...action('ชำระเงินตอนนี้', d.payUrl),
     sms: `${d.gymName}: ระงับสิทธิ์ ค้างชำระ ${f.money(d.amount)} ${linkOr(d.payUrl, (u) => `ชำระที่ ${u}`, 'ชำระได้ที่เคาน์เตอร์')}`,
+  }),
+  staff_invitation: (d, f) => ({
+    subject: `คุณได้รับเชิญให้ทำงานที่ ${d.gymName}`,
+    paragraphs: [
+      `${d.gymName} เชิญคุณเข้าใช้ gymgate ในฐานะพนักงาน`,
+      `เปิดลิงก์ด้านล่างแล้วตั้งรหัสผ่าน ลิงก์ใช้ได้ครั้งเดียวและถึงวันที่ ${f.date(d.expiresAt)}`,
+      'หากคุณไม่ได้คาดว่าจะได้รับอีเมลนี้ ไม่ต้องดำเนินการใดๆ',
+    ],
+    ...action('ตอบรับคำเชิญ', d.acceptUrl),
+    sms: `${d.gymName} เชิญคุณเป็นพนักงานใน gymgate: ${d.acceptUrl}`,
   }),
   restored: (d) => ({
     subject: `สมาชิก ${d.gymName} ของคุณกลับมาใช้งานได้แล้ว`,

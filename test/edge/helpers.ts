@@ -62,3 +62,24 @@ export async function enrollDevice(apiKey: string, siteId: string, extraEnv: Par
   const enrolled = await call('POST', '/v1/enroll', { body: { code, name: 'Front Pi' }, env: extraEnv });
   return { code, ...enrolled.body } as { code: string; deviceId: string; deviceToken: string; topicPrefix: string; mqtt: unknown; commandPublicKey: string };
 }
+
+export const STAFF_PASSWORD = 'correct horse battery staple';
+
+/** A staff person invited with `roles` by `apiKey`'s organisation and signed in: their ids and the headers their web app sends. */
+export async function staffSession(apiKey: string, roles: string[]) {
+  const email = `staff.${crypto.randomUUID()}@example.com`;
+  const invitation = await call('POST', '/v1/staff-invitations', { token: apiKey, body: { email, name: `Staff (${roles.join(', ')})`, roles } });
+  if (invitation.status !== 201) throw new Error(`invitation refused: ${JSON.stringify(invitation.body)}`);
+  const token = new URL(invitation.body.acceptUrl).searchParams.get('token');
+  const accepted = (await call('POST', '/v1/auth/invitations/accept', { body: { token, password: STAFF_PASSWORD } })).body;
+  const signedIn = await call('POST', '/v1/auth/sign-in', { body: { email, password: STAFF_PASSWORD } });
+  const cookie = /gg_session=[^;]*/.exec(signedIn.headers.get('set-cookie') ?? '')?.[0];
+  if (!cookie) throw new Error(`sign-in refused: ${JSON.stringify(signedIn.body)}`);
+  return {
+    email,
+    userId: accepted.userId as string,
+    staffMemberId: accepted.staffMemberId as string,
+    sessionId: signedIn.body.id as string,
+    headers: { cookie, 'x-csrf-token': signedIn.body.csrfToken as string },
+  };
+}

@@ -4,7 +4,7 @@
 // with keys that hold and lack its permission.
 import { describe, expect, it } from 'vitest';
 import { BUILT_IN_ROLES, PERMISSIONS, ROUTE_AUDIENCES, type BuiltInRole, type Permission } from '../../core/permissions.ts';
-import { call, gym } from './helpers.ts';
+import { call, gym, staffSession } from './helpers.ts';
 
 type Operation = { 'x-permission'?: string; security?: Array<Record<string, unknown>>; responses: Record<string, unknown> };
 type Op = { method: string; path: string; permission: string; operation: Operation };
@@ -36,13 +36,14 @@ describe('permissions on every route', () => {
     const unknown = ops.filter((op) => ![...PERMISSIONS, ...ROUTE_AUDIENCES].includes(op.permission as Permission)).map((op) => `${op.method} ${op.path}: ${op.permission}`);
     expect(unknown).toEqual([]);
     for (const op of ownerOps(ops)) {
-      expect(op.operation.security, `${op.method} ${op.path}`).toEqual([{ ownerKey: [] }]);
+      expect(op.operation.security, `${op.method} ${op.path}`).toEqual([{ ownerKey: [] }, { staffSession: [] }]);
       expect(op.operation.responses['403'], `${op.method} ${op.path}`).toBeDefined();
     }
     // The routes that are not the owner API say who calls them.
     const audience = (prefix: string) => ops.filter((op) => op.path.startsWith(prefix)).map((op) => op.permission);
     expect(new Set(audience('/v1/device/'))).toEqual(new Set(['device']));
     expect(new Set(audience('/v1/broker/'))).toEqual(new Set(['broker']));
+    expect(new Set(audience('/v1/auth/'))).toEqual(new Set(['public', 'session']));
   });
 
   it('a key with one permission passes that permission and is refused every other, on every owner operation', async () => {
@@ -66,24 +67,29 @@ describe('permissions on every route', () => {
     console.log(`permission walk: ${ops.length} owner operations × 2 keys = ${calls} calls, 0 refused wrongly`);
   });
 
-  it('each built-in role is allowed exactly the operations of its permissions', async () => {
+  it('each built-in role, as a key and as a staff person signed in, is allowed exactly the operations of its permissions', async () => {
     const g = await gym();
     const ops = ownerOps(await operations(g.apiKey));
     const table: string[] = [];
+    let calls = 0;
     for (const role of Object.keys(BUILT_IN_ROLES) as BuiltInRole[]) {
       const key = await keyWith(g.apiKey, [role]);
       const held = BUILT_IN_ROLES[role] as readonly string[];
       expect(key.scopes).toEqual(PERMISSIONS.filter((p) => held.includes(p)));
+      const session = (await staffSession(g.apiKey, [role])).headers;
       let allowed = 0;
       for (const op of ops) {
-        const res = await call(op.method, concrete(op.path), { token: key.secret });
         const may = held.includes(op.permission);
-        expect(res.status === 403, `${role}: ${op.method} ${op.path} (${op.permission})`).toBe(!may);
+        for (const auth of [{ token: key.secret }, { headers: session }]) {
+          const res = await call(op.method, concrete(op.path), auth);
+          expect(res.status === 403, `${role} ${'token' in auth ? 'key' : 'session'}: ${op.method} ${op.path} (${op.permission})`).toBe(!may);
+          calls++;
+        }
         if (may) allowed++;
       }
       table.push(`${role} ${allowed}/${ops.length}`);
     }
-    console.log(`roles walk: ${table.join(', ')}`);
+    console.log(`roles walk (${calls} calls, each role as a key and as a signed-in staff person): ${table.join(', ')}`);
   });
 });
 

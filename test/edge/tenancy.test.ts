@@ -1,5 +1,5 @@
 // R4, the tenancy matrix: every operation of the OpenAPI document is called by organisation B
-// (its owner key, and its door's device token for the device protocol) with organisation A's ids
+// (its owner key, its owner's staff session, and its door's device token for the device protocol) with organisation A's ids
 // in the path, the query and the body. Nothing may read or change A's data: a successful answer
 // never mentions an id of A's, every operation aimed at A's resources answers 4xx, and everything
 // A reads through every GET operation is the same after the walk as before it.
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { PERMISSIONS } from '../../core/permissions.ts';
 import { generateSigningKey } from '../../edge/lib/signing.ts';
 import { billingGym, bkk, saveSimulatedCard, subscribe, useBillingClock } from './billing-helpers.ts';
-import { call, enrollDevice, gym } from './helpers.ts';
+import { call, enrollDevice, gym, staffSession } from './helpers.ts';
 
 type Operation = { 'x-permission'?: string; parameters?: Array<{ name: string; in: string }> };
 type Op = { method: string; path: string; permission: string; query: string[] };
@@ -38,11 +38,13 @@ describe('R4 tenancy matrix', () => {
     const command = (await a.api('POST', `/v1/devices/${device.deviceId}/commands`, { action: { type: 'unlock', doorId: a.front.id, seconds: 3 } })).body;
     const key = (await a.api('POST', '/v1/api-keys', { name: 'Reports', scopes: ['read_only'] })).body;
     const code = (await a.api('POST', '/v1/enrollment-codes', { siteId: a.site.id })).body;
+    const aStaff = await staffSession(a.apiKey, ['front_desk']);
+    const aInvitation = (await a.api('POST', '/v1/staff-invitations', { email: 'pending@example.com', name: 'Pending', roles: ['trainer'] })).body;
     const ids: Record<string, string | undefined> = {
       sites: a.site.id, doors: a.front.id, members: a.member.id, credentials: a.card.id, 'access-profiles': profile.id,
       bookings: booking.id, 'pending-items': pending.item?.id, devices: device.deviceId, commands: command.id, 'api-keys': key.id,
       'enrollment-codes': code.id, plans: a.plan.id, subscriptions: subscription.id, invoices: invoice.id, payments: payment.id,
-      'credit-notes': creditNote.id ?? creditNote.creditNote?.id,
+      'credit-notes': creditNote.id ?? creditNote.creditNote?.id, staff: aStaff.staffMemberId, 'staff-invitations': aInvitation.id, sessions: aStaff.sessionId,
     };
     for (const [what, id] of Object.entries(ids)) expect(id, `A has a ${what}`).toBeTruthy();
     const byParam: Record<string, string> = {
@@ -54,6 +56,7 @@ describe('R4 tenancy matrix', () => {
     // B: another gym with its own key and door.
     const b = await gym();
     const bDevice = await enrollDevice(b.apiKey, b.site.id, signing);
+    const bStaff = await staffSession(b.apiKey, ['owner']);
     const doc = (await call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, Operation>> };
     const ops: Op[] = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]) => ({ method: method.toUpperCase(), path, permission: op['x-permission'] ?? '', query: (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name) })),
@@ -85,6 +88,9 @@ describe('R4 tenancy matrix', () => {
         'POST /v1/device/commands/{id}/ack': { status: 'executed' },
         'POST /v1/subscriptions/{id}/freeze': { from: '2030-02-01', to: '2030-02-15' },
         'POST /v1/subscriptions/{id}/members': { memberId: a.member.id },
+        'PATCH /v1/staff/{id}': { disabled: true },
+        'POST /v1/staff-invitations': { email: 'x@example.com', name: 'X', roles: ['trainer'], siteIds: [a.site.id] },
+        'POST /v1/auth/session/organisation': { organisationId: a.organisationId },
         // A door of B reporting taps and alarms at A's door by A's member: stored as B's, never shown to A.
         'POST /v1/device/checkins': { events: [{ id: crypto.randomUUID(), doorId: a.front.id, memberId: a.member.id, credentialKey: 'wiegand:12:345', granted: true, reason: 'granted', explanation: 'x', occurredAt: Date.now() }] },
         'POST /v1/device/alarms': { events: [{ kind: 'door_alarm', id: crypto.randomUUID(), doorId: a.front.id, type: 'door_forced', occurredAt: Date.now() }] },
@@ -104,12 +110,20 @@ describe('R4 tenancy matrix', () => {
     let calls = 0;
     const owner = ops.filter((op) => (PERMISSIONS as readonly string[]).includes(op.permission));
     const deviceOps = ops.filter((op) => op.permission === 'device');
-    for (const [identity, list, token] of [['owner key', owner, b.apiKey], ['device token', deviceOps, bDevice.deviceToken]] as const) {
+    // A staff person's own routes, signing out last (it ends the session the walk uses).
+    const sessionOps = ops.filter((op) => op.permission === 'session').sort((x, y) => Number(x.path === '/v1/auth/sign-out') - Number(y.path === '/v1/auth/sign-out'));
+    const identities = [
+      ['owner key', owner, { token: b.apiKey }],
+      ['staff session', [...owner, ...sessionOps], { headers: bStaff.headers }],
+      ['device token', deviceOps, { token: bDevice.deviceToken }],
+    ] as const;
+    for (const [identity, list, auth] of identities) {
       for (const op of list) {
         const query = op.query.filter((q) => byParam[q]).map((q) => `${q}=${byParam[q]}`).join('&');
         const path = concrete(op.path) + (query ? `?${query}` : '');
         const body = bodyFor(op);
-        const res = await call(op.method, path, { token, env: { ...a.env }, ...(body === undefined ? {} : { body }) });
+        const res = await call(op.method, path, { ...auth, env: { ...a.env }, ...(body === undefined ? {} : { body }) });
+        if (res.status === 401 && identity === 'staff session') leaks.push(`the staff session ended during the walk at ${op.method} ${op.path}`);
         calls++;
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         // A door's uploads are its own events whatever they name: accepted, with foreign references cleared (checked below).
@@ -132,6 +146,8 @@ describe('R4 tenancy matrix', () => {
     const after = await readAll();
     for (const [i, [path, value]] of after.entries()) expect(value, `A's ${path} after B's walk`).toEqual(before[i]![1]);
     const spread = [...statuses].sort(([x], [y]) => x - y).map(([s, n]) => `${s}×${n}`).join(' ');
-    console.log(`tenancy walk: ${owner.length} owner operations (B's owner key) + ${deviceOps.length} device operations (B's door token) with A's ids = ${calls} calls (${spread}), ${leaks.length} leaks; A's data through ${reads.length} GET operations unchanged`);
+    console.log(
+      `tenancy walk: ${owner.length} owner operations (B's owner key, then B's owner's staff session) + ${sessionOps.length} session operations + ${deviceOps.length} device operations (B's door token) with A's ids = ${calls} calls (${spread}), ${leaks.length} leaks; A's data through ${reads.length} GET operations unchanged`,
+    );
   });
 });

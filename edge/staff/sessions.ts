@@ -1,0 +1,105 @@
+// Staff sessions: a random token in an HttpOnly, SameSite=Lax cookie (Secure, and __Host- named,
+// over https), only its hash in D1. A write made with the cookie must carry the session's CSRF
+// token, derived from the session token, so a page on another site can neither read nor forge it.
+// Every request re-reads the session and the person's membership: revoking a session or disabling
+// the person ends access on their very next request.
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { SESSION_ABSOLUTE_MS, SESSION_TOUCH_MS, sessionVerdict } from '../../core/sessions.ts';
+import { expandScopes } from '../../core/permissions.ts';
+import type { AppEnv, Db, StaffSessionContext } from '../env.ts';
+import { newId, newSecret, sha256Hex } from '../lib/ids.ts';
+import { ApiProblem, forbidden } from '../lib/problem.ts';
+import { staffMembers, staffSessions, staffUsers } from './tables.ts';
+
+const SECURE_COOKIE = '__Host-gg_session';
+/** Plain http is only ever a local dev server: there a Secure cookie would not be sent back. */
+const PLAIN_COOKIE = 'gg_session';
+const isHttps = (c: Context<AppEnv>) => new URL(c.req.url).protocol === 'https:';
+const cookieName = (c: Context<AppEnv>) => (isHttps(c) ? SECURE_COOKIE : PLAIN_COOKIE);
+
+export const sessionCookieOf = (c: Context<AppEnv>): string | undefined => getCookie(c, cookieName(c));
+
+export function setSessionCookie(c: Context<AppEnv>, token: string): void {
+  setCookie(c, cookieName(c), token, { httpOnly: true, secure: isHttps(c), sameSite: 'Lax', path: '/', maxAge: SESSION_ABSOLUTE_MS / 1000 });
+}
+export function clearSessionCookie(c: Context<AppEnv>): void {
+  deleteCookie(c, cookieName(c), { path: '/', secure: isHttps(c) });
+}
+
+/** The CSRF token of a session: derived from its secret, so nothing more is stored. */
+export const csrfTokenOf = async (sessionToken: string) => (await sha256Hex(`csrf:${sessionToken}`)).slice(0, 43);
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export const sessionExpired = (reason: string) =>
+  new ApiProblem(401, 'session-ended', 'Session ended', `The session has ended (${reason}): sign in again.`);
+
+
+export async function startSession(db: Db, s: { userId: string; organisationId: string; ip: string | null; userAgent: string | null }, now = Date.now()) {
+  const token = newSecret('ggs');
+  const [row] = await db
+    .insert(staffSessions)
+    .values({ id: newId('ses', now), userId: s.userId, organisationId: s.organisationId, tokenHash: await sha256Hex(token), createdAt: now, lastSeenAt: now, ip: s.ip, userAgent: s.userAgent })
+    .returning();
+  return { token, session: row! };
+}
+
+/**
+ * The signed-in person behind the request's cookie, or a 401 saying why not. Writes must carry the
+ * CSRF token (403 otherwise, nothing done), and a cross-site Origin is refused outright.
+ */
+export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Promise<StaffSessionContext> {
+  const token = sessionCookieOf(c);
+  if (!token) throw new ApiProblem(401, 'unauthorized', 'Unauthorized', 'Sign in first, or send an API key as `Authorization: Bearer <key>`.');
+  const [row] = await c.var.db
+    .select({ session: staffSessions, user: staffUsers, member: staffMembers })
+    .from(staffSessions)
+    .innerJoin(staffUsers, eq(staffUsers.id, staffSessions.userId))
+    .leftJoin(staffMembers, and(eq(staffMembers.userId, staffSessions.userId), eq(staffMembers.organisationId, staffSessions.organisationId)))
+    .where(eq(staffSessions.tokenHash, await sha256Hex(token)))
+    .limit(1);
+  if (!row) throw sessionExpired('unknown session');
+  if (!row.member || row.member.disabledAt !== null) throw sessionExpired('access to this organisation was disabled');
+  const verdict = sessionVerdict(row.session, now);
+  if (!verdict.live) throw sessionExpired(verdict.reason === 'idle' ? 'unused for too long' : verdict.reason === 'expired' ? 'too old' : 'signed out or revoked');
+  if (!SAFE_METHODS.has(c.req.method)) {
+    const origin = c.req.header('origin');
+    if (origin && origin !== new URL(c.req.url).origin) throw forbidden(`A write from another site (${origin}) is refused.`, 'origin', 'not this site');
+    if (c.req.header('x-csrf-token') !== (await csrfTokenOf(token))) {
+      throw new ApiProblem(403, 'csrf', 'CSRF token missing or wrong', 'A write made with the session cookie must send the session’s CSRF token as the X-CSRF-Token header (GET /v1/auth/session gives it).', [
+        { field: 'x-csrf-token', reason: c.req.header('x-csrf-token') ? 'does not match the session' : 'missing' },
+      ]);
+    }
+  }
+  if (now - row.session.lastSeenAt >= SESSION_TOUCH_MS) {
+    await c.var.db.update(staffSessions).set({ lastSeenAt: now }).where(eq(staffSessions.id, row.session.id));
+    row.session.lastSeenAt = now;
+  }
+  return {
+    session: row.session,
+    user: { id: row.user.id, name: row.user.name, email: row.user.email, mfa: row.user.totpSecret !== null },
+    member: { id: row.member.id, roles: row.member.roles, siteIds: row.member.siteIds ?? null },
+    permissions: expandScopes(row.member.roles),
+    token,
+  };
+}
+
+/** Owner API authentication by session cookie: the membership's roles are the caller's permissions. */
+export async function authenticateStaff(c: Context<AppEnv>): Promise<void> {
+  const staff = await resolveSession(c);
+  c.set('organisationId', staff.session.organisationId);
+  c.set('scopes', staff.permissions);
+  c.set('actor', { type: 'staff_user', id: staff.user.id, name: staff.user.name });
+  c.set('staff', staff);
+}
+
+/** Ends every live session of a person in one organisation (disabled), or everywhere. */
+export async function revokeSessions(db: Db, userId: string, organisationId: string | null, now = Date.now()): Promise<number> {
+  const result = await db
+    .update(staffSessions)
+    .set({ revokedAt: now })
+    .where(and(eq(staffSessions.userId, userId), isNull(staffSessions.revokedAt), organisationId ? eq(staffSessions.organisationId, organisationId) : undefined));
+  return result.meta.changes ?? 0;
+}
