@@ -19,7 +19,7 @@ import { limitFailures } from './limits/index.ts';
 import type { AppEnv } from './env.ts';
 import { notificationsRouter } from './notifications/index.ts';
 import { organisationRouter } from './organisation/index.ts';
-import { authRouter, requireStaffSession, staffRouter } from './staff/index.ts';
+import { authRouter, requireStaffSession, staffPagesRouter, staffRouter } from './staff/index.ts';
 import { problems } from './lib/openapi.ts';
 import { ApiProblem, forbidden, invalid, renderProblem, toProblem } from './lib/problem.ts';
 import { wireSubsystems } from './wiring.ts';
@@ -139,6 +139,8 @@ export function createApp() {
   });
 
   app.use('/v1/*', withDb);
+  app.use('/staff', withDb);
+  app.use('/staff/*', withDb);
   app.use('/v1/*', jsonOnly);
   app.use('/v1/*', queryGuard);
   // Enrollment codes are typed by people, so short enough to guess at: wrong ones are counted per address.
@@ -189,6 +191,7 @@ export function createApp() {
     authRouter,
     dunningRouter,
     payPageRouter,
+    staffPagesRouter,
     cardPageRouter,
     brokerRouter,
   ];

@@ -66,6 +66,7 @@ export type Db = DrizzleD1Database<typeof schema>;
 export type StaffSessionContext = {
   session: typeof schema.staffSessions.$inferSelect;
   user: { id: string; name: string; email: string; mfa: boolean };
+  organisationName: string;
   member: { id: string; roles: BuiltInRole[]; siteIds: string[] | null };
   permissions: Permission[];
   /** The session's secret, from the cookie: its CSRF token derives from it. */

@@ -31,7 +31,17 @@ const controlPort = Number(process.env.AGENT_CONTROL_PORT ?? 7467);
 const brokerPort = Number(process.env.MQTT_PORT ?? 1883);
 const healthPort = Number(process.env.AGENT_HEALTH_PORT ?? 7468);
 
-type Demo = { organisationId: string; apiKey: string; siteId: string; cards: Array<{ name: string; card: string; status: string }> };
+type Demo = {
+  organisationId: string;
+  apiKey: string;
+  siteId: string;
+  cards: Array<{ name: string; card: string; status: string }>;
+  /** Staff to sign in as at /staff/sign-in (state from before staff accounts has none). */
+  staff?: Array<{ email: string; password: string; role: string }>;
+};
+
+/** The demo staff's password: a local run only, printed at start. */
+const DEMO_STAFF_PASSWORD = 'demo gym password';
 
 const say = (line: string) => console.log(`[gymgate] ${line}`);
 const prefixed = (name: string) => (line: string) => {
@@ -85,7 +95,16 @@ async function seed(apiUrl: string): Promise<Demo> {
     await api('POST', `${apiUrl}/v1/credentials`, key, { kind: 'wiegand', memberId: member.id, facilityCode: 12, cardNumber: p.card });
     cards.push({ name: p.name, card: `12:${p.card}`, status: p.status });
   }
-  const demo = { organisationId: boot.organisationId, apiKey: key, siteId: site.id, cards };
+  // People to sign in as: an owner and a front-desk worker, invited and accepted as anyone would be.
+  const staff: NonNullable<Demo['staff']> = [];
+  for (const [email, name, role] of [['owner@example.com', 'Malee (owner)', 'owner'], ['desk@example.com', 'Pim (front desk)', 'front_desk']] as const) {
+    const invitation = await api<{ acceptUrl: string }>('POST', `${apiUrl}/v1/staff-invitations`, key, { email, name, roles: [role] });
+    const token = new URL(invitation.acceptUrl).searchParams.get('token');
+    const accepted = await fetch(`${apiUrl}/v1/auth/invitations/accept`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, password: DEMO_STAFF_PASSWORD }) });
+    if (!accepted.ok) throw new Error(`demo staff ${email}: ${accepted.status} ${await accepted.text()}`);
+    staff.push({ email, password: DEMO_STAFF_PASSWORD, role });
+  }
+  const demo = { organisationId: boot.organisationId, apiKey: key, siteId: site.id, cards, staff };
   writeFileSync(demoFile, JSON.stringify(demo, null, 2), { mode: 0o600 });
   return demo;
 }
@@ -179,6 +198,7 @@ gymgate is running (simulated door hardware).
   Door agent   ${agent.controlUrl}   (simulated GPIO control endpoint)
   Agent health http://127.0.0.1:${healthPort}/health
   Dev mailbox  ${worker.url}/dev/mailbox   (member email and SMS stay here on local runs)
+  Staff        ${worker.url}/staff/sign-in${(demo.staff ?? []).map((s) => `\n               ${s.email} / ${s.password}   (${s.role})`).join('')}
 
 Tap a card at the front door:
   npm run tap -- --card ${active?.card}        # ${active?.name}: granted

@@ -7,6 +7,7 @@ import { resolveSession } from './sessions.ts';
 
 export { authRouter } from './auth-router.ts';
 export { staffRouter } from './router.ts';
+export { staffPagesRouter } from './pages/router.ts';
 export { authenticateStaff, sessionCookieOf } from './sessions.ts';
 
 /** The /v1/auth/* routes that are reached before signing in. */

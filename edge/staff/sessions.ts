@@ -11,6 +11,7 @@ import { expandScopes } from '../../core/permissions.ts';
 import type { AppEnv, Db, StaffSessionContext } from '../env.ts';
 import { newId, newSecret, sha256Hex } from '../lib/ids.ts';
 import { ApiProblem, forbidden } from '../lib/problem.ts';
+import { organisations } from '../db/schema.ts';
 import { staffMembers, staffSessions, staffUsers } from './tables.ts';
 
 const SECURE_COOKIE = '__Host-gg_session';
@@ -33,6 +34,24 @@ export const csrfTokenOf = async (sessionToken: string) => (await sha256Hex(`csr
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * Whether a write came from a page of another site: the browser's own Sec-Fetch-Site where it
+ * sends one, else an Origin that is not this host (a proxy in front, such as wrangler dev's, may
+ * rewrite the request's URL, so the Host header counts as this site too).
+ */
+function fromAnotherSite(c: Context<AppEnv>): boolean {
+  const site = c.req.header('sec-fetch-site');
+  if (site) return site !== 'same-origin' && site !== 'none';
+  const origin = c.req.header('origin');
+  if (!origin) return false;
+  if (origin === new URL(c.req.url).origin) return false;
+  try {
+    return new URL(origin).host !== c.req.header('host');
+  } catch {
+    return true;
+  }
+}
+
 export const sessionExpired = (reason: string) =>
   new ApiProblem(401, 'session-ended', 'Session ended', `The session has ended (${reason}): sign in again.`);
 
@@ -54,9 +73,10 @@ export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Prom
   const token = sessionCookieOf(c);
   if (!token) throw new ApiProblem(401, 'unauthorized', 'Unauthorized', 'Sign in first, or send an API key as `Authorization: Bearer <key>`.');
   const [row] = await c.var.db
-    .select({ session: staffSessions, user: staffUsers, member: staffMembers })
+    .select({ session: staffSessions, user: staffUsers, member: staffMembers, organisationName: organisations.name })
     .from(staffSessions)
     .innerJoin(staffUsers, eq(staffUsers.id, staffSessions.userId))
+    .innerJoin(organisations, eq(organisations.id, staffSessions.organisationId))
     .leftJoin(staffMembers, and(eq(staffMembers.userId, staffSessions.userId), eq(staffMembers.organisationId, staffSessions.organisationId)))
     .where(eq(staffSessions.tokenHash, await sha256Hex(token)))
     .limit(1);
@@ -65,11 +85,13 @@ export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Prom
   const verdict = sessionVerdict(row.session, now);
   if (!verdict.live) throw sessionExpired(verdict.reason === 'idle' ? 'unused for too long' : verdict.reason === 'expired' ? 'too old' : 'signed out or revoked');
   if (!SAFE_METHODS.has(c.req.method)) {
-    const origin = c.req.header('origin');
-    if (origin && origin !== new URL(c.req.url).origin) throw forbidden(`A write from another site (${origin}) is refused.`, 'origin', 'not this site');
-    if (c.req.header('x-csrf-token') !== (await csrfTokenOf(token))) {
+    if (fromAnotherSite(c)) throw forbidden(`A write from another site (${c.req.header('origin') ?? c.req.header('sec-fetch-site')}) is refused.`, 'origin', 'not this site');
+    // The API's callers send it as a header; the staff pages' forms as the _csrf field.
+    const form = /^application\/x-www-form-urlencoded\b/i.test(c.req.header('content-type') ?? '') ? await c.req.parseBody() : {};
+    const sent = c.req.header('x-csrf-token') ?? (typeof form._csrf === 'string' ? form._csrf : undefined);
+    if (sent !== (await csrfTokenOf(token))) {
       throw new ApiProblem(403, 'csrf', 'CSRF token missing or wrong', 'A write made with the session cookie must send the session’s CSRF token as the X-CSRF-Token header (GET /v1/auth/session gives it).', [
-        { field: 'x-csrf-token', reason: c.req.header('x-csrf-token') ? 'does not match the session' : 'missing' },
+        { field: 'x-csrf-token', reason: sent ? 'does not match the session' : 'missing' },
       ]);
     }
   }
@@ -80,6 +102,7 @@ export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Prom
   return {
     session: row.session,
     user: { id: row.user.id, name: row.user.name, email: row.user.email, mfa: row.user.totpSecret !== null },
+    organisationName: row.organisationName,
     member: { id: row.member.id, roles: row.member.roles, siteIds: row.member.siteIds ?? null },
     permissions: expandScopes(row.member.roles),
     token,
