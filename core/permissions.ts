@@ -47,9 +47,10 @@ export const Permission = z.enum(PERMISSIONS).meta({ id: 'Permission', descripti
 
 /**
  * What a route that is not on the owner API declares instead of a permission: who authenticates it
- * (`session`: any signed-in staff user, about their own account and sessions).
+ * (`session`: any signed-in staff user, about their own account and sessions; `member`: a signed-in
+ * member, about their own data).
  */
-export const ROUTE_AUDIENCES = ['device', 'broker', 'public', 'session'] as const;
+export const ROUTE_AUDIENCES = ['device', 'broker', 'public', 'session', 'member'] as const;
 export type RouteAudience = (typeof ROUTE_AUDIENCES)[number];
 
 const all = PERMISSIONS;

@@ -32,6 +32,10 @@ export const RATE_LIMITS = {
    * waiting it out, and a right answer after it is refused until then.
    */
   signInFailuresPerAccount: { limit: 10, windowSeconds: 900, what: 'failed sign-ins for this account' },
+  /** Member sign-in links and codes asked for from one address, whoever they are for. */
+  memberSignInsPerIp: { limit: 20, windowSeconds: 600, what: 'sign-in requests from this address' },
+  /** Member sign-in links and codes asked for one email or phone: each one is a message sent to them. */
+  memberSignInsPerAddress: { limit: 5, windowSeconds: 900, what: 'sign-in requests for this address' },
   /** Unknown, used, revoked or expired staff invitation links from one address. */
   invitationFailuresPerIp: { limit: 20, windowSeconds: 600, what: 'unknown or expired invitation links from this address' },
 } as const satisfies Record<string, RateLimit>;

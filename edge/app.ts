@@ -20,6 +20,7 @@ import type { AppEnv } from './env.ts';
 import { notificationsRouter } from './notifications/index.ts';
 import { organisationRouter } from './organisation/index.ts';
 import { authRouter, requireStaffSession, staffPagesRouter, staffRouter } from './staff/index.ts';
+import { memberAccountsRouter, memberPagesRouter } from './member-accounts/index.ts';
 import { problems } from './lib/openapi.ts';
 import { ApiProblem, forbidden, invalid, renderProblem, toProblem } from './lib/problem.ts';
 import { wireSubsystems } from './wiring.ts';
@@ -36,7 +37,9 @@ const withDb = createMiddleware<AppEnv>(async (c, next) => {
 
 const PUBLIC_PATHS = new Set(['/v1/enroll', '/v1/webhooks/stripe']);
 /** Paths of the owner API (organisation API keys), as opposed to devices, the broker and public endpoints. */
-const isOwnerPath = (path: string) => !(PUBLIC_PATHS.has(path) || path.startsWith('/v1/device/') || path.startsWith('/v1/broker/') || path.startsWith('/v1/auth/'));
+const isOwnerPath = (path: string) => !(PUBLIC_PATHS.has(path) || path.startsWith('/v1/device/') || path.startsWith('/v1/broker/') || path.startsWith('/v1/auth/') || isMemberPath(path));
+/** Member sign-in and the member's own data: the member session, never a key or a staff session. */
+const isMemberPath = (path: string) => path.startsWith('/v1/member-auth/') || path === '/v1/me' || path.startsWith('/v1/me/');
 const ownerOnly = createMiddleware<AppEnv>(async (c, next) => {
   if (!isOwnerPath(c.req.path)) return next();
   return requireOwnerKey(c, next);
@@ -140,6 +143,8 @@ export function createApp() {
 
   app.use('/v1/*', withDb);
   app.use('/staff', withDb);
+  app.use('/me', withDb);
+  app.use('/me/*', withDb);
   app.use('/staff/*', withDb);
   app.use('/v1/*', jsonOnly);
   app.use('/v1/*', queryGuard);
@@ -192,6 +197,8 @@ export function createApp() {
     dunningRouter,
     payPageRouter,
     staffPagesRouter,
+    memberAccountsRouter,
+    memberPagesRouter,
     cardPageRouter,
     brokerRouter,
   ];
@@ -212,6 +219,12 @@ export function createApp() {
     in: 'cookie',
     name: '__Host-gg_session',
     description: 'A staff session from POST /v1/auth/sign-in (gg_session on a local http server). Writes also send X-CSRF-Token.',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'memberSession', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: '__Host-gg_member',
+    description: 'A member session from /v1/member-auth/link or /v1/member-auth/verify (gg_member on a local http server). Reaches /v1/me only.',
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'deviceToken', {
     type: 'http',

@@ -13,3 +13,4 @@ export * from '../dunning/tables.ts';
 export * from '../audit/tables.ts';
 export * from '../limits/tables.ts';
 export * from '../staff/tables.ts';
+export * from '../member-accounts/tables.ts';

@@ -78,6 +78,7 @@ export function outboxNoticeSink(db: Db, opts: { now: number; payLinkBase: strin
           renewal_upcoming: null,
           card_expiring: null,
           staff_invitation: null,
+          member_sign_in: null,
         };
         await enqueueNotice(
           db,

@@ -19,6 +19,7 @@ export const NOTICE_TEMPLATES = [
   'payment_recovered',
   'final_notice',
   'staff_invitation',
+  'member_sign_in',
 ] as const;
 export const NoticeTemplate = z.enum(NOTICE_TEMPLATES).meta({ id: 'NoticeTemplate' });
 export type NoticeTemplate = z.infer<typeof NoticeTemplate>;
@@ -68,6 +69,8 @@ export const NoticeDataSchemas = {
   final_notice: z.object({ ...common, amount: Money, payUrl: SecureUrl.nullable(), deadline: EpochMs.nullish() }),
   // To a person invited to work at the gym (memberName is theirs): the link that makes their account.
   staff_invitation: z.object({ ...common, acceptUrl: SecureUrl, expiresAt: EpochMs }),
+  // A member signing in: a link by email, or a code by SMS (the other one null).
+  member_sign_in: z.object({ ...common, signInUrl: SecureUrl.nullable(), code: z.string().regex(/^\d{6}$/).nullable(), expiresAt: EpochMs }),
 } satisfies Record<NoticeTemplate, z.ZodType>;
 
 export type NoticeData = { [T in NoticeTemplate]: z.input<(typeof NoticeDataSchemas)[T]> };
@@ -152,6 +155,12 @@ const EN: Copy = {
     ...action('Pay now', d.payUrl),
     sms: `${d.gymName}: access paused, ${f.money(d.amount)} unpaid. ${linkOr(d.payUrl, (u) => `Pay to restore: ${u}`, 'Pay at the front desk to restore it.')}`,
   }),
+  member_sign_in: (d) => ({
+    subject: `Sign in to ${d.gymName}`,
+    paragraphs: [d.code ? `Your sign-in code is ${d.code}. It works once, for 10 minutes.` : 'Use the button below to sign in. The link works once, for 15 minutes.', 'If you did not ask to sign in, ignore this message.'],
+    ...action('Sign in', d.signInUrl),
+    sms: d.code ? `${d.gymName}: your sign-in code is ${d.code}. It expires in 10 minutes.` : `${d.gymName}: sign in: ${d.signInUrl ?? ''}`,
+  }),
   staff_invitation: (d, f) => ({
     subject: `You are invited to work at ${d.gymName}`,
     paragraphs: [
@@ -233,6 +242,12 @@ const TH: Copy = {
     paragraphs: [`สิทธิ์การเข้าประตูของคุณถูกระงับเนื่องจากค้างชำระ ${f.money(d.amount)}`, 'สิทธิ์จะกลับมาทันทีเมื่อชำระเงิน'],
     ...action('ชำระเงินตอนนี้', d.payUrl),
     sms: `${d.gymName}: ระงับสิทธิ์ ค้างชำระ ${f.money(d.amount)} ${linkOr(d.payUrl, (u) => `ชำระที่ ${u}`, 'ชำระได้ที่เคาน์เตอร์')}`,
+  }),
+  member_sign_in: (d) => ({
+    subject: `เข้าสู่ระบบ ${d.gymName}`,
+    paragraphs: [d.code ? `รหัสเข้าสู่ระบบของคุณคือ ${d.code} ใช้ได้ครั้งเดียวภายใน 10 นาที` : 'กดปุ่มด้านล่างเพื่อเข้าสู่ระบบ ลิงก์ใช้ได้ครั้งเดียวภายใน 15 นาที', 'หากคุณไม่ได้ขอเข้าสู่ระบบ ไม่ต้องดำเนินการใดๆ'],
+    ...action('เข้าสู่ระบบ', d.signInUrl),
+    sms: d.code ? `${d.gymName}: รหัสเข้าสู่ระบบ ${d.code} หมดอายุใน 10 นาที` : `${d.gymName}: เข้าสู่ระบบ: ${d.signInUrl ?? ''}`,
   }),
   staff_invitation: (d, f) => ({
     subject: `คุณได้รับเชิญให้ทำงานที่ ${d.gymName}`,

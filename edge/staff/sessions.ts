@@ -5,56 +5,23 @@
 // the person ends access on their very next request.
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { SESSION_ABSOLUTE_MS, SESSION_TOUCH_MS, sessionVerdict } from '../../core/sessions.ts';
 import { expandScopes } from '../../core/permissions.ts';
 import type { AppEnv, Db, StaffSessionContext } from '../env.ts';
 import { newId, newSecret, sha256Hex } from '../lib/ids.ts';
-import { ApiProblem, forbidden } from '../lib/problem.ts';
+import { ApiProblem } from '../lib/problem.ts';
+import { checkCsrf, csrfTokenOf, sessionCookie } from '../lib/session-cookie.ts';
 import { organisations } from '../db/schema.ts';
 import { staffMembers, staffSessions, staffUsers } from './tables.ts';
 
-const SECURE_COOKIE = '__Host-gg_session';
-/** Plain http is only ever a local dev server: there a Secure cookie would not be sent back. */
-const PLAIN_COOKIE = 'gg_session';
-const isHttps = (c: Context<AppEnv>) => new URL(c.req.url).protocol === 'https:';
-const cookieName = (c: Context<AppEnv>) => (isHttps(c) ? SECURE_COOKIE : PLAIN_COOKIE);
-
-export const sessionCookieOf = (c: Context<AppEnv>): string | undefined => getCookie(c, cookieName(c));
-
-export function setSessionCookie(c: Context<AppEnv>, token: string): void {
-  setCookie(c, cookieName(c), token, { httpOnly: true, secure: isHttps(c), sameSite: 'Lax', path: '/', maxAge: SESSION_ABSOLUTE_MS / 1000 });
-}
-export function clearSessionCookie(c: Context<AppEnv>): void {
-  deleteCookie(c, cookieName(c), { path: '/', secure: isHttps(c) });
-}
-
-/** The CSRF token of a session: derived from its secret, so nothing more is stored. */
-export const csrfTokenOf = async (sessionToken: string) => (await sha256Hex(`csrf:${sessionToken}`)).slice(0, 43);
-
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/**
- * Whether a write came from a page of another site: the browser's own Sec-Fetch-Site where it
- * sends one, else an Origin that is not this host (a proxy in front, such as wrangler dev's, may
- * rewrite the request's URL, so the Host header counts as this site too).
- */
-function fromAnotherSite(c: Context<AppEnv>): boolean {
-  const site = c.req.header('sec-fetch-site');
-  if (site) return site !== 'same-origin' && site !== 'none';
-  const origin = c.req.header('origin');
-  if (!origin) return false;
-  if (origin === new URL(c.req.url).origin) return false;
-  try {
-    return new URL(origin).host !== c.req.header('host');
-  } catch {
-    return true;
-  }
-}
+const cookie = sessionCookie('gg_session', SESSION_ABSOLUTE_MS);
+export const sessionCookieOf = cookie.read;
+export const setSessionCookie = cookie.set;
+export const clearSessionCookie = cookie.clear;
+export { csrfTokenOf };
 
 export const sessionExpired = (reason: string) =>
   new ApiProblem(401, 'session-ended', 'Session ended', `The session has ended (${reason}): sign in again.`);
-
 
 export async function startSession(db: Db, s: { userId: string; organisationId: string; ip: string | null; userAgent: string | null }, now = Date.now()) {
   const token = newSecret('ggs');
@@ -84,17 +51,7 @@ export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Prom
   if (!row.member || row.member.disabledAt !== null) throw sessionExpired('access to this organisation was disabled');
   const verdict = sessionVerdict(row.session, now);
   if (!verdict.live) throw sessionExpired(verdict.reason === 'idle' ? 'unused for too long' : verdict.reason === 'expired' ? 'too old' : 'signed out or revoked');
-  if (!SAFE_METHODS.has(c.req.method)) {
-    if (fromAnotherSite(c)) throw forbidden(`A write from another site (${c.req.header('origin') ?? c.req.header('sec-fetch-site')}) is refused.`, 'origin', 'not this site');
-    // The API's callers send it as a header; the staff pages' forms as the _csrf field.
-    const form = /^application\/x-www-form-urlencoded\b/i.test(c.req.header('content-type') ?? '') ? await c.req.parseBody() : {};
-    const sent = c.req.header('x-csrf-token') ?? (typeof form._csrf === 'string' ? form._csrf : undefined);
-    if (sent !== (await csrfTokenOf(token))) {
-      throw new ApiProblem(403, 'csrf', 'CSRF token missing or wrong', 'A write made with the session cookie must send the session’s CSRF token as the X-CSRF-Token header (GET /v1/auth/session gives it).', [
-        { field: 'x-csrf-token', reason: sent ? 'does not match the session' : 'missing' },
-      ]);
-    }
-  }
+  await checkCsrf(c, token);
   if (now - row.session.lastSeenAt >= SESSION_TOUCH_MS) {
     await c.var.db.update(staffSessions).set({ lastSeenAt: now }).where(eq(staffSessions.id, row.session.id));
     row.session.lastSeenAt = now;

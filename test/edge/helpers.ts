@@ -83,3 +83,16 @@ export async function staffSession(apiKey: string, roles: string[]) {
     headers: { cookie, 'x-csrf-token': signedIn.body.csrfToken as string },
   };
 }
+
+/** A member signed in with the emailed link (read from the outbox): the headers their browser sends. */
+export async function memberSession(organisationId: string, memberId: string) {
+  const member = (await env.DB.prepare('SELECT email FROM members WHERE id = ?').bind(memberId).first<{ email: string }>())!;
+  const started = await call('POST', '/v1/member-auth/start', { body: { organisationId, email: member.email } });
+  if (started.status !== 202) throw new Error(`member sign-in refused: ${JSON.stringify(started.body)}`);
+  const row = (await env.DB.prepare("SELECT payload FROM notification_messages WHERE template = 'member_sign_in' AND member_id = ? ORDER BY id DESC LIMIT 1").bind(memberId).first<{ payload: string }>())!;
+  const token = new URL(JSON.parse(row.payload).signInUrl).searchParams.get('token');
+  const signedIn = await call('POST', '/v1/member-auth/link', { body: { token } });
+  const cookie = /gg_member=[^;]*/.exec(signedIn.headers.get('set-cookie') ?? '')?.[0];
+  if (!cookie) throw new Error(`member link refused: ${JSON.stringify(signedIn.body)}`);
+  return { cookie, 'x-csrf-token': signedIn.body.csrfToken as string };
+}

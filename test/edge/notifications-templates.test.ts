@@ -20,6 +20,7 @@ const SAMPLES: { [T in NoticeTemplate]: NoticeData[T] } = {
   payment_recovered: { ...base, amount: thb(199000) },
   final_notice: { ...base, amount: thb(398000), payUrl: PAY, deadline: DEC_1 },
   staff_invitation: { ...base, acceptUrl: 'https://gym.example/staff/invitation?token=ggi_x', expiresAt: DEC_1 },
+  member_sign_in: { ...base, signInUrl: null, code: '482916', expiresAt: DEC_1 },
 };
 
 const render = <T extends NoticeTemplate>(t: T, locale?: 'en' | 'th') => renderNotice(t, SAMPLES[t], locale);
@@ -36,6 +37,7 @@ describe('notice templates: exact subjects', () => {
     payment_recovered: 'Payment received: THB 1,990.00',
     final_notice: 'Final notice: THB 3,980.00 overdue at Sukhumvit Gym',
     staff_invitation: 'You are invited to work at Sukhumvit Gym',
+    member_sign_in: 'Sign in to Sukhumvit Gym',
   };
   const TH: Record<NoticeTemplate, string> = {
     renewal_upcoming: 'สมาชิก Sukhumvit Gym ของคุณจะต่ออายุในวันที่ 1 ธ.ค. 2569',
@@ -48,6 +50,7 @@ describe('notice templates: exact subjects', () => {
     payment_recovered: 'ได้รับชำระเงิน ฿1,990.00 แล้ว',
     final_notice: 'แจ้งเตือนครั้งสุดท้าย: ค้างชำระ ฿3,980.00 ที่ Sukhumvit Gym',
     staff_invitation: 'คุณได้รับเชิญให้ทำงานที่ Sukhumvit Gym',
+    member_sign_in: 'เข้าสู่ระบบ Sukhumvit Gym',
   };
   for (const t of NOTICE_TEMPLATES) {
     it(`${t} in English and Thai`, () => {

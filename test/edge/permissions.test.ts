@@ -44,6 +44,9 @@ describe('permissions on every route', () => {
     expect(new Set(audience('/v1/device/'))).toEqual(new Set(['device']));
     expect(new Set(audience('/v1/broker/'))).toEqual(new Set(['broker']));
     expect(new Set(audience('/v1/auth/'))).toEqual(new Set(['public', 'session']));
+    expect(new Set(audience('/v1/member-auth/'))).toEqual(new Set(['public']));
+    expect(new Set(audience('/v1/me/'))).toEqual(new Set(['member']));
+    expect(ops.find((op) => op.path === '/v1/me')?.permission).toBe('member');
   });
 
   it('a key with one permission passes that permission and is refused every other, on every owner operation', async () => {

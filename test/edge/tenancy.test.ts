@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { PERMISSIONS } from '../../core/permissions.ts';
 import { generateSigningKey } from '../../edge/lib/signing.ts';
 import { billingGym, bkk, saveSimulatedCard, subscribe, useBillingClock } from './billing-helpers.ts';
-import { call, enrollDevice, gym, staffSession } from './helpers.ts';
+import { call, enrollDevice, gym, memberSession, staffSession } from './helpers.ts';
 
 type Operation = { 'x-permission'?: string; parameters?: Array<{ name: string; in: string }> };
 type Op = { method: string; path: string; permission: string; query: string[] };
@@ -57,6 +57,7 @@ describe('R4 tenancy matrix', () => {
     const b = await gym();
     const bDevice = await enrollDevice(b.apiKey, b.site.id, signing);
     const bStaff = await staffSession(b.apiKey, ['owner']);
+    const bMember = await memberSession(b.organisationId, b.member.id);
     const doc = (await call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, Operation>> };
     const ops: Op[] = Object.entries(doc.paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, op]) => ({ method: method.toUpperCase(), path, permission: op['x-permission'] ?? '', query: (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name) })),
@@ -111,11 +112,14 @@ describe('R4 tenancy matrix', () => {
     const owner = ops.filter((op) => (PERMISSIONS as readonly string[]).includes(op.permission));
     const deviceOps = ops.filter((op) => op.permission === 'device');
     // A staff person's own routes, signing out last (it ends the session the walk uses).
+    const memberOps = ops.filter((op) => op.permission === 'member').sort((x, y) => Number(x.path === '/v1/me/sign-out') - Number(y.path === '/v1/me/sign-out'));
     const sessionOps = ops.filter((op) => op.permission === 'session').sort((x, y) => Number(x.path === '/v1/auth/sign-out') - Number(y.path === '/v1/auth/sign-out'));
     const identities = [
       ['owner key', owner, { token: b.apiKey }],
       ['staff session', [...owner, ...sessionOps], { headers: bStaff.headers }],
       ['device token', deviceOps, { token: bDevice.deviceToken }],
+      // A member session reaches nothing but the member's own routes: every owner call is refused.
+      ['member session', [...owner, ...memberOps], { headers: bMember }],
     ] as const;
     for (const [identity, list, auth] of identities) {
       for (const op of list) {
@@ -124,6 +128,8 @@ describe('R4 tenancy matrix', () => {
         const body = bodyFor(op);
         const res = await call(op.method, path, { ...auth, env: { ...a.env }, ...(body === undefined ? {} : { body }) });
         if (res.status === 401 && identity === 'staff session') leaks.push(`the staff session ended during the walk at ${op.method} ${op.path}`);
+        if (identity === 'member session' && op.permission !== 'member' && res.status !== 401) leaks.push(`a member session reached ${op.method} ${op.path}: ${res.status}`);
+        if (identity === 'member session' && op.permission === 'member' && res.status >= 400) leaks.push(`the member session was refused its own ${op.method} ${op.path}: ${res.status}`);
         calls++;
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         // A door's uploads are its own events whatever they name: accepted, with foreign references cleared (checked below).
@@ -147,7 +153,7 @@ describe('R4 tenancy matrix', () => {
     for (const [i, [path, value]] of after.entries()) expect(value, `A's ${path} after B's walk`).toEqual(before[i]![1]);
     const spread = [...statuses].sort(([x], [y]) => x - y).map(([s, n]) => `${s}×${n}`).join(' ');
     console.log(
-      `tenancy walk: ${owner.length} owner operations (B's owner key, then B's owner's staff session) + ${sessionOps.length} session operations + ${deviceOps.length} device operations (B's door token) with A's ids = ${calls} calls (${spread}), ${leaks.length} leaks; A's data through ${reads.length} GET operations unchanged`,
+      `tenancy walk: ${owner.length} owner operations (B's owner key, B's owner's staff session, B's member's session) + ${sessionOps.length} staff session operations + ${memberOps.length} member operations + ${deviceOps.length} device operations (B's door token) with A's ids = ${calls} calls (${spread}), ${leaks.length} leaks; A's data through ${reads.length} GET operations unchanged`,
     );
   });
 });

@@ -4,14 +4,12 @@
 // and is disabled by the owner, which ends the session on the next page load. Thai and English, phone
 // and desktop sizes, axe-core on every page; the audit log shows each step with who did it.
 import { Secret, TOTP } from 'otpauth';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../edge/dev/processes.ts';
 import { TestGym } from '../e2e/gym.ts';
-import { axeViolations, fitsWidth, launchChromium, loopbackContext } from './support.ts';
+import { checkAtPhoneAndDesktop, gymInBrowser } from './support.ts';
 
-const PHONE = { width: 360, height: 740 };
-const DESKTOP = { width: 1280, height: 800 };
 const PASSWORD = 'sunrise over the river';
 
 const totp = (secret: string) => new TOTP({ issuer: 'gymgate', algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) });
@@ -48,29 +46,14 @@ async function api(page: Page, method: string, path: string, body?: unknown): Pr
   return { status: res.status(), body: await res.json() };
 }
 
-async function checkPage(page: Page) {
-  for (const size of [PHONE, DESKTOP]) {
-    await page.setViewportSize(size);
-    expect(await fitsWidth(page), `${page.url()} at ${size.width}px`).toBe(true);
-    expect(await axeViolations(page), `${page.url()} at ${size.width}px`).toEqual([]);
-  }
-}
 
 describe('staff pages in Chromium', () => {
+  const s = gymInBrowser();
   let gym: TestGym;
-  let browser: Browser;
-  let context: BrowserContext;
   let escaped: string[];
   let page: Page;
-  beforeAll(async () => {
-    gym = new TestGym('embedded', { DEV_MAILBOX: 'on', PAYMENT_PROVIDER: 'simulated' });
-    [, browser] = await Promise.all([gym.start(), launchChromium()]);
-    ({ context, escaped } = await loopbackContext(browser));
-    page = await context.newPage();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await gym?.stop();
+  beforeAll(() => {
+    ({ gym, escaped, page } = s);
   });
 
   it('a front-desk person is invited, sets a password and an authenticator, works the desk, is refused a refund, and is cut off when disabled', async () => {
@@ -83,12 +66,12 @@ describe('staff pages in Chromium', () => {
     expect((await page.goto(link))?.status()).toBe(200);
     await expect(page.locator('h1').textContent()).resolves.toMatch(/^Join E2E Gym .* on gymgate$/);
     await expect(page.locator('main').textContent()).resolves.toContain('Your roles: front desk.');
-    await checkPage(page);
+    await checkAtPhoneAndDesktop(page);
     await page.evaluate('document.querySelector("form").noValidate = true');
     await page.getByLabel('Choose a password').fill('short');
     await page.getByRole('button', { name: 'Accept the invitation' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toBe('The password must be at least 10 characters.');
-    await checkPage(page);
+    await checkAtPhoneAndDesktop(page);
     await page.getByLabel('Choose a password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Accept the invitation' }).click();
     await expect(page.locator('h1').textContent()).resolves.toBe('You are on the staff');
@@ -98,22 +81,22 @@ describe('staff pages in Chromium', () => {
 
     // Sign in with the password, then set up the authenticator app.
     await page.goto(`${gym.api}/staff/sign-in`);
-    await checkPage(page);
+    await checkAtPhoneAndDesktop(page);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/staff$/);
     await expect(page.locator('.who').textContent()).resolves.toBe('Signed in as Nok S. (nok@example.com).');
     await expect(page.locator('.mfa').getAttribute('data-mfa')).resolves.toBe('off');
-    await checkPage(page);
+    await checkAtPhoneAndDesktop(page);
     await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
     const secret = (await page.locator('.totp-secret').textContent())!;
-    await checkPage(page);
+    await checkAtPhoneAndDesktop(page);
     await page.getByLabel('The 6-digit code the app shows now').fill(totp(secret).generate());
     await page.getByRole('button', { name: 'Turn on' }).click();
     await expect(page.locator('h1').textContent()).resolves.toBe('Authenticator app is on');
     await expect(page.locator('ul.codes li').count()).resolves.toBe(10);
-    await checkPage(page);
+    await checkAtPhoneAndDesktop(page);
 
     // A front-desk action through the API with the session: a walk-in member. A refund is refused.
     const walkIn = await api(page, 'POST', '/v1/members', { name: 'Walk-in Ploy' });
@@ -164,11 +147,11 @@ describe('staff pages in Chromium', () => {
     await page.getByLabel('รหัสผ่าน', { exact: true }).fill('not the password');
     await page.getByRole('button', { name: 'เข้าสู่ระบบ' }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toBe('อีเมลหรือรหัสผ่านไม่ถูกต้อง');
-    await checkPage(page);
+    await checkAtPhoneAndDesktop(page);
     // The choice holds on the next page without ?lang.
     await page.goto(`${gym.api}/staff/invitation?token=ggi_unknown`);
     await expect(page.getByRole('alert').textContent()).resolves.toBe('ไม่พบลิงก์คำเชิญนี้ โปรดขอคำเชิญใหม่จากยิม');
-    await checkPage(page);
+    await checkAtPhoneAndDesktop(page);
     expect(escaped).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { BIN, run, waitUntil } from '../../edge/dev/processes.ts';
 import { TestGym } from '../e2e/gym.ts';
 
@@ -163,4 +163,36 @@ export async function expireLink(gym: TestGym, url: string): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
     }
   }
+}
+
+const PHONE_SIZE = { width: 360, height: 740 };
+const DESKTOP_SIZE = { width: 1280, height: 800 };
+
+/** The page fits a phone's width and a desktop's, and passes axe-core at both. */
+export async function checkAtPhoneAndDesktop(page: Page) {
+  for (const size of [PHONE_SIZE, DESKTOP_SIZE]) {
+    await page.setViewportSize(size);
+    expect(await fitsWidth(page), `${page.url()} at ${size.width}px`).toBe(true);
+    expect(await axeViolations(page), `${page.url()} at ${size.width}px`).toEqual([]);
+  }
+}
+
+/**
+ * For a describe block: a gym (simulated processor, dev mailbox) and a loopback Chromium page,
+ * started before its tests and stopped after. Read the fields inside the tests.
+ */
+export function gymInBrowser() {
+  const s = { gym: null as unknown as TestGym, browser: null as unknown as Browser, escaped: [] as string[], page: null as unknown as Page };
+  beforeAll(async () => {
+    s.gym = new TestGym('embedded', { DEV_MAILBOX: 'on', PAYMENT_PROVIDER: 'simulated' });
+    [, s.browser] = await Promise.all([s.gym.start(), launchChromium()]);
+    const { context, escaped } = await loopbackContext(s.browser);
+    s.escaped = escaped;
+    s.page = await context.newPage();
+  });
+  afterAll(async () => {
+    await s.browser?.close();
+    await s.gym?.stop();
+  });
+  return s;
 }

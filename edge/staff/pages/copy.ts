@@ -1,14 +1,10 @@
 // The words of the staff pages (invitation, sign-in, the signed-in page), in English and Thai.
 // Refusals from the API (a problem's slug) are said here in the person's language.
 
-export const STAFF_LOCALES = ['en', 'th'] as const;
-export type StaffLocale = (typeof STAFF_LOCALES)[number];
-export const isStaffLocale = (value: unknown): value is StaffLocale => (STAFF_LOCALES as readonly unknown[]).includes(value);
+import type { PageLanguage as StaffLocale } from '../../lib/html-page.ts';
 
 const en = {
   locale: 'en' as StaffLocale,
-  language: 'Language',
-  languageNames: { en: 'English', th: 'ไทย' } as Record<StaffLocale, string>,
   invitation: {
     title: (gym: string) => `Join ${gym} on gymgate`,
     invited: (name: string, email: string) => `You are invited as ${name} (${email}).`,
@@ -76,8 +72,6 @@ export type StaffCopy = typeof en;
 
 const th: StaffCopy = {
   locale: 'th',
-  language: 'ภาษา',
-  languageNames: en.languageNames,
   invitation: {
     title: (gym) => `เข้าร่วม ${gym} บน gymgate`,
     invited: (name, email) => `คุณได้รับเชิญในชื่อ ${name} (${email})`,
