@@ -67,6 +67,8 @@ export type StaffSessionContext = {
   session: typeof schema.staffSessions.$inferSelect;
   user: { id: string; name: string; email: string; mfa: boolean };
   organisationName: string;
+  /** The organisation requires an authenticator app and this person has none yet. */
+  mfaSetupRequired: boolean;
   member: { id: string; roles: BuiltInRole[]; siteIds: string[] | null };
   permissions: Permission[];
   /** The session's secret, from the cookie: its CSRF token derives from it. */

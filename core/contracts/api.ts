@@ -37,10 +37,13 @@ export const page = <T extends z.ZodType>(item: T) =>
   z.object({ data: z.array(item), nextCursor: z.string().nullable() });
 
 // Organisations and API keys
+const staffMfaRequired = z.boolean().meta({
+  description: 'Every staff person must use an authenticator app: until they set one up, their session can do nothing but set it up',
+});
 export const Organisation = z
-  .object({ id: OrganisationId, name: z.string(), createdAt: Timestamp })
+  .object({ id: OrganisationId, name: z.string(), staffMfaRequired, createdAt: Timestamp })
   .meta({ id: 'Organisation' });
-export const OrganisationUpdate = z.object({ name }).meta({ id: 'OrganisationUpdate' });
+export const OrganisationUpdate = z.object({ name, staffMfaRequired }).partial().meta({ id: 'OrganisationUpdate' });
 
 export const ApiKey = z
   .object({

@@ -98,6 +98,7 @@ export const CurrentSession = z
     user: z.object({ id: StaffUserId, name: z.string(), email: z.string(), mfa: z.boolean() }),
     organisation: SessionOrganisation,
     permissions: z.array(Permission),
+    mfaSetupRequired: z.boolean().meta({ description: 'The organisation requires an authenticator app and this person has none yet: until they set one up, only /v1/auth/* works' }),
     organisations: z.array(SessionOrganisation).meta({ description: 'Every organisation the person may switch this session to' }),
     csrfToken: z.string().meta({ description: 'Send as the X-CSRF-Token header with every write made with the session cookie' }),
     createdAt: Timestamp,

@@ -7,12 +7,12 @@ import { expandScopes, grants, PERMISSIONS } from '../../core/permissions.ts';
 import { forbidden, notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
 import { createApiKey, getOrganisation, listApiKeys, revokeApiKey, updateOrganisation } from './routes.ts';
-import { findOwned, ownedBy } from '../lib/owned.ts';
+import { findOwned, namedFields, ownedBy } from '../lib/owned.ts';
 
 type OrganisationRow = typeof organisations.$inferSelect;
 type ApiKeyRow = typeof apiKeys.$inferSelect;
 
-const organisationOut = (o: OrganisationRow) => ({ id: o.id, name: o.name, createdAt: iso(o.createdAt) });
+const organisationOut = (o: OrganisationRow) => ({ id: o.id, name: o.name, staffMfaRequired: o.staffMfaRequired, createdAt: iso(o.createdAt) });
 const apiKeyOut = (k: ApiKeyRow) => ({
   id: k.id,
   name: k.name,
@@ -30,10 +30,15 @@ export const organisationRouter = new OpenAPIHono<AppEnv>()
     return c.json(organisationOut(org), 200);
   })
   .openapi(updateOrganisation, async (c) => {
-    const { name } = c.req.valid('json');
+    const changes = namedFields(c.req.valid('json'));
+    if (Object.keys(changes).length === 0) {
+      const [org] = await c.var.db.select().from(organisations).where(eq(organisations.id, c.var.organisationId));
+      if (!org) throw notFound('Organisation');
+      return c.json(organisationOut(org), 200);
+    }
     const [org] = await c.var.db
       .update(organisations)
-      .set({ name })
+      .set(changes)
       .where(eq(organisations.id, c.var.organisationId))
       .returning();
     if (!org) throw notFound('Organisation');

@@ -12,7 +12,7 @@ export const getOrganisation = createRoute({
 
 export const updateOrganisation = createRoute({
   method: 'patch', path: '/v1/organisation', 'x-permission': 'organisation:write', tags, security: ownerAuth,
-  summary: 'Rename the organisation',
+  summary: 'Rename the organisation, or require an authenticator app of every staff person',
   request: { body: jsonBody(OrganisationUpdate) },
   responses: { 200: json(Organisation, 'The updated organisation'), ...problems(400, 401) },
 });

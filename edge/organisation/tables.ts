@@ -8,6 +8,8 @@ export const organisations = sqliteTable('organisations', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
   createdAt: createdAt(),
+  /** Every staff person must sign in with an authenticator code: without one they may only set it up. */
+  staffMfaRequired: integer('staff_mfa_required', { mode: 'boolean' }).notNull().default(false),
 });
 
 // Every tenant-owned row names its organisation; queries always filter by it.

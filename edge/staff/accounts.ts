@@ -29,7 +29,7 @@ const noAccess = (field: string, detail: string) => new ApiProblem(403, 'no-acce
 /** The organisations a person may work in: enabled memberships, oldest first. */
 export async function membershipsOf(db: Db, userId: string) {
   return db
-    .select({ id: organisations.id, name: organisations.name, roles: staffMembers.roles })
+    .select({ id: organisations.id, name: organisations.name, roles: staffMembers.roles, mfaRequired: organisations.staffMfaRequired })
     .from(staffMembers)
     .innerJoin(organisations, eq(organisations.id, staffMembers.organisationId))
     .where(and(eq(staffMembers.userId, userId), isNull(staffMembers.disabledAt)))
@@ -39,15 +39,17 @@ export async function membershipsOf(db: Db, userId: string) {
 /** The session as GET /v1/auth/session answers it. */
 export async function sessionOut(db: Db, staff: Pick<StaffSessionContext, 'session' | 'user' | 'token'>, now = Date.now()) {
   const orgs = await membershipsOf(db, staff.user.id);
-  const here = orgs.find((o) => o.id === staff.session.organisationId);
-  if (!here) throw new ApiProblem(401, 'session-ended', 'Session ended', 'Your access to this organisation was disabled: sign in again.');
+  const found = orgs.find((o) => o.id === staff.session.organisationId);
+  if (!found) throw new ApiProblem(401, 'session-ended', 'Session ended', 'Your access to this organisation was disabled: sign in again.');
+  const { mfaRequired, ...here } = found;
   const verdict = sessionVerdict(staff.session, now);
   return {
     id: staff.session.id,
     user: staff.user,
     organisation: here,
     permissions: expandScopes(here.roles),
-    organisations: orgs,
+    mfaSetupRequired: mfaRequired && !staff.user.mfa,
+    organisations: orgs.map(({ mfaRequired: _, ...o }) => o),
     csrfToken: await csrfTokenOf(staff.token),
     createdAt: iso(staff.session.createdAt),
     expiresAt: iso(verdict.live ? verdict.expiresAt : now),

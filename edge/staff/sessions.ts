@@ -40,7 +40,7 @@ export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Prom
   const token = sessionCookieOf(c);
   if (!token) throw new ApiProblem(401, 'unauthorized', 'Unauthorized', 'Sign in first, or send an API key as `Authorization: Bearer <key>`.');
   const [row] = await c.var.db
-    .select({ session: staffSessions, user: staffUsers, member: staffMembers, organisationName: organisations.name })
+    .select({ session: staffSessions, user: staffUsers, member: staffMembers, organisationName: organisations.name, mfaRequired: organisations.staffMfaRequired })
     .from(staffSessions)
     .innerJoin(staffUsers, eq(staffUsers.id, staffSessions.userId))
     .innerJoin(organisations, eq(organisations.id, staffSessions.organisationId))
@@ -60,6 +60,7 @@ export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Prom
     session: row.session,
     user: { id: row.user.id, name: row.user.name, email: row.user.email, mfa: row.user.totpSecret !== null },
     organisationName: row.organisationName,
+    mfaSetupRequired: row.mfaRequired && row.user.totpSecret === null,
     member: { id: row.member.id, roles: row.member.roles, siteIds: row.member.siteIds ?? null },
     permissions: expandScopes(row.member.roles),
     token,
@@ -69,6 +70,13 @@ export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Prom
 /** Owner API authentication by session cookie: the membership's roles are the caller's permissions. */
 export async function authenticateStaff(c: Context<AppEnv>): Promise<void> {
   const staff = await resolveSession(c);
+  // The organisation requires an authenticator and this person has none yet: their session may only
+  // set one up (/v1/auth/totp, or the /staff page), nothing of the organisation's.
+  if (staff.mfaSetupRequired) {
+    throw new ApiProblem(403, 'mfa-setup-required', 'Authenticator app required', `${staff.organisationName} requires an authenticator app for staff: set one up on the staff page (or POST /v1/auth/totp) first.`, [
+      { field: 'mfa', reason: 'this organisation requires an authenticator app' },
+    ]);
+  }
   c.set('organisationId', staff.session.organisationId);
   c.set('scopes', staff.permissions);
   c.set('actor', { type: 'staff_user', id: staff.user.id, name: staff.user.name });

@@ -315,6 +315,35 @@ describe('staff: authenticator codes and recovery codes', () => {
   });
 });
 
+describe('staff: the owner requires an authenticator', () => {
+  it('a person without one may sign in only to set one up; with it, they work as their role allows', async () => {
+    const g = await gym();
+    const nok = await join(g.apiKey, ['front_desk']);
+    const required = await call('PATCH', '/v1/organisation', { token: g.apiKey, body: { staffMfaRequired: true } });
+    expect(required.status).toBe(200);
+    expect(required.body).toMatchObject({ name: 'Test Gym', staffMfaRequired: true });
+    // Only an owner sets it: a manager's role lacks organisation:write.
+    const manager = await join(g.apiKey, ['manager']);
+    const ms = await signIn({ email: manager.email, password: PASSWORD });
+    expect((await as(ms, 'PATCH', '/v1/organisation', { staffMfaRequired: false })).status).toBe(403);
+
+    const s = await signIn({ email: nok.email, password: PASSWORD });
+    expect(s.status).toBe(201);
+    expect(s.body.mfaSetupRequired).toBe(true);
+    const refused = await as(s, 'GET', '/v1/members');
+    expect(refused.status).toBe(403);
+    expect(refused.body.errors).toEqual([{ field: 'mfa', reason: 'this organisation requires an authenticator app' }]);
+    expect((await as(s, 'POST', '/v1/members', { name: 'Not yet' })).status).toBe(403);
+
+    const setup = await as(s, 'POST', '/v1/auth/totp');
+    expect((await as(s, 'POST', '/v1/auth/totp/confirm', { code: totpCode(setup.body.secret, Date.now()) })).status).toBe(200);
+    expect((await as(s, 'GET', '/v1/members')).status).toBe(200);
+    expect((await as(s, 'GET', '/v1/auth/session')).body.mfaSetupRequired).toBe(false);
+    const change = (await auditOf(g.apiKey, 'action=organisation.update')).body.data[0];
+    expect(change).toMatchObject({ before: { staffMfaRequired: false }, after: { staffMfaRequired: true } });
+  });
+});
+
 describe('staff: passwords', () => {
   it('hashes with 6 × 100,000 PBKDF2-SHA256 iterations, salted, and verifies in constant time', async () => {
     const started = performance.now();

@@ -33,6 +33,7 @@ const en = {
     mfaOn: 'Sign-in asks for a code from your authenticator app.',
     mfaOff: 'Sign-in asks only for your password. Add an authenticator app so a stolen password is not enough.',
     setUpMfa: 'Set up an authenticator app',
+    mfaRequired: (gym: string) => `${gym} requires an authenticator app for staff. Set it up now: until then you cannot work in gymgate.`,
     signOut: 'Sign out',
   },
   totp: {
@@ -100,6 +101,7 @@ const th: StaffCopy = {
     mfaOn: 'การเข้าสู่ระบบต้องใช้รหัสจากแอปยืนยันตัวตน',
     mfaOff: 'การเข้าสู่ระบบใช้เพียงรหัสผ่าน เพิ่มแอปยืนยันตัวตนเพื่อไม่ให้รหัสผ่านที่ถูกขโมยใช้ได้',
     setUpMfa: 'ตั้งค่าแอปยืนยันตัวตน',
+    mfaRequired: (gym) => `${gym} กำหนดให้พนักงานใช้แอปยืนยันตัวตน โปรดตั้งค่าตอนนี้ ก่อนหน้านั้นคุณจะใช้งาน gymgate ไม่ได้`,
     signOut: 'ออกจากระบบ',
   },
   totp: {

@@ -119,7 +119,7 @@ export const staffPagesRouter = new Hono<AppEnv>()
       v,
       t.title(gym),
       html`<p class="who">${t.signedInAs(staff.user.name, staff.user.email)}</p><p class="roles">${t.roles(roleList(v, staff.member.roles))}</p>
-<p class="mfa" data-mfa="${staff.user.mfa ? 'on' : 'off'}">${staff.user.mfa ? t.mfaOn : t.mfaOff}</p>
+<p class="mfa" data-mfa="${staff.user.mfa ? 'on' : 'off'}">${staff.user.mfa ? t.mfaOn : t.mfaOff}</p>${staff.mfaSetupRequired ? errorLine(t.mfaRequired(gym)) : ''}
 ${staff.user.mfa ? '' : html`<form method="post" action="/staff/totp"><input type="hidden" name="_csrf" value="${csrf}"><button>${t.setUpMfa}</button></form>`}
 <form method="post" action="/staff/sign-out"><input type="hidden" name="_csrf" value="${csrf}"><button>${t.signOut}</button></form>`,
     );

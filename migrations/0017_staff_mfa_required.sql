@@ -1,0 +1,1 @@
+ALTER TABLE `organisations` ADD `staff_mfa_required` integer DEFAULT false NOT NULL;
