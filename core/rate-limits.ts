@@ -38,6 +38,8 @@ export const RATE_LIMITS = {
   memberSignInsPerAddress: { limit: 5, windowSeconds: 900, what: 'sign-in requests for this address' },
   /** Unknown, used, revoked or expired staff invitation links from one address. */
   invitationFailuresPerIp: { limit: 20, windowSeconds: 600, what: 'unknown or expired invitation links from this address' },
+  /** Passkey sign-ins started from one address: each keeps a challenge for five minutes. */
+  passkeyChallengesPerIp: { limit: 60, windowSeconds: 600, what: 'passkey sign-ins started from this address' },
 } as const satisfies Record<string, RateLimit>;
 export type RateLimitName = keyof typeof RATE_LIMITS;
 

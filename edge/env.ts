@@ -58,6 +58,11 @@ export type Env = {
   TWILIO_API_BASE?: string;
   /** "on" serves GET /dev/mailbox, the page listing what the dev transports stored (local runs only). */
   DEV_MAILBOX?: string;
+  /**
+   * Where staff open the pages, e.g. https://gym.example: passkeys are made for its host name and
+   * accepted only from it. Unset: the address each request came to (fine for one host).
+   */
+  WEBAUTHN_ORIGIN?: string;
 };
 
 export type Db = DrizzleD1Database<typeof schema>;
@@ -65,7 +70,10 @@ export type Db = DrizzleD1Database<typeof schema>;
 /** A signed-in staff person (edge/staff/): the session, who they are, and what they may do here. */
 export type StaffSessionContext = {
   session: typeof schema.staffSessions.$inferSelect;
+  /** `mfa`: the person has a second factor (authenticator app or passkey). */
   user: { id: string; name: string; email: string; mfa: boolean };
+  /** The person signs in with an authenticator app (code) as well as a password. */
+  totp: boolean;
   organisationName: string;
   /** The organisation requires an authenticator app and this person has none yet. */
   mfaSetupRequired: boolean;

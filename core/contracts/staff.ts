@@ -131,3 +131,51 @@ export const TotpConfirm = z.object({ code: z.string().trim().regex(/^\d{6}$/, '
 export const RecoveryCodes = z
   .object({ recoveryCodes: z.array(z.string()).meta({ description: 'Each signs in once in place of an authenticator code. Shown this once.' }) })
   .meta({ id: 'RecoveryCodes' });
+
+export const StaffPasskeyId = resourceId('pky');
+
+/** A passkey as its owner sees it: never its key. */
+export const Passkey = z
+  .object({
+    id: StaffPasskeyId,
+    name: z.string(),
+    createdAt: Timestamp,
+    lastUsedAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'Passkey' });
+
+const base64url = z.string().max(4096).regex(/^[A-Za-z0-9_-]*$/, 'must be base64url');
+/**
+ * What the browser's PublicKeyCredential.toJSON() gives: the authenticator's answer is checked in
+ * full by the WebAuthn verification, so only its outline is described here.
+ */
+const credentialJson = <T extends z.ZodRawShape>(response: T) =>
+  z.object({
+    id: base64url.min(1, 'must be the credential id'),
+    rawId: base64url.min(1, 'must be the credential id'),
+    type: z.literal('public-key', 'must be "public-key"'),
+    response: z.looseObject({ clientDataJSON: base64url.min(1, 'must be the client data'), ...response }),
+    authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+    clientExtensionResults: z.looseObject({}).default({}),
+  });
+
+export const PasskeyRegister = z
+  .object({
+    name: z.string().trim().min(1, 'must not be empty').max(60, 'must be at most 60 characters').optional().meta({ description: 'What the person calls it (e.g. "Front desk iPad"); left out, the date it was added' }),
+    response: credentialJson({ attestationObject: base64url.min(1, 'must be the attestation object'), transports: z.array(z.string().max(20)).max(10).optional() }),
+  })
+  .meta({ id: 'PasskeyRegister' });
+
+export const PasskeySignIn = z
+  .object({
+    response: credentialJson({
+      authenticatorData: base64url.min(1, 'must be the authenticator data'),
+      signature: base64url.min(1, 'must be the signature'),
+      userHandle: base64url.optional(),
+    }),
+    organisationId: OrganisationId.optional().meta({ description: 'Which organisation to work in; left out, the first one the person belongs to' }),
+  })
+  .meta({ id: 'PasskeySignIn' });
+
+/** The options to hand to navigator.credentials.create() / .get() (PublicKeyCredential.parse…OptionsFromJSON). */
+export const PasskeyOptions = z.looseObject({ challenge: z.string() }).meta({ id: 'PasskeyOptions' });

@@ -1,5 +1,5 @@
 // The layout of the Worker's own pages for people (staff, members): server-rendered HTML (hono/html
-// escapes every value), no script, a language switch, and headers that keep the page out of
+// escapes every value), no script but a page's own module where it needs one, a language switch, and headers that keep the page out of
 // frames, caches and referrers. Each page family brings its own words in English and Thai.
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
@@ -52,8 +52,11 @@ input{font-size:1.1rem;padding:.5rem;width:100%;box-sizing:border-box}button{fon
 code{font-size:1.05rem;background:#f3f3f3;padding:.1rem .3rem}ul.codes{columns:2;font-family:monospace;font-size:1.1rem}a{color:#0645ad}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem .3rem;border-bottom:1px solid #ddd}td.amount{text-align:right}`;
 
-/** A whole page: `path` is where the language switch reloads (its query dropped: tokens stay out of it). */
-export function htmlPage(c: Context<AppEnv>, language: PageLanguage, title: string, body: Html, status: PageStatus = 200, path = c.req.path) {
+/**
+ * A whole page: `path` is where the language switch reloads (its query dropped: tokens stay out of
+ * it); `script`, a module of this Worker's the page needs (the only script it may run or fetch with).
+ */
+export function htmlPage(c: Context<AppEnv>, language: PageLanguage, title: string, body: Html, status: PageStatus = 200, path = c.req.path, script?: string) {
   const links = PAGE_LANGUAGES.map(
     (l) => html`<a href="${path}?lang=${l}" lang="${l}" hreflang="${l}" ${l === language ? html`aria-current="page"` : ''}>${LANGUAGE_NAMES[l]}</a>`,
   );
@@ -61,10 +64,11 @@ export function htmlPage(c: Context<AppEnv>, language: PageLanguage, title: stri
   c.header('referrer-policy', 'no-referrer');
   c.header('x-frame-options', 'DENY');
   c.header('x-content-type-options', 'nosniff');
-  c.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+  const scripting = script ? "; script-src 'self'; connect-src 'self'" : '';
+  c.header('content-security-policy', `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'${scripting}`);
   return c.html(
     html`<!doctype html><html lang="${language}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="robots" content="noindex"><title>${title}</title><style>${STYLE}</style></head>
+<meta name="robots" content="noindex"><title>${title}</title><style>${STYLE}</style>${script ? html`<script type="module" src="${script}"></script>` : ''}</head>
 <body><nav class="language" aria-label="${LANGUAGE_LABEL[language]}">${links[0]} · ${links[1]}</nav><main><h1>${title}</h1>${body}</main></body></html>`,
     status,
   );

@@ -2,7 +2,7 @@
 // staff pages (/staff/*) both call: accept an invitation, sign in and out, set up an
 // authenticator. Wrong answers are counted per address and per account (core/rate-limits.ts) and
 // recorded in the audit log of each organisation the account belongs to.
-import { and, asc, eq, isNull, lt, or } from 'drizzle-orm';
+import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import type { RateLimitName } from '../../core/rate-limits.ts';
 import { sessionVerdict } from '../../core/sessions.ts';
@@ -19,7 +19,7 @@ import { fieldErrors } from '../../core/contracts/common.ts';
 import { hashPassword, verifyNothing, verifyPassword } from './passwords.ts';
 import { newRecoveryCodes, normaliseRecoveryCode } from './recovery-codes.ts';
 import { clearSessionCookie, csrfTokenOf, setSessionCookie, startSession } from './sessions.ts';
-import { staffInvitations, staffMembers, staffRecoveryCodes, staffSessions, staffUsers } from './tables.ts';
+import { staffInvitations, staffMembers, staffPasskeys, staffRecoveryCodes, staffSessions, staffUsers } from './tables.ts';
 import { checkTotp, newTotpSecret, totpUri } from './totp.ts';
 
 const invalidCredentials = () => new ApiProblem(401, 'invalid-credentials', 'Wrong email or password', 'The email or password is wrong.', [{ field: 'password', reason: 'does not match the email' }]);
@@ -48,7 +48,7 @@ export async function sessionOut(db: Db, staff: Pick<StaffSessionContext, 'sessi
     user: staff.user,
     organisation: here,
     permissions: expandScopes(here.roles),
-    mfaSetupRequired: mfaRequired && !staff.user.mfa,
+    mfaSetupRequired: mfaRequired && !staff.session.mfa,
     organisations: orgs.map(({ mfaRequired: _, ...o }) => o),
     csrfToken: await csrfTokenOf(staff.token),
     createdAt: iso(staff.session.createdAt),
@@ -71,7 +71,7 @@ export function staffSessionOut(r: typeof staffSessions.$inferSelect, currentId:
 }
 
 /** Refuses before any work when the address or the account has failed too often. */
-async function notLockedOut(db: Db, checks: Array<[RateLimitName, string]>) {
+export async function notLockedOut(db: Db, checks: Array<[RateLimitName, string]>) {
   for (const [name, subject] of checks) {
     const verdict = await allowed(db, name, subject);
     if (!verdict.allowed) throw tooMany(name, verdict.retryAfterSeconds);
@@ -79,9 +79,17 @@ async function notLockedOut(db: Db, checks: Array<[RateLimitName, string]>) {
 }
 
 /** Records an account event in the audit log of each organisation given. */
-async function auditAccount(c: Context<AppEnv>, user: { id: string; name: string }, organisationIds: string[], action: string, outcome: 'succeeded' | 'refused', status: number) {
+export async function auditAccount(
+  c: Context<AppEnv>,
+  user: { id: string; name: string },
+  organisationIds: string[],
+  action: string,
+  outcome: 'succeeded' | 'refused',
+  status: number,
+  change: { before?: Record<string, unknown>; after?: Record<string, unknown> } = {},
+) {
   for (const organisationId of organisationIds) {
-    await recordAuditEvent(c.var.db, { organisationId, actorType: 'staff_user', actorId: user.id, actorName: user.name, action, resourceType: 'auth', resourceId: user.id, outcome, status, ...requestOrigin(c) });
+    await recordAuditEvent(c.var.db, { organisationId, actorType: 'staff_user', actorId: user.id, actorName: user.name, action, resourceType: 'auth', resourceId: user.id, outcome, status, ...requestOrigin(c), ...change });
   }
 }
 
@@ -138,18 +146,37 @@ export async function signInStaff(c: Context<AppEnv>, body: SignInRequest) {
     const refused = await secondFactor(db, user, body.code, now);
     if (refused) return fail(refused);
   }
-  const target = body.organisationId ? orgs.find((o) => o.id === body.organisationId) : orgs[0];
+  return openSession(c, user, body.organisationId, user.totpSecret ? 'password+code' : 'password', now);
+}
+
+/** How a person proved who they are: all but a bare password count as two factors. */
+export type SignInMethod = 'password' | 'password+code' | 'passkey';
+
+/**
+ * After the person proved who they are: a session in the organisation asked for (else their
+ * first), its cookie set, and the session as answered.
+ */
+export async function openSession(c: Context<AppEnv>, user: { id: string; name: string; email: string }, organisationId: string | undefined, method: SignInMethod, now = Date.now()) {
+  const db = c.var.db;
+  const orgs = await membershipsOf(db, user.id);
+  const target = organisationId ? orgs.find((o) => o.id === organisationId) : orgs[0];
   if (!target) {
     await auditAccount(c, user, orgs.map((o) => o.id), 'auth.sign-in', 'refused', 403);
-    throw body.organisationId
+    throw organisationId
       ? noAccess('organisationId', 'You are not on the staff of that organisation, or your access there is disabled.')
       : noAccess('email', 'Your access to every organisation was disabled.');
   }
   const origin = requestOrigin(c);
-  const { token, session } = await startSession(db, { userId: user.id, organisationId: target.id, ip: origin.ip, userAgent: origin.userAgent }, now);
+  const { token, session } = await startSession(db, { userId: user.id, organisationId: target.id, mfa: method !== 'password', ip: origin.ip, userAgent: origin.userAgent }, now);
   setSessionCookie(c, token);
-  await auditAccount(c, user, [target.id], 'auth.sign-in', 'succeeded', 201);
-  return sessionOut(db, { session, token, user: { id: user.id, name: user.name, email: user.email, mfa: user.totpSecret !== null } }, now);
+  await auditAccount(c, user, [target.id], 'auth.sign-in', 'succeeded', 201, { after: { method } });
+  return sessionOut(db, { session, token, user: { id: user.id, name: user.name, email: user.email, mfa: await hasSecondFactor(db, user.id) } }, now);
+}
+
+/** Whether the person has an authenticator app or a passkey. */
+export async function hasSecondFactor(db: Db, userId: string): Promise<boolean> {
+  const [row] = await db.select({ totp: staffUsers.totpSecret, passkeys: sql<number>`(select count(*) from ${staffPasskeys} where ${staffPasskeys.userId} = ${staffUsers.id})` }).from(staffUsers).where(eq(staffUsers.id, userId));
+  return Boolean(row && (row.totp !== null || row.passkeys > 0));
 }
 
 type InvitationRow = typeof staffInvitations.$inferSelect;
@@ -258,6 +285,8 @@ export async function confirmTotpFor(c: Context<AppEnv>, staff: StaffSessionCont
   const hashes = await Promise.all(codes.map((c) => sha256Hex(normaliseRecoveryCode(c))));
   await db.batch([
     db.update(staffUsers).set({ totpSecret: user.totpPending, totpPending: null, totpLastStep: check.step }).where(eq(staffUsers.id, user.id)),
+    // The code just given proves the authenticator: this session now counts as two factors.
+    db.update(staffSessions).set({ mfa: true }).where(eq(staffSessions.id, staff.session.id)),
     db.delete(staffRecoveryCodes).where(eq(staffRecoveryCodes.userId, user.id)),
     db.insert(staffRecoveryCodes).values(hashes.map((codeHash) => ({ id: newId('rec', now), userId: user.id, codeHash }))),
   ] as const);

@@ -9,7 +9,9 @@ import { ApiProblem, notFound } from '../lib/problem.ts';
 import { acceptStaffInvitation, confirmTotpFor, endSession, membershipsOf, sessionOut, signInStaff, startTotpFor, staffSessionOut } from './accounts.ts';
 import { clearSessionCookie } from './sessions.ts';
 import { staffSessions } from './tables.ts';
+import { addPasskey, listPasskeys as listPasskeysRoute, passkeyRegistrationOptions, passkeySignIn, passkeySignInOptions, removePasskey as removePasskeyRoute } from './routes.ts';
 import { acceptInvitation, confirmTotp, getSession, listSessions, revokeSession, signIn, signOut, startTotp, switchOrganisation } from './routes.ts';
+import * as passkeys from './passkeys.ts';
 
 export const authRouter = new OpenAPIHono<AppEnv>()
   .openapi(signIn, async (c) => c.json(await signInStaff(c, c.req.valid('json')), 201))
@@ -53,4 +55,10 @@ export const authRouter = new OpenAPIHono<AppEnv>()
     return c.json(staffSessionOut(row, staff.session.id, now), 200);
   })
   .openapi(startTotp, async (c) => c.json(await startTotpFor(c.var.db, c.var.staff), 200))
-  .openapi(confirmTotp, async (c) => c.json(await confirmTotpFor(c, c.var.staff, c.req.valid('json').code), 200));
+  .openapi(confirmTotp, async (c) => c.json(await confirmTotpFor(c, c.var.staff, c.req.valid('json').code), 200))
+  .openapi(passkeyRegistrationOptions, async (c) => c.json(await passkeys.passkeyRegistrationOptions(c, c.var.staff), 200))
+  .openapi(addPasskey, async (c) => c.json(await passkeys.registerPasskey(c, c.var.staff, c.req.valid('json')), 201))
+  .openapi(listPasskeysRoute, async (c) => c.json({ data: await passkeys.listPasskeys(c.var.db, c.var.staff.user.id) }, 200))
+  .openapi(removePasskeyRoute, async (c) => c.json(await passkeys.removePasskey(c, c.var.staff, c.req.valid('param').id), 200))
+  .openapi(passkeySignInOptions, async (c) => c.json(await passkeys.passkeySignInOptions(c), 200))
+  .openapi(passkeySignIn, async (c) => c.json(await passkeys.signInWithPasskey(c, c.req.valid('json')), 201));

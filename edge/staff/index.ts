@@ -11,7 +11,7 @@ export { staffPagesRouter } from './pages/router.ts';
 export { authenticateStaff, sessionCookieOf } from './sessions.ts';
 
 /** The /v1/auth/* routes that are reached before signing in. */
-const SIGNED_OUT_PATHS = new Set(['/v1/auth/sign-in', '/v1/auth/invitations/accept']);
+const SIGNED_OUT_PATHS = new Set(['/v1/auth/sign-in', '/v1/auth/invitations/accept', '/v1/auth/passkeys/sign-in-options', '/v1/auth/passkeys/sign-in']);
 export const isSignedOutPath = (path: string) => SIGNED_OUT_PATHS.has(path);
 
 /** /v1/auth/*: a live session (and on writes its CSRF token), except on the signed-out routes. */

@@ -7,6 +7,10 @@ import {
   CurrentSession,
   InvitationAccept,
   InvitationAccepted,
+  Passkey,
+  PasskeyOptions,
+  PasskeyRegister,
+  PasskeySignIn,
   RecoveryCodes,
   SignIn,
   StaffInvitation,
@@ -106,4 +110,43 @@ export const confirmTotp = createRoute({
   summary: 'Confirm the authenticator with its current code; from now on sign-in asks for a code. Answers the recovery codes once.',
   request: { body: jsonBody(TotpConfirm) },
   responses: { 200: json(RecoveryCodes, 'Authenticator on; recovery codes shown this once'), ...problems(400, 401, 409) },
+});
+
+export const passkeyRegistrationOptions = createRoute({
+  ...signedIn, method: 'post', path: '/v1/auth/passkeys/registration-options',
+  summary: 'Start adding a passkey: options for navigator.credentials.create(), good for five minutes',
+  responses: { 200: json(PasskeyOptions, 'The creation options'), ...problems(401) },
+});
+
+export const addPasskey = createRoute({
+  ...signedIn, method: 'post', path: '/v1/auth/passkeys',
+  summary: 'Add the passkey the browser made; from now on it signs in on its own (it asks for the person’s PIN or biometric)',
+  request: { body: jsonBody(PasskeyRegister) },
+  responses: { 201: json(Passkey, 'Added'), ...problems(400, 401, 409) },
+});
+
+export const listPasskeys = createRoute({
+  ...signedIn, method: 'get', path: '/v1/auth/passkeys',
+  summary: 'My passkeys',
+  responses: { 200: json(z.object({ data: z.array(Passkey) }), 'Passkeys'), ...problems(401) },
+});
+
+export const removePasskey = createRoute({
+  ...signedIn, method: 'delete', path: '/v1/auth/passkeys/{id}',
+  summary: 'Remove one of my passkeys (a lost phone): it signs in no more',
+  request: { params: IdParam },
+  responses: { 200: json(Passkey, 'Removed'), ...problems(401, 404) },
+});
+
+export const passkeySignInOptions = createRoute({
+  ...signedOut, method: 'post', path: '/v1/auth/passkeys/sign-in-options',
+  summary: 'Start signing in with a passkey: options for navigator.credentials.get(), good once for five minutes',
+  responses: { 200: json(PasskeyOptions, 'The request options'), ...problems(400) },
+});
+
+export const passkeySignIn = createRoute({
+  ...signedOut, method: 'post', path: '/v1/auth/passkeys/sign-in',
+  summary: 'Sign in with a passkey (counts as two factors); sets the session cookie',
+  request: { body: jsonBody(PasskeySignIn) },
+  responses: { 201: json(CurrentSession, 'Signed in: the session cookie is set'), ...problems(400, 401, 403) },
 });

@@ -3,7 +3,7 @@
 // token, derived from the session token, so a page on another site can neither read nor forge it.
 // Every request re-reads the session and the person's membership: revoking a session or disabling
 // the person ends access on their very next request.
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { SESSION_ABSOLUTE_MS, SESSION_TOUCH_MS, sessionVerdict } from '../../core/sessions.ts';
 import { expandScopes } from '../../core/permissions.ts';
@@ -12,7 +12,7 @@ import { newId, newSecret, sha256Hex } from '../lib/ids.ts';
 import { ApiProblem } from '../lib/problem.ts';
 import { checkCsrf, csrfTokenOf, sessionCookie } from '../lib/session-cookie.ts';
 import { organisations } from '../db/schema.ts';
-import { staffMembers, staffSessions, staffUsers } from './tables.ts';
+import { staffMembers, staffPasskeys, staffSessions, staffUsers } from './tables.ts';
 
 const cookie = sessionCookie('gg_session', SESSION_ABSOLUTE_MS);
 export const sessionCookieOf = cookie.read;
@@ -23,11 +23,11 @@ export { csrfTokenOf };
 export const sessionExpired = (reason: string) =>
   new ApiProblem(401, 'session-ended', 'Session ended', `The session has ended (${reason}): sign in again.`);
 
-export async function startSession(db: Db, s: { userId: string; organisationId: string; ip: string | null; userAgent: string | null }, now = Date.now()) {
+export async function startSession(db: Db, s: { userId: string; organisationId: string; mfa: boolean; ip: string | null; userAgent: string | null }, now = Date.now()) {
   const token = newSecret('ggs');
   const [row] = await db
     .insert(staffSessions)
-    .values({ id: newId('ses', now), userId: s.userId, organisationId: s.organisationId, tokenHash: await sha256Hex(token), createdAt: now, lastSeenAt: now, ip: s.ip, userAgent: s.userAgent })
+    .values({ id: newId('ses', now), userId: s.userId, organisationId: s.organisationId, mfa: s.mfa, tokenHash: await sha256Hex(token), createdAt: now, lastSeenAt: now, ip: s.ip, userAgent: s.userAgent })
     .returning();
   return { token, session: row! };
 }
@@ -40,7 +40,14 @@ export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Prom
   const token = sessionCookieOf(c);
   if (!token) throw new ApiProblem(401, 'unauthorized', 'Unauthorized', 'Sign in first, or send an API key as `Authorization: Bearer <key>`.');
   const [row] = await c.var.db
-    .select({ session: staffSessions, user: staffUsers, member: staffMembers, organisationName: organisations.name, mfaRequired: organisations.staffMfaRequired })
+    .select({
+      session: staffSessions,
+      user: staffUsers,
+      member: staffMembers,
+      organisationName: organisations.name,
+      mfaRequired: organisations.staffMfaRequired,
+      passkeys: sql<number>`(select count(*) from ${staffPasskeys} where ${staffPasskeys.userId} = ${staffSessions.userId})`,
+    })
     .from(staffSessions)
     .innerJoin(staffUsers, eq(staffUsers.id, staffSessions.userId))
     .innerJoin(organisations, eq(organisations.id, staffSessions.organisationId))
@@ -58,9 +65,11 @@ export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Prom
   }
   return {
     session: row.session,
-    user: { id: row.user.id, name: row.user.name, email: row.user.email, mfa: row.user.totpSecret !== null },
+    user: { id: row.user.id, name: row.user.name, email: row.user.email, mfa: row.user.totpSecret !== null || row.passkeys > 0 },
+    totp: row.user.totpSecret !== null,
     organisationName: row.organisationName,
-    mfaSetupRequired: row.mfaRequired && row.user.totpSecret === null,
+    // A person with a passkey who signed in with only their password must sign in with it (or a code).
+    mfaSetupRequired: row.mfaRequired && !row.session.mfa,
     member: { id: row.member.id, roles: row.member.roles, siteIds: row.member.siteIds ?? null },
     permissions: expandScopes(row.member.roles),
     token,
@@ -73,7 +82,7 @@ export async function authenticateStaff(c: Context<AppEnv>): Promise<void> {
   // The organisation requires an authenticator and this person has none yet: their session may only
   // set one up (/v1/auth/totp, or the /staff page), nothing of the organisation's.
   if (staff.mfaSetupRequired) {
-    throw new ApiProblem(403, 'mfa-setup-required', 'Authenticator app required', `${staff.organisationName} requires an authenticator app for staff: set one up on the staff page (or POST /v1/auth/totp) first.`, [
+    throw new ApiProblem(403, 'mfa-setup-required', 'Authenticator app required', `${staff.organisationName} requires a second factor for staff: set up an authenticator app or a passkey on the staff page (or POST /v1/auth/totp), or sign in with your passkey or authenticator code.`, [
       { field: 'mfa', reason: 'this organisation requires an authenticator app' },
     ]);
   }

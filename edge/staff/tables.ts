@@ -89,8 +89,42 @@ export const staffSessions = sqliteTable(
     createdAt: createdAt(),
     lastSeenAt: integer('last_seen_at').notNull(),
     revokedAt: integer('revoked_at'),
+    /** Signed in with a second factor (authenticator or recovery code, or a passkey), or added one since. */
+    mfa: integer('mfa', { mode: 'boolean' }).notNull().default(false),
     ip: text('ip'),
     userAgent: text('user_agent'),
   },
   (t) => [uniqueIndex('staff_sessions_token').on(t.tokenHash), index('staff_sessions_user').on(t.userId)],
 );
+
+/** Passkeys (WebAuthn credentials) a person signs in with: the public key only, as base64url. */
+export const staffPasskeys = sqliteTable(
+  'staff_passkeys',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => staffUsers.id),
+    /** The authenticator's credential id (base64url): what a sign-in names. */
+    credentialId: text('credential_id').notNull(),
+    publicKey: text('public_key').notNull(),
+    /** The authenticator's signature counter; 0 for authenticators that keep none (most passkeys). */
+    counter: integer('counter').notNull(),
+    transports: text('transports', { mode: 'json' }).$type<string[]>(),
+    name: text('name').notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: integer('last_used_at'),
+  },
+  (t) => [uniqueIndex('staff_passkeys_credential').on(t.credentialId), index('staff_passkeys_user').on(t.userId)],
+);
+
+/**
+ * WebAuthn challenges, each good once for a few minutes: `register` belongs to the signed-in person
+ * adding a passkey; `sign-in` to nobody yet (the passkey names its person).
+ */
+export const staffPasskeyChallenges = sqliteTable('staff_passkey_challenges', {
+  challenge: text('challenge').primaryKey(),
+  purpose: text('purpose', { enum: ['register', 'sign-in'] }).notNull(),
+  userId: text('user_id'),
+  expiresAt: integer('expires_at').notNull(),
+});

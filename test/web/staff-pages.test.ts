@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../edge/dev/processes.ts';
 import { TestGym } from '../e2e/gym.ts';
-import { checkAtPhoneAndDesktop, gymInBrowser } from './support.ts';
+import { checkAtPhoneAndDesktop, gymInBrowser, sessionApi as api } from './support.ts';
 
 const PASSWORD = 'sunrise over the river';
 
@@ -32,20 +32,6 @@ async function invitationLink(gym: TestGym, email: string): Promise<string> {
   );
   return link;
 }
-
-/**
- * The API with the browser's session cookie, as the staff web app calls it: the CSRF token from
- * the session. (Through the context's request client, which shares the browser's cookies: the
- * pages' CSP lets no script of theirs call out.)
- */
-async function api(page: Page, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const base = new URL(page.url()).origin;
-  const session = await page.request.get(`${base}/v1/auth/session`);
-  const csrf = session.ok() ? ((await session.json()) as { csrfToken: string }).csrfToken : '';
-  const res = await page.request.fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, ...(body === undefined ? {} : { data: JSON.stringify(body) }) });
-  return { status: res.status(), body: await res.json() };
-}
-
 
 describe('staff pages in Chromium', () => {
   const s = gymInBrowser();
@@ -84,7 +70,7 @@ describe('staff pages in Chromium', () => {
     await checkAtPhoneAndDesktop(page);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(/\/staff$/);
     await expect(page.locator('.who').textContent()).resolves.toBe('Signed in as Nok S. (nok@example.com).');
     await expect(page.locator('.mfa').getAttribute('data-mfa')).resolves.toBe('off');
@@ -111,11 +97,11 @@ describe('staff pages in Chromium', () => {
     await page.waitForURL(/\/staff\/sign-in$/);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toBe('Enter the code from your authenticator app, or a recovery code.');
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByLabel('Authenticator or recovery code').fill(totp(secret).generate({ timestamp: Date.now() + 30_000 }));
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(/\/staff$/);
     await expect(page.locator('.mfa').getAttribute('data-mfa')).resolves.toBe('on');
 
@@ -145,7 +131,7 @@ describe('staff pages in Chromium', () => {
     await expect(page.locator('h1').textContent()).resolves.toBe('เข้าสู่ระบบสำหรับพนักงาน');
     await page.getByLabel('อีเมล').fill('nobody@example.com');
     await page.getByLabel('รหัสผ่าน', { exact: true }).fill('not the password');
-    await page.getByRole('button', { name: 'เข้าสู่ระบบ' }).click();
+    await page.getByRole('button', { name: 'เข้าสู่ระบบ', exact: true }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toBe('อีเมลหรือรหัสผ่านไม่ถูกต้อง');
     await checkAtPhoneAndDesktop(page);
     // The choice holds on the next page without ?lang.

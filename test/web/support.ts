@@ -196,3 +196,16 @@ export function gymInBrowser() {
   });
   return s;
 }
+
+/**
+ * The API with the browser's session cookie, as the staff web app calls it: the CSRF token from
+ * the session. (Through the context's request client, which shares the browser's cookies: the
+ * pages' CSP lets no script of theirs call out.)
+ */
+export async function sessionApi(page: Page, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const base = new URL(page.url()).origin;
+  const session = await page.request.get(`${base}/v1/auth/session`);
+  const csrf = session.ok() ? ((await session.json()) as { csrfToken: string }).csrfToken : '';
+  const res = await page.request.fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, ...(body === undefined ? {} : { data: JSON.stringify(body) }) });
+  return { status: res.status(), body: await res.json() };
+}

@@ -12,4 +12,4 @@ export function staffView(c: Context<AppEnv>): StaffView {
   return { t: STAFF_COPY[pageLanguage(c)], path: c.req.path };
 }
 
-export const staffPage = (c: Context<AppEnv>, v: StaffView, title: string, body: Html, status: PageStatus = 200) => htmlPage(c, v.t.locale, title, body, status, v.path);
+export const staffPage = (c: Context<AppEnv>, v: StaffView, title: string, body: Html, status: PageStatus = 200, script?: string) => htmlPage(c, v.t.locale, title, body, status, v.path, script);

@@ -8,6 +8,8 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../../env.ts';
 import { ApiProblem } from '../../lib/problem.ts';
 import { acceptStaffInvitation, confirmTotpFor, endSession, invitationByToken, pendingTotpSecret, signInStaff, startTotpFor } from '../accounts.ts';
+import { listPasskeys, removePasskey } from '../passkeys.ts';
+import { PASSKEY_CLIENT } from './passkey-client.ts';
 import { csrfTokenOf, resolveSession } from '../sessions.ts';
 import { totpUri } from '../totp.ts';
 import type { StaffCopy } from './copy.ts';
@@ -63,13 +65,14 @@ function signInPage(c: Context<AppEnv>, values: { email?: string; error?: unknow
     c,
     v,
     t.title,
-    html`${errorLine(message)}<form method="post" action="/staff/sign-in">
+    html`${errorLine(message)}${passkeyButton(v, 'passkey-sign-in', v.t.passkeys.signIn)}<p>${v.t.passkeys.or}</p><form method="post" action="/staff/sign-in">
 <label for="email">${t.email}</label><input id="email" name="email" type="email" required autocomplete="username" value="${values.email ?? ''}">
 <label for="password">${t.password}</label><input id="password" name="password" type="password" required autocomplete="current-password">
 <label for="code">${t.code}</label><p class="hint" id="code-hint">${t.codeHint}</p>
 <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="20" aria-describedby="code-hint">
 <button>${t.submit}</button></form>`,
     values.error ? statusOf(values.error) : 200,
+    PASSKEY_SCRIPT,
   );
 }
 
@@ -84,6 +87,18 @@ async function signedIn(c: Context<AppEnv>) {
 }
 
 const toSignIn = (c: Context<AppEnv>) => c.redirect('/staff/sign-in?ended=1', 303);
+
+const PASSKEY_SCRIPT = '/staff/passkeys.js';
+
+/** A passkey button: hidden until the script finds the browser can use passkeys; its words for the script. */
+function passkeyButton(v: StaffView, id: string, label: string, csrf = '') {
+  const p = v.t.passkeys;
+  return html`<button type="button" id="${id}" hidden data-csrf="${csrf}" data-working="${p.working}" data-cancelled="${p.cancelled}" data-refused="${p.refused}" data-limited="${p.limited}" data-unsupported="${p.unsupported}">${label}</button>
+<p id="passkey-status" class="hint" role="status"></p>`;
+}
+
+/** Day and month in the page's language. */
+const dayOf = (v: StaffView, ms: string) => new Date(ms).toLocaleDateString(v.t.locale === 'th' ? 'th-TH' : 'en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
 
 export const staffPagesRouter = new Hono<AppEnv>()
   .get('/staff/invitation', (c) => invitationPage(c, c.req.query('token') ?? ''))
@@ -114,15 +129,41 @@ export const staffPagesRouter = new Hono<AppEnv>()
     const t = v.t.home;
     const csrf = await csrfTokenOf(staff.token);
     const gym = staff.organisationName;
+    const p = v.t.passkeys;
+    const passkeys = await listPasskeys(c.var.db, staff.user.id);
     return staffPage(
       c,
       v,
       t.title(gym),
       html`<p class="who">${t.signedInAs(staff.user.name, staff.user.email)}</p><p class="roles">${t.roles(roleList(v, staff.member.roles))}</p>
-<p class="mfa" data-mfa="${staff.user.mfa ? 'on' : 'off'}">${staff.user.mfa ? t.mfaOn : t.mfaOff}</p>${staff.mfaSetupRequired ? errorLine(t.mfaRequired(gym)) : ''}
-${staff.user.mfa ? '' : html`<form method="post" action="/staff/totp"><input type="hidden" name="_csrf" value="${csrf}"><button>${t.setUpMfa}</button></form>`}
+${c.req.query('passkey') === 'added' ? html`<p class="hint" role="status">${p.addedNotice}</p>` : ''}
+<p class="mfa" data-mfa="${staff.totp ? 'on' : 'off'}">${staff.totp ? t.mfaOn : t.mfaOff}</p>${staff.mfaSetupRequired ? errorLine(t.mfaRequired(gym)) : ''}
+${staff.totp ? '' : html`<form method="post" action="/staff/totp"><input type="hidden" name="_csrf" value="${csrf}"><button>${t.setUpMfa}</button></form>`}
+<section aria-labelledby="passkeys-heading"><h2 id="passkeys-heading">${p.heading}</h2><p>${p.about}</p>
+${passkeys.length === 0 ? html`<p class="passkeys-none">${p.none}</p>` : html`<ul class="passkeys">${passkeys.map((k) => html`<li><span class="passkey-name">${k.name}</span>, ${p.added(dayOf(v, k.createdAt))}${k.lastUsedAt ? html`, ${p.lastUsed(dayOf(v, k.lastUsedAt))}` : ''}
+<form method="post" action="/staff/passkeys/remove"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="id" value="${k.id}"><button>${p.remove(k.name)}</button></form></li>`)}</ul>`}
+<label for="passkey-name">${p.name}</label><input id="passkey-name" maxlength="60" autocomplete="off">
+${passkeyButton(v, 'passkey-add', p.add, csrf)}</section>
 <form method="post" action="/staff/sign-out"><input type="hidden" name="_csrf" value="${csrf}"><button>${t.signOut}</button></form>`,
+      200,
+      PASSKEY_SCRIPT,
     );
+  })
+  .get(PASSKEY_SCRIPT, (c) => {
+    c.header('cache-control', 'no-cache');
+    c.header('x-content-type-options', 'nosniff');
+    return c.body(PASSKEY_CLIENT, 200, { 'content-type': 'text/javascript; charset=utf-8' });
+  })
+  .post('/staff/passkeys/remove', async (c) => {
+    const staff = await signedIn(c);
+    if (!staff) return toSignIn(c);
+    const { id = '' } = await form(c);
+    try {
+      await removePasskey(c, staff, id);
+    } catch (error) {
+      if (!(error instanceof ApiProblem && error.status === 404)) throw error;
+    }
+    return c.redirect('/staff', 303);
   })
   .post('/staff/totp', async (c) => {
     const staff = await signedIn(c);
