@@ -86,6 +86,8 @@ export type StaffSessionContext = {
 export type AppVariables = {
   db: Db;
   organisationId: string;
+  /** The sites the caller works at (a staff membership's or a key's); null: every site. */
+  siteIds: string[] | null;
   /** The calling API key's permissions; null for an owner key, which holds them all. */
   scopes: Permission[] | null;
   device: { id: string; organisationId: string; siteId: string };

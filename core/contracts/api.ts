@@ -54,6 +54,7 @@ export const ApiKey = z
     revokedAt: Timestamp.nullable(),
     lastUsedAt: Timestamp.nullable().meta({ description: 'When the key was last used, to the minute; null if never' }),
     scopes: z.array(Permission).nullable().meta({ description: 'What the key may do; null for an owner key, which may do everything' }),
+    siteIds: z.array(SiteId).nullable().meta({ description: 'The sites whose doors, devices and check-ins the key reaches; null for every site' }),
   })
   .meta({ id: 'ApiKey' });
 const Scope = z.enum([...PERMISSIONS, ...(Object.keys(BUILT_IN_ROLES) as Array<keyof typeof BUILT_IN_ROLES>)]);
@@ -66,6 +67,12 @@ export const ApiKeyCreate = z
       .max(60)
       .optional()
       .meta({ description: 'Permissions (resource:action) and built-in roles (owner, manager, front_desk, trainer, technician, read_only) the key holds; left out, an owner key. A key can give no more than it holds.' }),
+    siteIds: z
+      .array(SiteId)
+      .min(1, 'must name at least one site, or be left out for every site')
+      .max(200)
+      .optional()
+      .meta({ description: 'Limit the key to these sites (a branch’s door tool); left out, every site. Someone limited to sites must name sites among theirs.' }),
   })
   .meta({ id: 'ApiKeyCreate' });
 export const ApiKeyCreated = ApiKey.extend({

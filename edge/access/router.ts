@@ -7,6 +7,7 @@ import { localTime } from '../../core/schedule.ts';
 import { accessProfiles, bookings, checkins, credentials, doors, members, sites } from '../db/schema.ts';
 import type { AppEnv } from '../env.ts';
 import { notFound } from '../lib/problem.ts';
+import { requireSite } from '../lib/site-limits.ts';
 import { iso } from '../lib/time.ts';
 import { accessProfile, doorPolicy, memberAccess, schedulesOf, sitePolicy } from '../entitlements/index.ts';
 import { explainAccess } from './routes.ts';
@@ -25,6 +26,7 @@ export const accessRouter = new OpenAPIHono<AppEnv>().openapi(explainAccess, asy
 
   const [doorRow] = await db.select().from(doors).where(and(eq(doors.id, body.doorId), eq(doors.organisationId, org)));
   if (!doorRow) throw notFound('Door', body.doorId);
+  requireSite(c, doorRow.siteId);
   const [site] = await db.select().from(sites).where(eq(sites.id, doorRow.siteId));
   if (!site) throw notFound('Site', doorRow.siteId);
   const [holder] = await db

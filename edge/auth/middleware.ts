@@ -43,6 +43,7 @@ export const requireOwnerKey = createMiddleware<AppEnv>(async (c, next) => {
   if (own) {
     c.set('organisationId', own);
     c.set('scopes', null);
+    c.set('siteIds', null);
     c.set('actor', { type: 'system', id: null, name: 'audit trail' });
     return next();
   }
@@ -53,13 +54,14 @@ export const requireOwnerKey = createMiddleware<AppEnv>(async (c, next) => {
   }
   const secret = bearer(c.req.header('authorization'));
   const [key] = await c.var.db
-    .select({ id: apiKeys.id, name: apiKeys.name, organisationId: apiKeys.organisationId, scopes: apiKeys.scopes, lastUsedAt: apiKeys.lastUsedAt })
+    .select({ id: apiKeys.id, name: apiKeys.name, organisationId: apiKeys.organisationId, scopes: apiKeys.scopes, siteIds: apiKeys.siteIds, lastUsedAt: apiKeys.lastUsedAt })
     .from(apiKeys)
     .where(and(eq(apiKeys.keyHash, await sha256Hex(secret)), isNull(apiKeys.revokedAt)))
     .limit(1);
   if (!key) return unknownBearer(c, 'The API key is unknown or revoked.');
   c.set('organisationId', key.organisationId);
   c.set('scopes', key.scopes ?? null);
+  c.set('siteIds', key.siteIds ?? null);
   c.set('actor', { type: 'api_key', id: key.id, name: key.name });
   // Written at most once a minute per key, so a busy integration does not write on every request.
   const now = Date.now();

@@ -1,5 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, desc, eq, gte, inArray, lt, or } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, or, type SQL } from 'drizzle-orm';
 import type { AccessReason } from '../../core/access.ts';
 import { checkins, doorAlarms, doors, members } from '../db/schema.ts';
 import type { AppEnv, Db } from '../env.ts';
@@ -7,6 +7,7 @@ import { pageOf } from '../lib/pagination.ts';
 import { invalidField, notFound } from '../lib/problem.ts';
 import { iso } from '../lib/time.ts';
 import { listAlarms, listCheckins, listDoorAlarms } from './routes.ts';
+import { atCallerSites, requireSite } from '../lib/site-limits.ts';
 import { ownedBy } from '../lib/owned.ts';
 
 type CheckinRow = typeof checkins.$inferSelect;
@@ -49,6 +50,7 @@ export const checkinsRouter = new OpenAPIHono<AppEnv>().openapi(listCheckins, as
         eq(checkins.organisationId, c.var.organisationId),
         q.memberId ? eq(checkins.memberId, q.memberId) : undefined,
         q.siteId ? eq(checkins.siteId, q.siteId) : undefined,
+        atCallerSites(c, checkins.siteId),
         q.doorId ? eq(checkins.doorId, q.doorId) : undefined,
         q.granted ? eq(checkins.granted, q.granted === 'true') : undefined,
         q.from ? gte(checkins.occurredAt, Date.parse(q.from)) : undefined,
@@ -95,7 +97,7 @@ const alarmOut = (r: AlarmRow) => ({
 type AlarmQuery = { limit: number; cursor?: string | undefined; siteId?: string | undefined; doorId?: string | undefined; type?: AlarmRow['type'] | undefined; since?: string | undefined };
 
 /** The organisation's alarms, newest first, with the same cursor form as check-ins. */
-async function alarmPage(db: Db, organisationId: string, q: AlarmQuery) {
+async function alarmPage(db: Db, organisationId: string, q: AlarmQuery, atSites: SQL | undefined) {
   const rows = await db
     .select()
     .from(doorAlarms)
@@ -103,6 +105,7 @@ async function alarmPage(db: Db, organisationId: string, q: AlarmQuery) {
       and(
         eq(doorAlarms.organisationId, organisationId),
         q.siteId ? eq(doorAlarms.siteId, q.siteId) : undefined,
+        atSites,
         q.doorId ? eq(doorAlarms.doorId, q.doorId) : undefined,
         q.type ? eq(doorAlarms.type, q.type) : undefined,
         q.since ? gte(doorAlarms.occurredAt, Date.parse(q.since)) : undefined,
@@ -115,13 +118,14 @@ async function alarmPage(db: Db, organisationId: string, q: AlarmQuery) {
 }
 
 export const alarmsRouter = new OpenAPIHono<AppEnv>()
-  .openapi(listAlarms, async (c) => c.json(await alarmPage(c.var.db, c.var.organisationId, c.req.valid('query')), 200))
+  .openapi(listAlarms, async (c) => c.json(await alarmPage(c.var.db, c.var.organisationId, c.req.valid('query'), atCallerSites(c, doorAlarms.siteId)), 200))
   .openapi(listDoorAlarms, async (c) => {
     const { id } = c.req.valid('param');
     const [door] = await c.var.db
-      .select({ id: doors.id })
+      .select({ id: doors.id, siteId: doors.siteId })
       .from(doors)
       .where(ownedBy(doors, id, c.var.organisationId));
     if (!door) throw notFound('Door', id);
-    return c.json(await alarmPage(c.var.db, c.var.organisationId, { ...c.req.valid('query'), doorId: id }), 200);
+    requireSite(c, door.siteId);
+    return c.json(await alarmPage(c.var.db, c.var.organisationId, { ...c.req.valid('query'), doorId: id }, undefined), 200);
   });

@@ -163,6 +163,8 @@ async function main() {
       ...trustVars(secrets),
       PAYMENT_PROVIDER: 'simulated',
       DEV_MAILBOX: 'on',
+      // A host name, not an IP: browsers make and use passkeys only there (links in emails too).
+      PUBLIC_BASE_URL: `http://localhost:${apiPort}`,
     },
     echo: prefixed('worker'),
   });
@@ -198,7 +200,7 @@ gymgate is running (simulated door hardware).
   Door agent   ${agent.controlUrl}   (simulated GPIO control endpoint)
   Agent health http://127.0.0.1:${healthPort}/health
   Dev mailbox  ${worker.url}/dev/mailbox   (member email and SMS stay here on local runs)
-  Staff        ${worker.url}/staff/sign-in${(demo.staff ?? []).map((s) => `\n               ${s.email} / ${s.password}   (${s.role})`).join('')}
+  Staff        http://localhost:${apiPort}/staff/sign-in${(demo.staff ?? []).map((s) => `\n               ${s.email} / ${s.password}   (${s.role})`).join('')}
 
 Tap a card at the front door:
   npm run tap -- --card ${active?.card}        # ${active?.name}: granted

@@ -7,6 +7,7 @@ import { pageOf } from '../lib/pagination.ts';
 import { notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
 import { getDevice, listDevices, revokeDevice } from './routes.ts';
+import { atCallerSites, findAtSite, requireSite } from '../lib/site-limits.ts';
 import { ownedBy } from '../lib/owned.ts';
 
 type DeviceRow = typeof devices.$inferSelect;
@@ -49,6 +50,7 @@ export const devicesRouter = new OpenAPIHono<AppEnv>()
         and(
           eq(devices.organisationId, c.var.organisationId),
           siteId ? eq(devices.siteId, siteId) : undefined,
+          atCallerSites(c, devices.siteId),
           cursor ? gt(devices.id, cursor) : undefined,
         ),
       )
@@ -64,10 +66,12 @@ export const devicesRouter = new OpenAPIHono<AppEnv>()
       .innerJoin(sites, eq(sites.id, devices.siteId))
       .where(ownedBy(devices, id, c.var.organisationId));
     if (!row) throw notFound('Device', id);
+    requireSite(c, row.device.siteId);
     return c.json(deviceOut(row.device, row.siteVersion), 200);
   })
   .openapi(revokeDevice, async (c) => {
     const { id } = c.req.valid('param');
+    await findAtSite(c, devices, id, 'Device');
     const [row] = await c.var.db
       .update(devices)
       .set({ revokedAt: Date.now() })

@@ -6,7 +6,7 @@ import { Problem } from '../../core/contracts/common.ts';
 const PROBLEM_TEXT = {
   400: 'A field is missing or invalid; `errors` names it and the reason',
   401: 'Missing, unknown or revoked bearer token, or no live session',
-  403: 'The API key or staff role lacks the permission the operation declares (`x-permission`), or a session write came without its CSRF token',
+  403: 'The API key or staff role lacks the permission the operation declares (`x-permission`), the thing is at a site the key or person is not limited to (`errors`: siteId), or a session write came without its CSRF token',
   404: 'Not found (or owned by another organisation)',
   409: 'Conflicts with existing state',
   410: 'No longer valid',

@@ -8,6 +8,7 @@ import { forbidden, notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
 import { createApiKey, getOrganisation, listApiKeys, revokeApiKey, updateOrganisation } from './routes.ts';
 import { findOwned, namedFields, ownedBy } from '../lib/owned.ts';
+import { callerSites, checkSitesExist, requireSitesWithin } from '../lib/site-limits.ts';
 
 type OrganisationRow = typeof organisations.$inferSelect;
 type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -21,6 +22,7 @@ const apiKeyOut = (k: ApiKeyRow) => ({
   revokedAt: isoOrNull(k.revokedAt),
   lastUsedAt: isoOrNull(k.lastUsedAt),
   scopes: k.scopes ?? null,
+  siteIds: k.siteIds ?? null,
 });
 
 export const organisationRouter = new OpenAPIHono<AppEnv>()
@@ -53,13 +55,15 @@ export const organisationRouter = new OpenAPIHono<AppEnv>()
     return c.json({ data: rows.map(apiKeyOut), nextCursor: null }, 200);
   })
   .openapi(createApiKey, async (c) => {
-    const { name, scopes: asked } = c.req.valid('json');
+    const { name, scopes: asked, siteIds } = c.req.valid('json');
     // An owner key (no scopes) only when asked for: every permission spelled out is a scoped key.
     const scopes = asked === undefined ? null : expandScopes(asked);
     const beyond = (scopes ?? PERMISSIONS).filter((p) => !grants(c.var.scopes, p));
     if (beyond.length > 0) {
       throw forbidden(`A key can give no more than it holds; this one lacks ${beyond.join(', ')}.`, 'scopes', `the calling key lacks ${beyond.join(', ')}`);
     }
+    requireSitesWithin(c, siteIds ?? null);
+    await checkSitesExist(c.var.db, c.var.organisationId, siteIds);
     const secret = newSecret('gg_live');
     const [row] = await c.var.db
       .insert(apiKeys)
@@ -70,6 +74,7 @@ export const organisationRouter = new OpenAPIHono<AppEnv>()
         prefix: secret.slice(0, 12),
         keyHash: await sha256Hex(secret),
         scopes,
+        siteIds: siteIds ?? null,
         createdAt: Date.now(),
       })
       .returning();
@@ -82,6 +87,10 @@ export const organisationRouter = new OpenAPIHono<AppEnv>()
     const beyond = (target.scopes ?? PERMISSIONS).filter((p) => !grants(c.var.scopes, p));
     if (beyond.length > 0) {
       throw forbidden(`This key may not revoke a key that holds more than it does (${beyond.join(', ')}).`, 'id', `key ${id} holds ${beyond.join(', ')}, which the calling key lacks`);
+    }
+    const mine = callerSites(c);
+    if (mine && (!target.siteIds || target.siteIds.some((s) => !mine.includes(s)))) {
+      throw forbidden(`You work at some sites only; key ${id} reaches others.`, 'id', `key ${id} reaches sites beyond yours`);
     }
     const [row] = await c.var.db
       .update(apiKeys)

@@ -28,6 +28,8 @@ export const apiKeys = sqliteTable(
     keyHash: text('key_hash').notNull(),
     // The permissions the key holds; null for an owner key (every key made before scopes is one).
     scopes: text('scopes', { mode: 'json' }).$type<Permission[]>(),
+    // The sites the key reaches (doors, devices, check-ins there); null for every site.
+    siteIds: text('site_ids', { mode: 'json' }).$type<string[]>(),
     createdAt: createdAt(),
     revokedAt: integer('revoked_at'),
     // When the key was last used, to the minute: which integrations are alive, which keys to revoke.

@@ -1,14 +1,15 @@
 // The owner API of the staff subsystem: invitations out, the staff list, and changing or
 // disabling a person. Nobody can hand out more than they hold, or change someone who holds more.
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, eq, gt, inArray, isNull } from 'drizzle-orm';
+import { and, eq, gt, isNull } from 'drizzle-orm';
 import { INVITATION_TTL_MS } from '../../core/sessions.ts';
 import { expandScopes, grants, type BuiltInRole, type Permission } from '../../core/permissions.ts';
-import { organisations, sites } from '../db/schema.ts';
+import { organisations } from '../db/schema.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { newId, newSecret, sha256Hex } from '../lib/ids.ts';
 import { findOwned, ownedBy, pageOwned } from '../lib/owned.ts';
-import { conflict, forbidden, invalid, notFound } from '../lib/problem.ts';
+import { checkSitesExist, requireSitesWithin } from '../lib/site-limits.ts';
+import { conflict, forbidden, notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
 import { deliverInBackground, enqueueEmail } from '../notifications/index.ts';
 import { revokeSessions } from './sessions.ts';
@@ -57,16 +58,6 @@ function withinCaller(held: Permission[] | null, roles: BuiltInRole[], field: st
   if (beyond.length > 0) throw forbidden(`${what}: it needs ${beyond.join(', ')}, which you do not hold.`, field, `you lack ${beyond.join(', ')}`);
 }
 
-/** Every site id must be one of the organisation's own. */
-async function checkSites(db: Db, organisationId: string, siteIds: string[] | null | undefined) {
-  if (!siteIds || siteIds.length === 0) return;
-  const found = new Set(
-    (await db.select({ id: sites.id }).from(sites).where(and(eq(sites.organisationId, organisationId), inArray(sites.id, siteIds)))).map((s) => s.id),
-  );
-  const unknown = siteIds.flatMap((id, i) => (found.has(id) ? [] : [{ field: `siteIds.${i}`, reason: `no site ${id} in this organisation` }]));
-  if (unknown.length > 0) throw invalid(unknown);
-}
-
 export const staffRouter = new OpenAPIHono<AppEnv>()
   .openapi(listStaff, async (c) => {
     const { limit, cursor } = c.req.valid('query');
@@ -85,8 +76,10 @@ export const staffRouter = new OpenAPIHono<AppEnv>()
     const body = c.req.valid('json');
     const target = await findMember(c.var.db, id, c.var.organisationId);
     withinCaller(c.var.scopes, target.member.roles, 'id', 'You may not change someone who holds more than you');
+    requireSitesWithin(c, target.member.siteIds ?? null, 'id');
     if (body.roles) withinCaller(c.var.scopes, body.roles, 'roles', 'You may not give these roles');
-    await checkSites(c.var.db, c.var.organisationId, body.siteIds);
+    requireSitesWithin(c, body.siteIds);
+    await checkSitesExist(c.var.db, c.var.organisationId, body.siteIds);
     if (body.disabled && c.var.actor.type === 'staff_user' && c.var.actor.id === target.member.userId) {
       throw forbidden('You cannot disable yourself; another owner can.', 'disabled', 'that is you');
     }
@@ -108,7 +101,8 @@ export const staffRouter = new OpenAPIHono<AppEnv>()
     const body = c.req.valid('json');
     const email = body.email.toLowerCase();
     withinCaller(c.var.scopes, body.roles, 'roles', 'You may not give these roles');
-    await checkSites(c.var.db, c.var.organisationId, body.siteIds);
+    requireSitesWithin(c, body.siteIds ?? null);
+    await checkSitesExist(c.var.db, c.var.organisationId, body.siteIds);
     const [already] = await c.var.db
       .select({ id: staffMembers.id })
       .from(staffMembers)

@@ -88,6 +88,7 @@ export async function authenticateStaff(c: Context<AppEnv>): Promise<void> {
   }
   c.set('organisationId', staff.session.organisationId);
   c.set('scopes', staff.permissions);
+  c.set('siteIds', staff.member.siteIds);
   c.set('actor', { type: 'staff_user', id: staff.user.id, name: staff.user.name });
   c.set('staff', staff);
 }

@@ -65,10 +65,10 @@ export async function enrollDevice(apiKey: string, siteId: string, extraEnv: Par
 
 export const STAFF_PASSWORD = 'correct horse battery staple';
 
-/** A staff person invited with `roles` by `apiKey`'s organisation and signed in: their ids and the headers their web app sends. */
-export async function staffSession(apiKey: string, roles: string[]) {
+/** A staff person invited with `roles` (at `siteIds`, else every site) by `apiKey`'s organisation and signed in: their ids and the headers their web app sends. */
+export async function staffSession(apiKey: string, roles: string[], siteIds?: string[]) {
   const email = `staff.${crypto.randomUUID()}@example.com`;
-  const invitation = await call('POST', '/v1/staff-invitations', { token: apiKey, body: { email, name: `Staff (${roles.join(', ')})`, roles } });
+  const invitation = await call('POST', '/v1/staff-invitations', { token: apiKey, body: { email, name: `Staff (${roles.join(', ')})`, roles, ...(siteIds ? { siteIds } : {}) } });
   if (invitation.status !== 201) throw new Error(`invitation refused: ${JSON.stringify(invitation.body)}`);
   const token = new URL(invitation.body.acceptUrl).searchParams.get('token');
   const accepted = (await call('POST', '/v1/auth/invitations/accept', { body: { token, password: STAFF_PASSWORD } })).body;

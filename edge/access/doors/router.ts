@@ -6,8 +6,9 @@ import { doors, sites } from '../../db/schema.ts';
 import { writeWithChanges } from '../../entitlements/index.ts';
 import type { AppEnv } from '../../env.ts';
 import { newId } from '../../lib/ids.ts';
-import { findOwned, matching, namedFields, ownedBy, pageOwned } from '../../lib/owned.ts';
+import { matching, namedFields, ownedBy, pageOwned } from '../../lib/owned.ts';
 import { invalidField } from '../../lib/problem.ts';
+import { atCallerSites, findAtSite, requireSite } from '../../lib/site-limits.ts';
 import { iso } from '../../lib/time.ts';
 import { createDoor, deleteDoor, getDoor, listDoors, updateDoor } from './routes.ts';
 
@@ -36,13 +37,14 @@ const columnsOf = (body: z.infer<typeof DoorUpdate>): Partial<DoorRow> => {
 export const doorsRouter = new OpenAPIHono<AppEnv>()
   .openapi(listDoors, async (c) => {
     const { limit, cursor, ...filters } = c.req.valid('query');
-    return c.json(await pageOwned(c.var.db, doors, c.var.organisationId, { limit, cursor }, doorOut, matching(doors, filters)), 200);
+    return c.json(await pageOwned(c.var.db, doors, c.var.organisationId, { limit, cursor }, doorOut, matching(doors, filters), atCallerSites(c, doors.siteId)), 200);
   })
   .openapi(createDoor, async (c) => {
     const { siteId, ...body } = c.req.valid('json');
     const db = c.var.db;
     const [site] = await db.select({ id: sites.id }).from(sites).where(ownedBy(sites, siteId, c.var.organisationId));
     if (!site) throw invalidField('siteId', `no site with id ${siteId}`);
+    requireSite(c, siteId);
     const id = newId('door');
     const [inserted] = (await writeWithChanges(
       c,
@@ -53,13 +55,13 @@ export const doorsRouter = new OpenAPIHono<AppEnv>()
     return c.json(doorOut(inserted[0]!), 201);
   })
   .openapi(getDoor, async (c) => {
-    return c.json(doorOut(await findOwned(c.var.db, doors, c.req.valid('param').id, c.var.organisationId, 'Door')), 200);
+    return c.json(doorOut(await findAtSite(c, doors, c.req.valid('param').id, 'Door')), 200);
   })
   .openapi(updateDoor, async (c) => {
     const { id } = c.req.valid('param');
     const changes = columnsOf(c.req.valid('json'));
     const db = c.var.db;
-    const row = await findOwned(db, doors, id, c.var.organisationId, 'Door');
+    const row = await findAtSite(c, doors, id, 'Door');
     if (Object.keys(changes).length === 0) return c.json(doorOut(row), 200);
     const [updated] = (await writeWithChanges(c, [db.update(doors).set(changes).where(eq(doors.id, id)).returning()], { siteId: row.siteId }, [
       { kind: 'door', entityId: id },
@@ -69,7 +71,7 @@ export const doorsRouter = new OpenAPIHono<AppEnv>()
   .openapi(deleteDoor, async (c) => {
     const { id } = c.req.valid('param');
     const db = c.var.db;
-    const row = await findOwned(db, doors, id, c.var.organisationId, 'Door');
+    const row = await findAtSite(c, doors, id, 'Door');
     await writeWithChanges(c, [db.delete(doors).where(eq(doors.id, id))], { siteId: row.siteId }, [{ kind: 'door', entityId: id }]);
     return c.json({ id, deleted: true as const }, 200);
   });

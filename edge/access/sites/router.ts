@@ -3,7 +3,8 @@ import { sites } from '../../db/schema.ts';
 import { writeWithChanges } from '../../entitlements/index.ts';
 import type { AppEnv } from '../../env.ts';
 import { newId } from '../../lib/ids.ts';
-import { findOwned, namedFields, ownedBy, pageOwned } from '../../lib/owned.ts';
+import { namedFields, ownedBy, pageOwned } from '../../lib/owned.ts';
+import { atCallerSites, findAtSite, requireSitesWithin } from '../../lib/site-limits.ts';
 import { iso } from '../../lib/time.ts';
 import { createSite, getSite, listSites, updateSite } from './routes.ts';
 
@@ -20,10 +21,12 @@ export const siteOut = (s: SiteRow) => ({
 
 export const sitesRouter = new OpenAPIHono<AppEnv>()
   .openapi(listSites, async (c) => {
-    return c.json(await pageOwned(c.var.db, sites, c.var.organisationId, c.req.valid('query'), siteOut), 200);
+    return c.json(await pageOwned(c.var.db, sites, c.var.organisationId, c.req.valid('query'), siteOut, atCallerSites(c, sites.id)), 200);
   })
   .openapi(createSite, async (c) => {
     const body = c.req.valid('json');
+    // A new site would be out of the creator's own reach: only someone at every site adds one.
+    requireSitesWithin(c, null, 'siteId');
     const [row] = await c.var.db
       .insert(sites)
       .values({ id: newId('site'), organisationId: c.var.organisationId, ...body, createdAt: Date.now() })
@@ -31,14 +34,14 @@ export const sitesRouter = new OpenAPIHono<AppEnv>()
     return c.json(siteOut(row!), 201);
   })
   .openapi(getSite, async (c) => {
-    return c.json(siteOut(await findOwned(c.var.db, sites, c.req.valid('param').id, c.var.organisationId, 'Site')), 200);
+    return c.json(siteOut(await findAtSite(c, sites, c.req.valid('param').id, 'Site', (s) => s.id)), 200);
   })
   .openapi(updateSite, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const db = c.var.db;
     const scope = ownedBy(sites, id, c.var.organisationId);
-    const current = await findOwned(db, sites, id, c.var.organisationId, 'Site');
+    const current = await findAtSite(c, sites, id, 'Site', (s) => s.id);
     const changes: Partial<SiteRow> = namedFields(body);
     if (Object.keys(changes).length === 0) return c.json(siteOut(current), 200);
     const update = db.update(sites).set(changes).where(scope);

@@ -8,6 +8,7 @@ import { ApiProblem, invalidField, notFound } from '../../lib/problem.ts';
 import { iso, isoOrNull } from '../../lib/time.ts';
 import { getCommand, lockdownSite, releaseSite, sendCommand } from './routes.ts';
 import { commandPublicKey, randomNonce, signCommand, SigningKeyError } from '../../lib/signing.ts';
+import { requireSite } from '../../lib/site-limits.ts';
 import { ownedBy } from '../../lib/owned.ts';
 
 type CommandRow = typeof commands.$inferSelect;
@@ -92,6 +93,7 @@ export const commandsRouter = new OpenAPIHono<AppEnv>()
       .from(devices)
       .where(ownedBy(devices, id, c.var.organisationId, isNull(devices.revokedAt)));
     if (!device) throw notFound('Device', id);
+    requireSite(c, device.siteId);
     // Refused before anything is written: a mode or lockdown must not change without its command.
     if (!commandPublicKey(c.env.COMMAND_SIGNING_KEY)) {
       throw new ApiProblem(409, 'commands-not-configured', 'Door commands are not configured', 'door commands need the COMMAND_SIGNING_KEY secret');
@@ -121,14 +123,16 @@ export const commandsRouter = new OpenAPIHono<AppEnv>()
   })
   .openapi(getCommand, async (c) => {
     const { id } = c.req.valid('param');
-    const [row] = await c.var.db.select().from(commands).where(ownedBy(commands, id, c.var.organisationId));
-    if (!row) throw notFound('Command', id);
-    return c.json(commandOut(row), 200);
+    const [found] = await c.var.db.select({ command: commands, siteId: devices.siteId }).from(commands).innerJoin(devices, eq(devices.id, commands.deviceId)).where(ownedBy(commands, id, c.var.organisationId));
+    if (!found) throw notFound('Command', id);
+    requireSite(c, found.siteId);
+    return c.json(commandOut(found.command), 200);
   })
   .openapi(lockdownSite, async (c) => {
     const { id } = c.req.valid('param');
     const db = c.var.db;
     const { siteDoors, siteDevices } = await siteDevicesAndDoors(db, c.var.organisationId, id);
+    requireSite(c, id);
     await writeWithChanges(c, [db.update(doors).set({ mode: 'lockdown' }).where(eq(doors.siteId, id))], { siteId: id }, siteDoors.map((d) => ({ kind: 'door' as const, entityId: d.id })));
     const sent = await Promise.all(siteDevices.map((d) => issueCommand(c.env, db, d, { type: 'lockdown' }, 300).catch(() => null)));
     return c.json({ siteId: id, doors: siteDoors.length, commands: sent.filter((r) => r !== null).map((r) => commandOut(r)) }, 200);
@@ -137,6 +141,7 @@ export const commandsRouter = new OpenAPIHono<AppEnv>()
     const { id } = c.req.valid('param');
     const db = c.var.db;
     const { siteDoors, siteDevices } = await siteDevicesAndDoors(db, c.var.organisationId, id);
+    requireSite(c, id);
     await writeWithChanges(
       c,
       [db.update(doors).set({ mode: 'normal' }).where(and(eq(doors.siteId, id), eq(doors.mode, 'lockdown')))],

@@ -12,6 +12,7 @@ import { localStamp } from '../../../core/schedule.ts';
 import { iso } from '../../lib/time.ts';
 import { topicPrefix } from '../../entitlements/index.ts';
 import { createEnrollmentCode, enrollDevice } from './routes.ts';
+import { requireSite } from '../../lib/site-limits.ts';
 import { ownedBy } from '../../lib/owned.ts';
 
 /** Where the door finds the broker, as its own user (the device id) with its own password. */
@@ -29,6 +30,7 @@ export const enrollmentRouter = new OpenAPIHono<AppEnv>()
       .from(sites)
       .where(ownedBy(sites, siteId, c.var.organisationId));
     if (!site) throw invalidField('siteId', `no site with id ${siteId}`);
+    requireSite(c, siteId);
     const code = newEnrollmentCode();
     const now = Date.now();
     const row = {
