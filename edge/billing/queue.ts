@@ -9,6 +9,7 @@ import type { BillingMessage, Db } from '../env.ts';
 import type { BillingDeps } from './deps.ts';
 import { billPage } from './page.ts';
 import { isRateLimited, withRateLimitRetries } from './rate-limit.ts';
+import { JobTally } from '../audit/index.ts';
 import { processSubscription, type ProcessResult } from './subscriptions.ts';
 
 export type { BillingMessage };
@@ -107,10 +108,11 @@ export const RETRY_DELAY = 60;
 /** Seconds before the queue delivers a message again whose charge the processor kept refusing with 429. */
 export const RATE_LIMITED_DELAY = 2;
 
-async function consumeOne(deps: BillingDeps, message: Message<BillingMessage>): Promise<void> {
-  const { subscriptionId, now } = message.body;
+async function consumeOne(deps: BillingDeps, message: Message<BillingMessage>, tally: JobTally): Promise<void> {
+  const { subscriptionId, organisationId, now } = message.body;
   try {
-    await withRateLimitRetries(() => processSubscription(deps, subscriptionId, now));
+    const result = await withRateLimitRetries(() => processSubscription(deps, subscriptionId, now));
+    if (result) tallyResult(tally, organisationId, now, result);
     message.ack();
   } catch (error) {
     if (isRateLimited(error)) {
@@ -118,8 +120,19 @@ async function consumeOne(deps: BillingDeps, message: Message<BillingMessage>): 
       return;
     }
     console.error(JSON.stringify({ msg: 'billing failed', subscriptionId, error: String(error) }));
+    tally.add(organisationId, now, 'errors');
     message.retry({ delaySeconds: RETRY_DELAY });
   }
+}
+
+/** What one subscription's billing did, as the run's audit event counts it. */
+function tallyResult(tally: JobTally, organisationId: string, runAt: number, r: ProcessResult): void {
+  // A redelivered message finds its subscription billed already: nothing to count.
+  if (r.invoice === null && r.charge === null) return;
+  tally.add(organisationId, runAt, 'subscriptions');
+  if (r.invoice) tally.add(organisationId, runAt, 'invoices');
+  if (r.charge === 'charged') tally.add(organisationId, runAt, r.invoice === null || r.invoice.status === 'paid' ? 'chargesPaid' : 'chargesFailed');
+  if (r.charge === 'no_payment_method') tally.add(organisationId, runAt, 'noPaymentMethod');
 }
 
 /**
@@ -165,10 +178,14 @@ export async function consumeBillingMessages(deps: BillingDeps, batch: Pick<Mess
   // One page per run instant (a batch normally holds one run's messages).
   const byRun = new Map<number, string[]>();
   for (const [id, [first]] of lanes) byRun.set(first!.body.now, [...(byRun.get(first!.body.now) ?? []), id]);
+  const tally = new JobTally();
   for (const [now, ids] of byRun) {
     const rest = new Set(await billThroughPage(deps, ids, now));
     for (const id of ids) {
       if (rest.has(id)) continue;
+      // The page path commits only renewals it invoiced and charged successfully.
+      const { organisationId } = lanes.get(id)![0]!.body;
+      for (const what of ['subscriptions', 'invoices', 'chargesPaid']) tally.add(organisationId, now, what);
       // Billed: its first message is done; a duplicate finds nothing left to do.
       lanes.get(id)!.shift()!.ack();
       if (lanes.get(id)!.length === 0) lanes.delete(id);
@@ -180,17 +197,22 @@ export async function consumeBillingMessages(deps: BillingDeps, batch: Pick<Mess
   // which keeps a rate-limited processor's allowance in use from one batch to the next.
   const worker = async (lane: number) => {
     await sleep(lane * LANE_STAGGER_MS);
-    for (let next = pending.shift(); next; next = pending.shift()) for (const message of next) await consumeOne(deps, message);
+    for (let next = pending.shift(); next; next = pending.shift()) for (const message of next) await consumeOne(deps, message, tally);
   };
   await Promise.all(Array.from({ length: Math.min(BILLING_CONCURRENCY, pending.length) }, (_, lane) => worker(lane)));
+  // Per batch: a run the queue spreads over batches has an event per batch, sharing its instant.
+  await tally.record(deps.db, 'billing');
 }
 
 /** The run without a queue (tests, and Workers deployed without the binding): the same work, in line. */
 export async function runBilling(deps: BillingDeps, now: number, options: { organisationId?: string } = {}): Promise<ProcessResult[]> {
   const results: ProcessResult[] = [];
+  const organisationOf = new Map<string, string>();
+  const tally = new JobTally();
   let after: string | undefined;
   for (;;) {
     const page = await dueSubscriptions(deps.db, now, { ...options, ...(after ? { after } : {}) });
+    for (const s of page) organisationOf.set(s.id, s.organisationId);
     for (const id of await billThroughPage(deps, page.map((s) => s.id), now, results)) {
       try {
         const r = await processSubscription(deps, id, now);
@@ -198,10 +220,13 @@ export async function runBilling(deps: BillingDeps, now: number, options: { orga
       } catch (error) {
         // Still due: the next run tries again. Other subscriptions go on.
         console.error(JSON.stringify({ msg: 'billing failed', subscriptionId: id, error: String(error) }));
+        tally.add(organisationOf.get(id)!, now, 'errors');
       }
     }
     if (page.length < PAGE) break;
     after = page[page.length - 1]!.id;
   }
+  for (const r of results) tallyResult(tally, organisationOf.get(r.subscriptionId)!, now, r);
+  await tally.record(deps.db, 'billing');
   return results;
 }

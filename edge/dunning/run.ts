@@ -2,10 +2,14 @@
 // enforces suspensions past their grace, settles charges stuck without an outcome and warns
 // members before a suspension. Each payer's step is engine.ts's noteDunning.
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
-import type { DunningState } from '../../core/billing/dunning.ts';
+import type { DunningAction, DunningState } from '../../core/billing/dunning.ts';
+import { JobTally } from '../audit/index.ts';
 import { dunningStates, payments } from '../db/schema.ts';
 import { type BillingDeps, chargeInvoice, chargeKey, nextAttempt } from '../billing/index.ts';
 import { caseInvoice, dunningSettings, noteDunning, onPayersSubscriptions, onUncoveredPayer, sinkOf, type DunningSettings } from './engine.ts';
+
+/** How the run's audit event counts each kind of action its steps took. */
+const ACTION_COUNTS: Record<DunningAction['type'], string> = { charge: 'retries', notify: 'notices', suspend: 'suspensions', restore: 'restores', end_of_line: 'endOfLine' };
 
 /**
  * The dunning run: ticks every payer whose wake-up time has come (retries, grace limits, the end
@@ -19,14 +23,19 @@ export async function runDunning(deps: BillingDeps, now: number, options: { orga
     .orderBy(asc(dunningStates.nextWakeAt))
     .limit(500);
   let failed = 0;
+  const tally = new JobTally();
   for (const d of due) {
     try {
-      await noteDunning(deps, d.organisationId, d.payerId, { type: 'tick' }, now);
+      const step = await noteDunning(deps, d.organisationId, d.payerId, { type: 'tick' }, now);
+      tally.add(d.organisationId, now, 'payers');
+      for (const action of step?.actions ?? []) tally.add(d.organisationId, now, ACTION_COUNTS[action.type]);
     } catch (error) {
       failed++;
+      tally.add(d.organisationId, now, 'failed');
       console.error(JSON.stringify({ msg: 'dunning tick failed', payerId: d.payerId, error: String(error) }));
     }
   }
+  await tally.record(deps.db, 'dunning');
   failed += await settleStuckCharges(deps, now, options);
   failed += await enforceSuspensions(deps, now, options);
   await warnOfSuspension(deps, now, options);

@@ -217,5 +217,10 @@ describe('the daily run through the Worker handlers', () => {
       ['INV-000001', '2030-01-15', 'paid'],
       ['INV-000002', '2030-02-15', 'paid'],
     ]);
+    // The consumer's batch is in the audit log as the run's work, the redelivery not counted twice.
+    const runs = (await g.api('GET', '/v1/audit-events?actorType=system&action=billing.run')).body.data;
+    expect(runs.map((e: { resourceId: string; after: object }) => [e.resourceId, e.after])).toEqual([
+      [new Date(scheduledTime).toISOString(), { runAt: new Date(scheduledTime).toISOString(), subscriptions: 1, invoices: 1, chargesPaid: 1 }],
+    ]);
   });
 });
