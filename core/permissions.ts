@@ -98,6 +98,18 @@ export const BuiltInRole = z.enum(Object.keys(BUILT_IN_ROLES) as [BuiltInRole, .
 /** Whether a holder of `held` (null: an owner key from before scopes, which holds everything) may do what `needed` names. */
 export const grants = (held: readonly Permission[] | null, needed: Permission): boolean => held === null || held.includes(needed);
 
+/** A custom role's id (role_…): an organisation's own set of permissions, given to staff like a built-in role. */
+export const isCustomRoleId = (role: string): boolean => role.startsWith('role_');
+
+/**
+ * The permissions of a person's roles, in the canonical order: built-in roles by name, custom
+ * roles from `custom` (id → permissions; an id not there, a deleted role, gives nothing).
+ */
+export function permissionsOfRoles(roles: readonly string[], custom: ReadonlyMap<string, readonly Permission[]>): Permission[] {
+  const wanted = new Set<string>(roles.flatMap((r) => (Object.hasOwn(BUILT_IN_ROLES, r) ? BUILT_IN_ROLES[r as BuiltInRole] : (custom.get(r) ?? []))));
+  return PERMISSIONS.filter((p) => wanted.has(p));
+}
+
 /** The permissions of a list of roles and permissions, each named once, in the canonical order. */
 export function expandScopes(scopes: ReadonlyArray<Permission | BuiltInRole>): Permission[] {
   const wanted = new Set<string>(scopes.flatMap((s) => (s in BUILT_IN_ROLES ? BUILT_IN_ROLES[s as BuiltInRole] : [s])));

@@ -19,7 +19,7 @@ import { limitFailures } from './limits/index.ts';
 import type { AppEnv } from './env.ts';
 import { notificationsRouter } from './notifications/index.ts';
 import { organisationRouter } from './organisation/index.ts';
-import { authRouter, requireStaffSession, staffPagesRouter, staffRouter } from './staff/index.ts';
+import { authRouter, requireStaffSession, rolesRouter, staffPagesRouter, staffRouter } from './staff/index.ts';
 import { memberAccountsRouter, memberPagesRouter } from './member-accounts/index.ts';
 import { problems } from './lib/openapi.ts';
 import { ApiProblem, forbidden, invalid, renderProblem, toProblem } from './lib/problem.ts';
@@ -193,6 +193,7 @@ export function createApp() {
     notificationsRouter,
     auditRouter,
     staffRouter,
+    rolesRouter,
     authRouter,
     dunningRouter,
     payPageRouter,

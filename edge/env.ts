@@ -1,6 +1,6 @@
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
 import type * as schema from './db/schema.ts';
-import type { BuiltInRole, Permission } from '../core/permissions.ts';
+import type { Permission } from '../core/permissions.ts';
 import type { AuditActorType } from '../core/contracts/audit.ts';
 
 /** One message of BILLING_QUEUE: bill one subscription due at `now` (edge/billing/queue.ts). */
@@ -77,7 +77,8 @@ export type StaffSessionContext = {
   organisationName: string;
   /** The organisation requires an authenticator app and this person has none yet. */
   mfaSetupRequired: boolean;
-  member: { id: string; roles: BuiltInRole[]; siteIds: string[] | null };
+  /** `roles`: built-in role names and custom role ids. */
+  member: { id: string; roles: string[]; siteIds: string[] | null };
   permissions: Permission[];
   /** The session's secret, from the cookie: its CSRF token derives from it. */
   token: string;

@@ -57,7 +57,7 @@ export const ApiKey = z
     siteIds: z.array(SiteId).nullable().meta({ description: 'The sites whose doors, devices and check-ins the key reaches; null for every site' }),
   })
   .meta({ id: 'ApiKey' });
-const Scope = z.enum([...PERMISSIONS, ...(Object.keys(BUILT_IN_ROLES) as Array<keyof typeof BUILT_IN_ROLES>)]);
+export const Scope = z.enum([...PERMISSIONS, ...(Object.keys(BUILT_IN_ROLES) as Array<keyof typeof BUILT_IN_ROLES>)]);
 export const ApiKeyCreate = z
   .object({
     name,

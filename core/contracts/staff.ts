@@ -3,7 +3,7 @@
 // authenticator code, and holding sessions they and the owner can see and end.
 import { z } from 'zod';
 import { BuiltInRole, Permission } from '../permissions.ts';
-import { name, OrganisationId, phone, SiteId } from './api.ts';
+import { name, OrganisationId, phone, Scope, SiteId } from './api.ts';
 import { resourceId, Timestamp } from './common.ts';
 
 export const StaffUserId = resourceId('usr');
@@ -21,7 +21,12 @@ export const Password = z
 /** A 6-digit authenticator code, or a recovery code (xxxx-xxxx), as typed. */
 export const SecondFactorCode = z.string().trim().min(6, 'must be the 6-digit code from the authenticator app, or a recovery code').max(20, 'must be at most 20 characters');
 
-const roles = z.array(BuiltInRole).min(1, 'must name at least one role').max(6);
+export const CustomRoleId = resourceId('role');
+/** A role as staff hold it: a built-in one by name, or the organisation's own by id. */
+export const StaffRole = z
+  .union([BuiltInRole, CustomRoleId], 'must be a built-in role (owner, manager, front_desk, trainer, technician, read_only) or a role_… id')
+  .meta({ id: 'StaffRole', description: 'A built-in role by name, or a custom role of the organisation by id (GET /v1/roles)' });
+const roles = z.array(StaffRole).min(1, 'must name at least one role').max(6);
 const siteIds = z
   .array(SiteId)
   .max(200)
@@ -35,7 +40,7 @@ export const StaffMember = z
     name: z.string(),
     email: z.string(),
     phone: z.string().nullable(),
-    roles: z.array(BuiltInRole),
+    roles: z.array(StaffRole),
     siteIds: z.array(SiteId).nullable(),
     permissions: z.array(Permission).meta({ description: 'What the roles add up to' }),
     disabledAt: Timestamp.nullable().meta({ description: 'Set: the person can no longer sign in here, and their sessions here ended at this time' }),
@@ -59,7 +64,7 @@ export const StaffInvitation = z
     email: z.string(),
     name: z.string(),
     phone: z.string().nullable(),
-    roles: z.array(BuiltInRole),
+    roles: z.array(StaffRole),
     siteIds: z.array(SiteId).nullable(),
     expiresAt: Timestamp,
     acceptedAt: Timestamp.nullable(),
@@ -90,7 +95,7 @@ export const SignIn = z
   })
   .meta({ id: 'SignIn' });
 
-export const SessionOrganisation = z.object({ id: OrganisationId, name: z.string(), roles: z.array(BuiltInRole) }).meta({ id: 'SessionOrganisation' });
+export const SessionOrganisation = z.object({ id: OrganisationId, name: z.string(), roles: z.array(StaffRole) }).meta({ id: 'SessionOrganisation' });
 
 export const CurrentSession = z
   .object({
@@ -179,3 +184,16 @@ export const PasskeySignIn = z
 
 /** The options to hand to navigator.credentials.create() / .get() (PublicKeyCredential.parse…OptionsFromJSON). */
 export const PasskeyOptions = z.looseObject({ challenge: z.string() }).meta({ id: 'PasskeyOptions' });
+
+/** An organisation's own role: a name and the permissions it holds. */
+export const CustomRole = z
+  .object({ id: CustomRoleId, name: z.string(), permissions: z.array(Permission), createdAt: Timestamp, updatedAt: Timestamp })
+  .meta({ id: 'CustomRole' });
+const roleName = z.string().trim().min(1, 'must not be empty').max(60, 'must be at most 60 characters');
+const rolePermissions = z
+  .array(Scope)
+  .min(1, 'must name at least one permission or built-in role')
+  .max(60)
+  .meta({ description: 'Permissions (resource:action) and built-in roles, which stand for their permissions' });
+export const CustomRoleCreate = z.object({ name: roleName, permissions: rolePermissions }).meta({ id: 'CustomRoleCreate' });
+export const CustomRoleUpdate = z.object({ name: roleName, permissions: rolePermissions }).partial().meta({ id: 'CustomRoleUpdate' });

@@ -6,7 +6,6 @@ import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import type { RateLimitName } from '../../core/rate-limits.ts';
 import { sessionVerdict } from '../../core/sessions.ts';
-import { expandScopes } from '../../core/permissions.ts';
 import { recordAuditEvent, requestOrigin } from '../audit/index.ts';
 import { organisations } from '../db/schema.ts';
 import type { AppEnv, Db, StaffSessionContext } from '../env.ts';
@@ -18,6 +17,7 @@ import { Password } from '../../core/contracts/staff.ts';
 import { fieldErrors } from '../../core/contracts/common.ts';
 import { hashPassword, verifyNothing, verifyPassword } from './passwords.ts';
 import { newRecoveryCodes, normaliseRecoveryCode } from './recovery-codes.ts';
+import { permissionsOf } from './roles.ts';
 import { clearSessionCookie, csrfTokenOf, setSessionCookie, startSession } from './sessions.ts';
 import { staffInvitations, staffMembers, staffPasskeys, staffRecoveryCodes, staffSessions, staffUsers } from './tables.ts';
 import { checkTotp, newTotpSecret, totpUri } from './totp.ts';
@@ -47,7 +47,7 @@ export async function sessionOut(db: Db, staff: Pick<StaffSessionContext, 'sessi
     id: staff.session.id,
     user: staff.user,
     organisation: here,
-    permissions: expandScopes(here.roles),
+    permissions: await permissionsOf(db, here.id, here.roles),
     mfaSetupRequired: mfaRequired && !staff.session.mfa,
     organisations: orgs.map(({ mfaRequired: _, ...o }) => o),
     csrfToken: await csrfTokenOf(staff.token),

@@ -7,6 +7,7 @@ import { resolveSession } from './sessions.ts';
 
 export { authRouter } from './auth-router.ts';
 export { staffRouter } from './router.ts';
+export { rolesRouter } from './roles.ts';
 export { staffPagesRouter } from './pages/router.ts';
 export { authenticateStaff, sessionCookieOf } from './sessions.ts';
 

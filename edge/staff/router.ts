@@ -3,7 +3,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import { INVITATION_TTL_MS } from '../../core/sessions.ts';
-import { expandScopes, grants, type BuiltInRole, type Permission } from '../../core/permissions.ts';
+import { permissionsOfRoles, type Permission } from '../../core/permissions.ts';
 import { organisations } from '../db/schema.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { newId, newSecret, sha256Hex } from '../lib/ids.ts';
@@ -12,6 +12,7 @@ import { checkSitesExist, requireSitesWithin } from '../lib/site-limits.ts';
 import { conflict, forbidden, notFound } from '../lib/problem.ts';
 import { iso, isoOrNull } from '../lib/time.ts';
 import { deliverInBackground, enqueueEmail } from '../notifications/index.ts';
+import { checkRolesGiven, customRolesOf, permissionsOf, withinHeld } from './roles.ts';
 import { revokeSessions } from './sessions.ts';
 import { staffInvitations, staffMembers, staffUsers } from './tables.ts';
 import { createInvitation, getStaffMember, listInvitations, listStaff, revokeInvitation, updateStaffMember } from './routes.ts';
@@ -32,7 +33,7 @@ const invitationOut = (r: InvitationRow) => ({
 
 const memberColumns = { member: staffMembers, user: { name: staffUsers.name, email: staffUsers.email, phone: staffUsers.phone, totpSecret: staffUsers.totpSecret } };
 type MemberRow = { member: typeof staffMembers.$inferSelect; user: { name: string; email: string; phone: string | null; totpSecret: string | null } };
-const memberOut = ({ member, user }: MemberRow) => ({
+const memberOut = ({ member, user }: MemberRow, custom: ReadonlyMap<string, Permission[]>) => ({
   id: member.id,
   userId: member.userId,
   name: user.name,
@@ -40,7 +41,7 @@ const memberOut = ({ member, user }: MemberRow) => ({
   phone: user.phone,
   roles: member.roles,
   siteIds: member.siteIds ?? null,
-  permissions: expandScopes(member.roles),
+  permissions: permissionsOfRoles(member.roles, custom),
   disabledAt: isoOrNull(member.disabledAt),
   mfa: user.totpSecret !== null,
   createdAt: iso(member.createdAt),
@@ -52,10 +53,9 @@ async function findMember(db: Db, id: string, organisationId: string): Promise<M
   return row;
 }
 
-/** Refuses roles that would give more than the caller holds. */
-function withinCaller(held: Permission[] | null, roles: BuiltInRole[], field: string, what: string) {
-  const beyond = expandScopes(roles).filter((p) => !grants(held, p));
-  if (beyond.length > 0) throw forbidden(`${what}: it needs ${beyond.join(', ')}, which you do not hold.`, field, `you lack ${beyond.join(', ')}`);
+/** The staff member as the API answers it, with their custom roles' permissions. */
+async function memberAnswer(db: Db, row: MemberRow, organisationId: string) {
+  return memberOut(row, await customRolesOf(db, organisationId, row.member.roles));
 }
 
 export const staffRouter = new OpenAPIHono<AppEnv>()
@@ -68,16 +68,17 @@ export const staffRouter = new OpenAPIHono<AppEnv>()
       .where(and(eq(staffMembers.organisationId, c.var.organisationId), cursor ? gt(staffMembers.id, cursor) : undefined))
       .orderBy(staffMembers.id)
       .limit(limit + 1);
-    return c.json({ data: rows.slice(0, limit).map(memberOut), nextCursor: rows.length > limit ? rows[limit - 1]!.member.id : null }, 200);
+    const custom = await customRolesOf(c.var.db, c.var.organisationId, [...new Set(rows.flatMap((r) => r.member.roles))]);
+    return c.json({ data: rows.slice(0, limit).map((r) => memberOut(r, custom)), nextCursor: rows.length > limit ? rows[limit - 1]!.member.id : null }, 200);
   })
-  .openapi(getStaffMember, async (c) => c.json(memberOut(await findMember(c.var.db, c.req.valid('param').id, c.var.organisationId)), 200))
+  .openapi(getStaffMember, async (c) => c.json(await memberAnswer(c.var.db, await findMember(c.var.db, c.req.valid('param').id, c.var.organisationId), c.var.organisationId), 200))
   .openapi(updateStaffMember, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const target = await findMember(c.var.db, id, c.var.organisationId);
-    withinCaller(c.var.scopes, target.member.roles, 'id', 'You may not change someone who holds more than you');
+    withinHeld(c.var.scopes, await permissionsOf(c.var.db, c.var.organisationId, target.member.roles), 'id', 'You may not change someone who holds more than you');
     requireSitesWithin(c, target.member.siteIds ?? null, 'id');
-    if (body.roles) withinCaller(c.var.scopes, body.roles, 'roles', 'You may not give these roles');
+    if (body.roles) await checkRolesGiven(c.var.db, c.var.organisationId, c.var.scopes, body.roles, 'roles', 'You may not give these roles');
     requireSitesWithin(c, body.siteIds);
     await checkSitesExist(c.var.db, c.var.organisationId, body.siteIds);
     if (body.disabled && c.var.actor.type === 'staff_user' && c.var.actor.id === target.member.userId) {
@@ -91,7 +92,7 @@ export const staffRouter = new OpenAPIHono<AppEnv>()
       .where(ownedBy(staffMembers, id, c.var.organisationId));
     // The session check already refuses a disabled person; revoking also shows it in their list.
     if (body.disabled) await revokeSessions(c.var.db, target.member.userId, c.var.organisationId, now);
-    return c.json(memberOut(await findMember(c.var.db, id, c.var.organisationId)), 200);
+    return c.json(await memberAnswer(c.var.db, await findMember(c.var.db, id, c.var.organisationId), c.var.organisationId), 200);
   })
   .openapi(listInvitations, async (c) => {
     const { limit, cursor } = c.req.valid('query');
@@ -100,7 +101,7 @@ export const staffRouter = new OpenAPIHono<AppEnv>()
   .openapi(createInvitation, async (c) => {
     const body = c.req.valid('json');
     const email = body.email.toLowerCase();
-    withinCaller(c.var.scopes, body.roles, 'roles', 'You may not give these roles');
+    await checkRolesGiven(c.var.db, c.var.organisationId, c.var.scopes, body.roles, 'roles', 'You may not give these roles');
     requireSitesWithin(c, body.siteIds ?? null);
     await checkSitesExist(c.var.db, c.var.organisationId, body.siteIds);
     const [already] = await c.var.db

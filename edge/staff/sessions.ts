@@ -6,12 +6,12 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { SESSION_ABSOLUTE_MS, SESSION_TOUCH_MS, sessionVerdict } from '../../core/sessions.ts';
-import { expandScopes } from '../../core/permissions.ts';
 import type { AppEnv, Db, StaffSessionContext } from '../env.ts';
 import { newId, newSecret, sha256Hex } from '../lib/ids.ts';
 import { ApiProblem } from '../lib/problem.ts';
 import { checkCsrf, csrfTokenOf, sessionCookie } from '../lib/session-cookie.ts';
 import { organisations } from '../db/schema.ts';
+import { permissionsOf } from './roles.ts';
 import { staffMembers, staffPasskeys, staffSessions, staffUsers } from './tables.ts';
 
 const cookie = sessionCookie('gg_session', SESSION_ABSOLUTE_MS);
@@ -71,7 +71,7 @@ export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Prom
     // A person with a passkey who signed in with only their password must sign in with it (or a code).
     mfaSetupRequired: row.mfaRequired && !row.session.mfa,
     member: { id: row.member.id, roles: row.member.roles, siteIds: row.member.siteIds ?? null },
-    permissions: expandScopes(row.member.roles),
+    permissions: await permissionsOf(c.var.db, row.session.organisationId, row.member.roles),
     token,
   };
 }

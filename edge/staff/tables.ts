@@ -2,7 +2,7 @@
 // they may do in one organisation is their membership there (staff_members: roles, sites,
 // disabled). Invitations and sessions keep only hashes of their secrets.
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import type { BuiltInRole } from '../../core/permissions.ts';
+import type { Permission } from '../../core/permissions.ts';
 import { createdAt } from '../db/columns.ts';
 import { organisationRef } from '../organisation/tables.ts';
 
@@ -34,7 +34,8 @@ export const staffMembers = sqliteTable(
     userId: text('user_id')
       .notNull()
       .references(() => staffUsers.id),
-    roles: text('roles', { mode: 'json' }).notNull().$type<BuiltInRole[]>(),
+    /** Built-in role names and custom role ids (staff_roles). */
+    roles: text('roles', { mode: 'json' }).notNull().$type<string[]>(),
     /** Null: every site. */
     siteIds: text('site_ids', { mode: 'json' }).$type<string[]>(),
     disabledAt: integer('disabled_at'),
@@ -51,7 +52,8 @@ export const staffInvitations = sqliteTable(
     email: text('email').notNull(),
     name: text('name').notNull(),
     phone: text('phone'),
-    roles: text('roles', { mode: 'json' }).notNull().$type<BuiltInRole[]>(),
+    /** Built-in role names and custom role ids (staff_roles). */
+    roles: text('roles', { mode: 'json' }).notNull().$type<string[]>(),
     siteIds: text('site_ids', { mode: 'json' }).$type<string[]>(),
     tokenHash: text('token_hash').notNull(),
     expiresAt: integer('expires_at').notNull(),
@@ -128,3 +130,17 @@ export const staffPasskeyChallenges = sqliteTable('staff_passkey_challenges', {
   userId: text('user_id'),
   expiresAt: integer('expires_at').notNull(),
 });
+
+/** An organisation's own roles: sets of permissions staff hold by the role's id. */
+export const staffRoles = sqliteTable(
+  'staff_roles',
+  {
+    id: text('id').primaryKey(),
+    organisationId: organisationRef(),
+    name: text('name').notNull(),
+    permissions: text('permissions', { mode: 'json' }).notNull().$type<Permission[]>(),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('staff_roles_org_name').on(t.organisationId, t.name)],
+);

@@ -92,6 +92,18 @@ describe('permissions on every route', () => {
       }
       table.push(`${role} ${allowed}/${ops.length}`);
     }
+    // A custom role, held by a signed-in person: the front desk plus refunds and plan edits.
+    const custom = (await call('POST', '/v1/roles', { token: g.apiKey, body: { name: 'Desk lead', permissions: ['front_desk', 'payments:refund', 'plans:write'] } })).body as { id: string; permissions: string[] };
+    const lead = (await staffSession(g.apiKey, [custom.id])).headers;
+    let customAllowed = 0;
+    for (const op of ops) {
+      const may = custom.permissions.includes(op.permission);
+      const res = await call(op.method, concrete(op.path), { headers: lead });
+      expect(res.status === 403, `custom role: ${op.method} ${op.path} (${op.permission})`).toBe(!may);
+      calls++;
+      if (may) customAllowed++;
+    }
+    table.push(`custom role (front desk + refunds + plan edits, as a session) ${customAllowed}/${ops.length}`);
     console.log(`roles walk (${calls} calls, each role as a key and as a signed-in staff person): ${table.join(', ')}`);
   });
 });

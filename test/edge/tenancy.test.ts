@@ -40,11 +40,13 @@ describe('R4 tenancy matrix', () => {
     const code = (await a.api('POST', '/v1/enrollment-codes', { siteId: a.site.id })).body;
     const aStaff = await staffSession(a.apiKey, ['front_desk']);
     const aInvitation = (await a.api('POST', '/v1/staff-invitations', { email: 'pending@example.com', name: 'Pending', roles: ['trainer'] })).body;
+    const aRole = (await a.api('POST', '/v1/roles', { name: 'Night desk', permissions: ['front_desk'] })).body;
     const ids: Record<string, string | undefined> = {
       sites: a.site.id, doors: a.front.id, members: a.member.id, credentials: a.card.id, 'access-profiles': profile.id,
       bookings: booking.id, 'pending-items': pending.item?.id, devices: device.deviceId, commands: command.id, 'api-keys': key.id,
       'enrollment-codes': code.id, plans: a.plan.id, subscriptions: subscription.id, invoices: invoice.id, payments: payment.id,
       'credit-notes': creditNote.id ?? creditNote.creditNote?.id, staff: aStaff.staffMemberId, 'staff-invitations': aInvitation.id, sessions: aStaff.sessionId,
+      roles: aRole.id,
     };
     for (const [what, id] of Object.entries(ids)) expect(id, `A has a ${what}`).toBeTruthy();
     const byParam: Record<string, string> = {
@@ -90,7 +92,7 @@ describe('R4 tenancy matrix', () => {
         'POST /v1/subscriptions/{id}/freeze': { from: '2030-02-01', to: '2030-02-15' },
         'POST /v1/subscriptions/{id}/members': { memberId: a.member.id },
         'PATCH /v1/staff/{id}': { disabled: true },
-        'POST /v1/staff-invitations': { email: 'x@example.com', name: 'X', roles: ['trainer'], siteIds: [a.site.id] },
+        'POST /v1/staff-invitations': { email: 'x@example.com', name: 'X', roles: ['trainer', aRole.id], siteIds: [a.site.id] },
         'POST /v1/auth/session/organisation': { organisationId: a.organisationId },
         // A door of B reporting taps and alarms at A's door by A's member: stored as B's, never shown to A.
         'POST /v1/device/checkins': { events: [{ id: crypto.randomUUID(), doorId: a.front.id, memberId: a.member.id, credentialKey: 'wiegand:12:345', granted: true, reason: 'granted', explanation: 'x', occurredAt: Date.now() }] },

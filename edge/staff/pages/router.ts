@@ -9,6 +9,7 @@ import type { AppEnv } from '../../env.ts';
 import { ApiProblem } from '../../lib/problem.ts';
 import { acceptStaffInvitation, confirmTotpFor, endSession, invitationByToken, pendingTotpSecret, signInStaff, startTotpFor } from '../accounts.ts';
 import { listPasskeys, removePasskey } from '../passkeys.ts';
+import { roleNames } from '../roles.ts';
 import { PASSKEY_CLIENT } from './passkey-client.ts';
 import { csrfTokenOf, resolveSession } from '../sessions.ts';
 import { totpUri } from '../totp.ts';
@@ -31,7 +32,8 @@ function said(t: StaffCopy, error: unknown): string {
 }
 
 const statusOf = (error: unknown) => (error instanceof ApiProblem && [400, 401, 403, 404, 410, 429].includes(error.status) ? (error.status as 400 | 401 | 403 | 404 | 410 | 429) : 400);
-const roleList = (v: StaffView, roles: string[]) => roles.map((r) => v.t.roleNames[r] ?? r).join(', ');
+/** Role names in the page's language; custom roles by their own name (`custom`: id → name). */
+const roleList = (v: StaffView, roles: string[], custom: ReadonlyMap<string, string>) => roles.map((r) => v.t.roleNames[r] ?? custom.get(r) ?? r).join(', ');
 
 async function form(c: Context<AppEnv>): Promise<Record<string, string>> {
   const body = await c.req.parseBody();
@@ -48,7 +50,7 @@ async function invitationPage(c: Context<AppEnv>, token: string, error: unknown 
     c,
     v,
     t.title(gymName),
-    html`<p>${t.invited(invitation.name, invitation.email)}</p><p>${t.roles(roleList(v, invitation.roles))}</p>${errorLine(error ? said(v.t, error) : null)}
+    html`<p>${t.invited(invitation.name, invitation.email)}</p><p>${t.roles(roleList(v, invitation.roles, await roleNames(c.var.db, invitation.organisationId, invitation.roles)))}</p>${errorLine(error ? said(v.t, error) : null)}
 <form method="post" action="/staff/invitation"><input type="hidden" name="token" value="${token}">
 <label for="password">${hasAccount ? t.existingPassword : t.newPassword}</label><p class="hint" id="password-hint">${hasAccount ? t.existingHint : t.passwordHint}</p>
 <input id="password" name="password" type="password" required ${hasAccount ? '' : html`minlength="10"`} maxlength="200" autocomplete="${hasAccount ? 'current-password' : 'new-password'}" aria-describedby="password-hint">
@@ -135,7 +137,7 @@ export const staffPagesRouter = new Hono<AppEnv>()
       c,
       v,
       t.title(gym),
-      html`<p class="who">${t.signedInAs(staff.user.name, staff.user.email)}</p><p class="roles">${t.roles(roleList(v, staff.member.roles))}</p>
+      html`<p class="who">${t.signedInAs(staff.user.name, staff.user.email)}</p><p class="roles">${t.roles(roleList(v, staff.member.roles, await roleNames(c.var.db, staff.session.organisationId, staff.member.roles)))}</p>
 ${c.req.query('passkey') === 'added' ? html`<p class="hint" role="status">${p.addedNotice}</p>` : ''}
 <p class="mfa" data-mfa="${staff.totp ? 'on' : 'off'}">${staff.totp ? t.mfaOn : t.mfaOff}</p>${staff.mfaSetupRequired ? errorLine(t.mfaRequired(gym)) : ''}
 ${staff.totp ? '' : html`<form method="post" action="/staff/totp"><input type="hidden" name="_csrf" value="${csrf}"><button>${t.setUpMfa}</button></form>`}
