@@ -44,7 +44,7 @@ export const StaffMember = z
     siteIds: z.array(SiteId).nullable(),
     permissions: z.array(Permission).meta({ description: 'What the roles add up to' }),
     disabledAt: Timestamp.nullable().meta({ description: 'Set: the person can no longer sign in here, and their sessions here ended at this time' }),
-    mfa: z.boolean().meta({ description: 'Whether the person signs in with an authenticator code as well as a password' }),
+    mfa: z.boolean().meta({ description: 'Whether the person has a second factor: an authenticator app or a passkey' }),
     createdAt: Timestamp,
   })
   .meta({ id: 'StaffMember' });

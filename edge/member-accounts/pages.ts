@@ -21,7 +21,8 @@ const WORDS = {
     sent: 'If this email belongs to a member, a sign-in link is on its way. It works for 15 minutes.',
     noGym: 'Open the sign-in link from your email, or ask the front desk.',
     invoicesTitle: (gym: string) => `${gym}: your invoices`,
-    hello: (name: string) => `Signed in as ${name}.`,
+    // A name ending in an initial ("Somchai P.") ends the sentence itself.
+    hello: (name: string) => `Signed in as ${name}${name.endsWith('.') ? '' : '.'}`,
     none: 'No invoices yet.',
     invoice: 'Invoice',
     period: 'Period',

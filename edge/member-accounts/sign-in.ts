@@ -66,11 +66,7 @@ export async function startMemberSignIn(c: Context<AppEnv>, body: { organisation
       channels: [channel],
       dedupeKey: `sign-in:${id}`,
     }, now);
-    try {
-      deliverInBackground(c.executionCtx, db, c.env, { organisationId: member.organisationId });
-    } catch {
-      // No execution context: the scheduled run delivers it.
-    }
+    deliverInBackground(c, db, c.env, { organisationId: member.organisationId });
     await auditMember(c, member, `member-auth.${channel === 'email' ? 'link' : 'code'}.send`, 'succeeded', 202);
   }
   return { channel, expiresAt: iso(now + ttl) };

@@ -297,7 +297,14 @@ export function devMailboxMessages(db: Db, limit = 500) {
  * notice, so members hear at once instead of at the next scheduled run. Errors are logged; the
  * messages stay in the outbox for the next run either way.
  */
-export function deliverInBackground(ctx: Pick<ExecutionContext, 'waitUntil'>, db: Db, env: Env, options: DeliverOptions = {}): void {
+export function deliverInBackground(source: { readonly executionCtx: Pick<ExecutionContext, 'waitUntil'> }, db: Db, env: Env, options: DeliverOptions = {}): void {
+  let ctx: Pick<ExecutionContext, 'waitUntil'>;
+  try {
+    ctx = source.executionCtx;
+  } catch {
+    // No execution context (a direct call in a script or test): the scheduled run delivers it.
+    return;
+  }
   ctx.waitUntil(
     deliverDue(db, env, Date.now(), options).then(
       (r) => console.log(JSON.stringify({ msg: 'notifications delivered', sent: r.sent, retrying: r.retrying, failed: r.failed })),

@@ -1,7 +1,7 @@
 // The owner API of the staff subsystem: invitations out, the staff list, and changing or
 // disabling a person. Nobody can hand out more than they hold, or change someone who holds more.
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, eq, gt, isNull } from 'drizzle-orm';
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import { INVITATION_TTL_MS } from '../../core/sessions.ts';
 import { permissionsOfRoles, type Permission } from '../../core/permissions.ts';
 import { organisations } from '../db/schema.ts';
@@ -14,7 +14,7 @@ import { iso, isoOrNull } from '../lib/time.ts';
 import { deliverInBackground, enqueueEmail } from '../notifications/index.ts';
 import { checkRolesGiven, customRolesOf, permissionsOf, withinHeld } from './roles.ts';
 import { revokeSessions } from './sessions.ts';
-import { staffInvitations, staffMembers, staffUsers } from './tables.ts';
+import { staffInvitations, staffMembers, staffPasskeys, staffUsers } from './tables.ts';
 import { createInvitation, getStaffMember, listInvitations, listStaff, revokeInvitation, updateStaffMember } from './routes.ts';
 
 type InvitationRow = typeof staffInvitations.$inferSelect;
@@ -31,8 +31,17 @@ const invitationOut = (r: InvitationRow) => ({
   createdAt: iso(r.createdAt),
 });
 
-const memberColumns = { member: staffMembers, user: { name: staffUsers.name, email: staffUsers.email, phone: staffUsers.phone, totpSecret: staffUsers.totpSecret } };
-type MemberRow = { member: typeof staffMembers.$inferSelect; user: { name: string; email: string; phone: string | null; totpSecret: string | null } };
+const memberColumns = {
+  member: staffMembers,
+  user: {
+    name: staffUsers.name,
+    email: staffUsers.email,
+    phone: staffUsers.phone,
+    totpSecret: staffUsers.totpSecret,
+    passkeys: sql<number>`(select count(*) from ${staffPasskeys} where ${staffPasskeys.userId} = ${staffUsers.id})`,
+  },
+};
+type MemberRow = { member: typeof staffMembers.$inferSelect; user: { name: string; email: string; phone: string | null; totpSecret: string | null; passkeys: number } };
 const memberOut = ({ member, user }: MemberRow, custom: ReadonlyMap<string, Permission[]>) => ({
   id: member.id,
   userId: member.userId,
@@ -43,7 +52,7 @@ const memberOut = ({ member, user }: MemberRow, custom: ReadonlyMap<string, Perm
   siteIds: member.siteIds ?? null,
   permissions: permissionsOfRoles(member.roles, custom),
   disabledAt: isoOrNull(member.disabledAt),
-  mfa: user.totpSecret !== null,
+  mfa: user.totpSecret !== null || user.passkeys > 0,
   createdAt: iso(member.createdAt),
 });
 
@@ -136,11 +145,7 @@ export const staffRouter = new OpenAPIHono<AppEnv>()
       data: { gymName: org?.name ?? 'gymgate', memberName: body.name, acceptUrl, expiresAt: row!.expiresAt },
       dedupeKey: `invitation:${row!.id}`,
     });
-    try {
-      deliverInBackground(c.executionCtx, c.var.db, c.env, { organisationId: c.var.organisationId });
-    } catch {
-      // No execution context (a direct call in a script): the scheduled run delivers it.
-    }
+    deliverInBackground(c, c.var.db, c.env, { organisationId: c.var.organisationId });
     return c.json({ ...invitationOut(row!), acceptUrl }, 201);
   })
   .openapi(revokeInvitation, async (c) => {

@@ -248,7 +248,7 @@ describe('deliverInBackground', () => {
     const key = newResendKey();
     const [row] = await enqueueNotice(db(), { organisationId: g.organisationId, memberId: g.emailOnly.id, template: 'update_card', data: { ...paymentFailed(), updateCardUrl: 'https://pay.gymgate.dev/c/1' } });
     const ctx = createExecutionContext();
-    deliverInBackground(ctx, db(), resendEnv(key), { organisationId: g.organisationId });
+    deliverInBackground({ executionCtx: ctx }, db(), resendEnv(key), { organisationId: g.organisationId });
     await waitOnExecutionContext(ctx);
     expect(await rowOf(row!.id)).toMatchObject({ status: 'sent', provider: 'resend' });
     expect((await requestsOf('resend', key))[0]!.body.subject).toBe('Action needed: update your card for Sukhumvit Gym');

@@ -69,7 +69,7 @@ describe('member pages in Chromium', () => {
     await checkAtPhoneAndDesktop(page);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/me$/);
-    await expect(page.locator('.who').textContent()).resolves.toBe('Signed in as Somchai P..');
+    await expect(page.locator('.who').textContent()).resolves.toBe('Signed in as Somchai P.');
     const rows = page.locator('tr.invoice');
     await expect(rows.count()).resolves.toBe(1);
     await expect(rows.first().getAttribute('data-id')).resolves.toBe(mine!.id);

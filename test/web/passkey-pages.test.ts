@@ -91,6 +91,8 @@ describe('passkeys in Chromium', () => {
     await expect(page.locator('.who').textContent()).resolves.toBe('Signed in as Ploy K. (ploy@example.com).');
     const session = (await api(page, 'GET', '/v1/auth/session')).body;
     expect(session).toMatchObject({ mfaSetupRequired: false, user: { email, mfa: true }, organisation: { roles: ['front_desk'] } });
+    const listed = await gym.call<{ data: Array<{ email: string; mfa: boolean }> }>('GET', '/v1/staff');
+    expect(listed.data.find((m) => m.email === email)?.mfa).toBe(true);
     const member = await api(page, 'POST', '/v1/members', { name: 'Walk-in Wan' });
     expect(member.status).toBe(201);
 
