@@ -18,7 +18,7 @@ import { fieldErrors } from '../../core/contracts/common.ts';
 import { hashPassword, verifyNothing, verifyPassword } from './passwords.ts';
 import { newRecoveryCodes, normaliseRecoveryCode } from './recovery-codes.ts';
 import { permissionsOf } from './roles.ts';
-import { clearSessionCookie, csrfTokenOf, setSessionCookie, startSession } from './sessions.ts';
+import { clearSessionCookie, csrfTokenOf, requireSecondFactorSession, setSessionCookie, startSession } from './sessions.ts';
 import { staffInvitations, staffMembers, staffPasskeys, staffRecoveryCodes, staffSessions, staffUsers } from './tables.ts';
 import { checkTotp, newTotpSecret, totpUri } from './totp.ts';
 
@@ -258,6 +258,7 @@ export async function acceptStaffInvitation(c: Context<AppEnv>, token: string, p
 
 /** A new authenticator secret waiting for its first code. */
 export async function startTotpFor(db: Db, staff: StaffSessionContext) {
+  requireSecondFactorSession(staff);
   const secret = newTotpSecret();
   await db.update(staffUsers).set({ totpPending: secret }).where(eq(staffUsers.id, staff.user.id));
   return { secret, uri: totpUri(secret, staff.user.email) };
@@ -271,6 +272,7 @@ export async function pendingTotpSecret(db: Db, userId: string): Promise<string 
 
 /** Turns the authenticator on with its current code and answers new recovery codes (shown once). */
 export async function confirmTotpFor(c: Context<AppEnv>, staff: StaffSessionContext, code: string) {
+  requireSecondFactorSession(staff);
   const db = c.var.db;
   const now = Date.now();
   const [user] = await db.select().from(staffUsers).where(eq(staffUsers.id, staff.user.id));

@@ -21,6 +21,7 @@ import { ApiProblem, notFound } from '../lib/problem.ts';
 import { iso } from '../lib/time.ts';
 import { clientAddress, hit, tooMany } from '../limits/index.ts';
 import { auditAccount, membershipsOf, notLockedOut, openSession } from './accounts.ts';
+import { requireSecondFactorSession } from './sessions.ts';
 import { staffPasskeyChallenges, staffPasskeys, staffSessions, staffUsers } from './tables.ts';
 
 const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -71,6 +72,7 @@ async function takeChallenge(db: Db, response: { response: { clientDataJSON: str
 
 /** Options for navigator.credentials.create(): a discoverable passkey that verifies its user. */
 export async function passkeyRegistrationOptions(c: Context<AppEnv>, staff: StaffSessionContext, now = Date.now()) {
+  requireSecondFactorSession(staff);
   const db = c.var.db;
   const existing = await db.select({ credentialId: staffPasskeys.credentialId, transports: staffPasskeys.transports }).from(staffPasskeys).where(eq(staffPasskeys.userId, staff.user.id));
   const rp = relyingParty(c);
@@ -91,6 +93,7 @@ export async function passkeyRegistrationOptions(c: Context<AppEnv>, staff: Staf
 
 /** Checks the new passkey against its challenge and this site, and keeps its public key. */
 export async function registerPasskey(c: Context<AppEnv>, staff: StaffSessionContext, body: z.infer<typeof PasskeyRegister>, now = Date.now()) {
+  requireSecondFactorSession(staff);
   const db = c.var.db;
   const refuse = async (reason: string): Promise<never> => {
     await auditAccount(c, staff.user, [staff.session.organisationId], 'auth.passkey.register', 'refused', 401, { after: { reason } });
@@ -143,6 +146,7 @@ export async function listPasskeys(db: Db, userId: string) {
 }
 
 export async function removePasskey(c: Context<AppEnv>, staff: StaffSessionContext, id: string) {
+  requireSecondFactorSession(staff);
   const [row] = await c.var.db.delete(staffPasskeys).where(and(eq(staffPasskeys.id, id), eq(staffPasskeys.userId, staff.user.id))).returning();
   if (!row) throw notFound('Passkey', id);
   await auditAccount(c, staff.user, [staff.session.organisationId], 'auth.passkey.remove', 'succeeded', 200, { before: { passkeyId: row.id, name: row.name } });

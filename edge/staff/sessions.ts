@@ -101,3 +101,16 @@ export async function revokeSessions(db: Db, userId: string, organisationId: str
     .where(and(eq(staffSessions.userId, userId), isNull(staffSessions.revokedAt), organisationId ? eq(staffSessions.organisationId, organisationId) : undefined));
   return result.meta.changes ?? 0;
 }
+
+/**
+ * Changing a person's second factors (adding or removing a passkey, setting up an authenticator)
+ * takes a session started with one, once they have one: else a stolen password alone would add
+ * the thief's own factor and pass the organisation's two-factor rule.
+ */
+export function requireSecondFactorSession(staff: Pick<StaffSessionContext, 'user' | 'session'>): void {
+  if (staff.user.mfa && !staff.session.mfa) {
+    throw new ApiProblem(403, 'second-factor-needed', 'Sign in with your second factor', 'You signed in with only your password: sign in with your passkey or authenticator code to change your passkeys or authenticator.', [
+      { field: 'session', reason: 'signed in without a second factor' },
+    ]);
+  }
+}

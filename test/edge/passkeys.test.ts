@@ -2,6 +2,7 @@
 // relying party they name, and answers that must be refused with nothing stored (another person's
 // challenge, a used one, a forged attestation, an unknown passkey, a malformed body), the limit on
 // started sign-ins. Chromium's virtual authenticator makes real passkeys in test/web/passkey-pages.
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { RATE_LIMITS } from '../../core/rate-limits.ts';
 import { call, gym, memberSession, staffSession } from './helpers.ts';
@@ -99,5 +100,23 @@ describe('passkeys: options and refusals', () => {
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await call('POST', '/v1/auth/passkeys/sign-in-options', { headers: { 'cf-connecting-ip': '203.0.113.78' } })).status).toBe(200);
+  });
+
+  it('a password-only session of someone who has a passkey changes no second factor and, where two factors are required, does nothing', async () => {
+    const g = await gym();
+    expect((await call('PATCH', '/v1/organisation', { token: g.apiKey, body: { staffMfaRequired: true } })).status).toBe(200);
+    const s = await staffSession(g.apiKey, ['owner']);
+    // Their passkey (made elsewhere): the row is all the check reads.
+    await env.DB.prepare("INSERT INTO staff_passkeys (id, user_id, credential_id, public_key, counter, name, created_at) VALUES (?, ?, ?, 'x', 0, 'Phone', ?)")
+      .bind(`pky_${Date.now()}aa`, s.userId, `cred${Date.now()}`, Date.now())
+      .run();
+    const passkeyId = (await call('GET', '/v1/auth/passkeys', { headers: s.headers })).body.data[0].id;
+    for (const [method, path] of [['POST', '/v1/auth/passkeys/registration-options'], ['POST', '/v1/auth/totp'], ['DELETE', `/v1/auth/passkeys/${passkeyId}`]] as const) {
+      const res = await call(method, path, { headers: s.headers });
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(res.body.type).toMatch(/second-factor-needed$/);
+    }
+    expect((await call('GET', '/v1/members', { headers: s.headers })).body.type).toMatch(/mfa-setup-required$/);
+    expect((await call('GET', '/v1/auth/passkeys', { headers: s.headers })).body.data).toHaveLength(1);
   });
 });

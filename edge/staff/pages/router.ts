@@ -163,14 +163,20 @@ ${passkeyButton(v, 'passkey-add', p.add, csrf)}</section>
     try {
       await removePasskey(c, staff, id);
     } catch (error) {
-      if (!(error instanceof ApiProblem && error.status === 404)) throw error;
+      if (!(error instanceof ApiProblem && (error.status === 404 || error.status === 403))) throw error;
     }
     return c.redirect('/staff', 303);
   })
   .post('/staff/totp', async (c) => {
     const staff = await signedIn(c);
     if (!staff) return toSignIn(c);
-    const { secret } = await startTotpFor(c.var.db, staff);
+    let secret: string;
+    try {
+      ({ secret } = await startTotpFor(c.var.db, staff));
+    } catch (error) {
+      if (error instanceof ApiProblem && error.status === 403) return c.redirect('/staff', 303);
+      throw error;
+    }
     return totpPage(c, staff.user.email, secret, await csrfTokenOf(staff.token));
   })
   .post('/staff/totp/confirm', async (c) => {
