@@ -35,10 +35,11 @@ export async function runDunning(deps: BillingDeps, now: number, options: { orga
       console.error(JSON.stringify({ msg: 'dunning tick failed', payerId: d.payerId, error: String(error) }));
     }
   }
-  await tally.record(deps.db, 'dunning');
-  failed += await settleStuckCharges(deps, now, options);
-  failed += await enforceSuspensions(deps, now, options);
+  failed += await settleStuckCharges(deps, now, options, tally);
+  failed += await enforceSuspensions(deps, now, options, tally);
   await warnOfSuspension(deps, now, options);
+  // Recorded last, so the event counts what the repair passes did and failed too.
+  await tally.record(deps.db, 'dunning');
   return { ticked: due.length, failed };
 }
 
@@ -47,7 +48,7 @@ export async function runDunning(deps: BillingDeps, now: number, options: { orga
  * failed: D1 unavailable, a crash between the step and the write). The step is stored before its
  * actions run, so the decision survives; this applies it again. Both writes are idempotent.
  */
-async function enforceSuspensions(deps: BillingDeps, now: number, options: { organisationId?: string }): Promise<number> {
+async function enforceSuspensions(deps: BillingDeps, now: number, options: { organisationId?: string }, tally: JobTally): Promise<number> {
   const uncovered = sql`NOT EXISTS (SELECT 1 FROM subscription_members sm JOIN subscriptions s2 ON s2.id = sm.subscription_id
     WHERE sm.member_id = ds.payer_id AND s2.status != 'ended')`;
   const rows = await deps.db.all<{ payerId: string; organisationId: string; suspended: number }>(sql`
@@ -71,8 +72,10 @@ async function enforceSuspensions(deps: BillingDeps, now: number, options: { org
     try {
       await onPayersSubscriptions(deps, row.organisationId, row.payerId, now, () => [{ type: action, reason: 'payment_overdue' }]);
       await onUncoveredPayer(deps, row.organisationId, row.payerId, action, now);
+      tally.add(row.organisationId, now, 'reapplied');
     } catch (error) {
       failed++;
+      tally.add(row.organisationId, now, 'failed');
       console.error(JSON.stringify({ msg: 'dunning suspension not applied', payerId: row.payerId, action, error: String(error) }));
     }
   }
@@ -87,7 +90,7 @@ export const STUCK_CHARGE_MS = 15 * 60_000;
  * processor replays its answer, nothing is charged twice); a payment already settled whose
  * outcome did not reach dunning is fed to it now.
  */
-async function settleStuckCharges(deps: BillingDeps, now: number, options: { organisationId?: string }): Promise<number> {
+async function settleStuckCharges(deps: BillingDeps, now: number, options: { organisationId?: string }, tally: JobTally): Promise<number> {
   const { db } = deps;
   const rows = await db
     .select()
@@ -104,6 +107,7 @@ async function settleStuckCharges(deps: BillingDeps, now: number, options: { org
   for (const row of rows) {
     try {
       const s = row.state as DunningState;
+      tally.add(row.organisationId, now, 'stuckCharges');
       const invoice = await caseInvoice(db, row.organisationId, row.payerId, s.invoiceNumber);
       if (!invoice || invoice.status === 'paid' || invoice.amountRemaining <= 0) {
         await noteDunning(deps, row.organisationId, row.payerId, { type: 'payment_succeeded' }, now);
@@ -126,6 +130,7 @@ async function settleStuckCharges(deps: BillingDeps, now: number, options: { org
       }
     } catch (error) {
       failed++;
+      tally.add(row.organisationId, now, 'failed');
       console.error(JSON.stringify({ msg: 'dunning charge not settled', payerId: row.payerId, error: String(error) }));
     }
   }

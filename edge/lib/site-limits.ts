@@ -2,7 +2,7 @@
 // (a technician of one branch). Routes about one site's things (sites, doors, devices, commands,
 // check-ins, alarms, enrollment codes) ask here: a thing elsewhere answers 403 naming its site, and
 // lists hold only the caller's sites. Everything else (members, billing) is organisation-wide.
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Context } from 'hono';
 import { sites } from '../db/schema.ts';
@@ -43,6 +43,15 @@ export function requireSitesWithin(c: Caller, siteIds: string[] | null | undefin
 }
 
 /**
+ * Refuses (403) a caller limited to some sites a change that reaches every site (a new site, a
+ * role held across the organisation).
+ */
+export function requireEverySite(c: Caller, field: string, what: string): void {
+  const sites = callerSites(c);
+  if (sites) throw forbidden(`${what} reaches every site; you work at ${sites.join(', ') || 'none'} only.`, field, 'reaches sites beyond yours');
+}
+
+/**
  * The organisation's row `id` (404 for another organisation's, as findOwned), then refused when it
  * is at a site the caller does not work at. `siteOf` reads its site (default: its siteId).
  */
@@ -58,10 +67,20 @@ export async function findAtSite<T extends OwnedTable>(
   return row;
 }
 
-/** Every site id must be one of the organisation's own (400 naming each that is not). */
-export async function checkSitesExist(db: Db, organisationId: string, siteIds: string[] | null | undefined): Promise<void> {
+/**
+ * Every site id must be one of the organisation's own (400 naming each that is not). The ids go as
+ * one bound JSON value, so any number of them fits D1's 100-parameter limit.
+ */
+export async function checkSitesExist(db: Db, organisationId: string, siteIds: string[] | null | undefined, field = 'siteIds'): Promise<void> {
   if (!siteIds || siteIds.length === 0) return;
-  const found = new Set((await db.select({ id: sites.id }).from(sites).where(and(eq(sites.organisationId, organisationId), inArray(sites.id, siteIds)))).map((s) => s.id));
-  const unknown = siteIds.flatMap((id, i) => (found.has(id) ? [] : [{ field: `siteIds.${i}`, reason: `no site ${id} in this organisation` }]));
+  const found = new Set(
+    (
+      await db
+        .select({ id: sites.id })
+        .from(sites)
+        .where(and(eq(sites.organisationId, organisationId), sql`${sites.id} in (select value from json_each(${JSON.stringify(siteIds)}))`))
+    ).map((s) => s.id),
+  );
+  const unknown = siteIds.flatMap((id, i) => (found.has(id) ? [] : [{ field: `${field}.${i}`, reason: `no site ${id} in this organisation` }]));
   if (unknown.length > 0) throw invalid(unknown);
 }

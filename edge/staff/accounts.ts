@@ -19,7 +19,7 @@ import { hashPassword, verifyNothing, verifyPassword } from './passwords.ts';
 import { newRecoveryCodes, normaliseRecoveryCode } from './recovery-codes.ts';
 import { permissionsOf } from './roles.ts';
 import { clearSessionCookie, csrfTokenOf, requireSecondFactorSession, setSessionCookie, startSession } from './sessions.ts';
-import { staffInvitations, staffMembers, staffPasskeys, staffRecoveryCodes, staffSessions, staffUsers } from './tables.ts';
+import { staffInvitations, staffMembers, passkeyCount, staffRecoveryCodes, staffSessions, staffUsers } from './tables.ts';
 import { checkTotp, newTotpSecret, totpUri } from './totp.ts';
 
 const invalidCredentials = () => new ApiProblem(401, 'invalid-credentials', 'Wrong email or password', 'The email or password is wrong.', [{ field: 'password', reason: 'does not match the email' }]);
@@ -175,7 +175,7 @@ export async function openSession(c: Context<AppEnv>, user: { id: string; name: 
 
 /** Whether the person has an authenticator app or a passkey. */
 export async function hasSecondFactor(db: Db, userId: string): Promise<boolean> {
-  const [row] = await db.select({ totp: staffUsers.totpSecret, passkeys: sql<number>`(select count(*) from ${staffPasskeys} where ${staffPasskeys.userId} = ${staffUsers.id})` }).from(staffUsers).where(eq(staffUsers.id, userId));
+  const [row] = await db.select({ totp: staffUsers.totpSecret, passkeys: passkeyCount(staffUsers.id) }).from(staffUsers).where(eq(staffUsers.id, userId));
   return Boolean(row && (row.totp !== null || row.passkeys > 0));
 }
 

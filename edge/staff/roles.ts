@@ -11,6 +11,7 @@ import { newId } from '../lib/ids.ts';
 import { findOwned, ownedBy, pageOwned } from '../lib/owned.ts';
 import { conflict, forbidden, invalid } from '../lib/problem.ts';
 import { ownerResource } from '../lib/resource-routes.ts';
+import { requireEverySite } from '../lib/site-limits.ts';
 import { iso } from '../lib/time.ts';
 import { staffInvitations, staffMembers, staffRoles } from './tables.ts';
 
@@ -64,12 +65,12 @@ export const getRoleRoute = roles.get('One custom role');
 export const updateRoleRoute = roles.update('Rename a role or change its permissions: everyone holding it has the new ones on their next request', CustomRoleUpdate, 403);
 export const deleteRoleRoute = roles.remove('Delete a role nobody holds and no pending invitation gives');
 
-/** How many staff memberships and pending invitations name the role. */
-async function holdersOf(db: Db, organisationId: string, roleId: string): Promise<number> {
+/** How many staff memberships and pending (unexpired) invitations name the role. */
+async function holdersOf(db: Db, organisationId: string, roleId: string, now: number): Promise<number> {
   const names = (column: typeof staffMembers.roles | typeof staffInvitations.roles) => sql`exists (select 1 from json_each(${column}) where value = ${roleId})`;
   const [members, invitations] = await Promise.all([
     db.$count(staffMembers, and(eq(staffMembers.organisationId, organisationId), names(staffMembers.roles))),
-    db.$count(staffInvitations, and(eq(staffInvitations.organisationId, organisationId), sql`${staffInvitations.acceptedAt} is null and ${staffInvitations.revokedAt} is null`, names(staffInvitations.roles))),
+    db.$count(staffInvitations, and(eq(staffInvitations.organisationId, organisationId), sql`${staffInvitations.acceptedAt} is null and ${staffInvitations.revokedAt} is null and ${staffInvitations.expiresAt} > ${now}`, names(staffInvitations.roles))),
   ]);
   return members + invitations;
 }
@@ -78,6 +79,7 @@ export const rolesRouter = new OpenAPIHono<AppEnv>()
   .openapi(listRolesRoute, async (c) => c.json(await pageOwned(c.var.db, staffRoles, c.var.organisationId, c.req.valid('query'), roleOut), 200))
   .openapi(createRoleRoute, async (c) => {
     const body = c.req.valid('json');
+    requireEverySite(c, 'name', 'A role');
     const permissions = expandScopes(body.permissions);
     withinHeld(c.var.scopes, permissions, 'permissions', 'You may not make a role with these permissions');
     const now = Date.now();
@@ -94,23 +96,31 @@ export const rolesRouter = new OpenAPIHono<AppEnv>()
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const current = await findOwned(c.var.db, staffRoles, id, c.var.organisationId, 'Role');
+    requireEverySite(c, 'id', 'A role');
     withinHeld(c.var.scopes, current.permissions, 'id', 'You may not change a role that holds more than you');
     const permissions = body.permissions ? expandScopes(body.permissions) : undefined;
     if (permissions) withinHeld(c.var.scopes, permissions, 'permissions', 'You may not give a role these permissions');
     const changes = { ...(body.name !== undefined ? { name: body.name } : {}), ...(permissions ? { permissions } : {}) };
     if (Object.keys(changes).length === 0) return c.json(roleOut(current), 200);
-    if (body.name !== undefined && body.name !== current.name) {
-      const [taken] = await c.var.db.select({ id: staffRoles.id }).from(staffRoles).where(and(eq(staffRoles.organisationId, c.var.organisationId), eq(staffRoles.name, body.name)));
-      if (taken) throw conflict('name', `a role called ${body.name} exists already`);
-    }
-    const [row] = await c.var.db.update(staffRoles).set({ ...changes, updatedAt: Date.now() }).where(ownedBy(staffRoles, id, c.var.organisationId)).returning();
-    return c.json(roleOut(row!), 200);
+    // The name check is part of the update itself, so two renames racing to one name cannot both pass it.
+    const nameFree =
+      body.name === undefined
+        ? undefined
+        : sql`not exists (select 1 from ${staffRoles} as other where other.organisation_id = ${c.var.organisationId} and other.name = ${body.name} and other.id <> ${id})`;
+    const [row] = await c.var.db
+      .update(staffRoles)
+      .set({ ...changes, updatedAt: Date.now() })
+      .where(and(ownedBy(staffRoles, id, c.var.organisationId), nameFree))
+      .returning();
+    if (!row) throw conflict('name', `a role called ${body.name} exists already`);
+    return c.json(roleOut(row), 200);
   })
   .openapi(deleteRoleRoute, async (c) => {
     const { id } = c.req.valid('param');
     const current = await findOwned(c.var.db, staffRoles, id, c.var.organisationId, 'Role');
+    requireEverySite(c, 'id', 'A role');
     withinHeld(c.var.scopes, current.permissions, 'id', 'You may not delete a role that holds more than you');
-    const holders = await holdersOf(c.var.db, c.var.organisationId, id);
+    const holders = await holdersOf(c.var.db, c.var.organisationId, id, Date.now());
     if (holders > 0) throw conflict('id', `${holders} staff ${holders === 1 ? 'membership or invitation names' : 'memberships and invitations name'} this role: give them other roles first`);
     await c.var.db.delete(staffRoles).where(ownedBy(staffRoles, id, c.var.organisationId));
     return c.json({ id, deleted: true as const }, 200);

@@ -14,7 +14,7 @@ import { iso, isoOrNull } from '../lib/time.ts';
 import { deliverInBackground, enqueueEmail } from '../notifications/index.ts';
 import { checkRolesGiven, customRolesOf, permissionsOf, withinHeld } from './roles.ts';
 import { revokeSessions } from './sessions.ts';
-import { staffInvitations, staffMembers, staffPasskeys, staffUsers } from './tables.ts';
+import { staffInvitations, staffMembers, passkeyCount, staffUsers } from './tables.ts';
 import { createInvitation, getStaffMember, listInvitations, listStaff, revokeInvitation, updateStaffMember } from './routes.ts';
 
 type InvitationRow = typeof staffInvitations.$inferSelect;
@@ -38,7 +38,7 @@ const memberColumns = {
     email: staffUsers.email,
     phone: staffUsers.phone,
     totpSecret: staffUsers.totpSecret,
-    passkeys: sql<number>`(select count(*) from ${staffPasskeys} where ${staffPasskeys.userId} = ${staffUsers.id})`,
+    passkeys: passkeyCount(staffUsers.id),
   },
 };
 type MemberRow = { member: typeof staffMembers.$inferSelect; user: { name: string; email: string; phone: string | null; totpSecret: string | null; passkeys: number } };
@@ -152,6 +152,9 @@ export const staffRouter = new OpenAPIHono<AppEnv>()
     const { id } = c.req.valid('param');
     const found = await findOwned(c.var.db, staffInvitations, id, c.var.organisationId, 'Invitation');
     if (found.acceptedAt !== null) throw conflict('id', 'the invitation was already accepted; disable the staff member instead');
+    // As with changing a person: nobody withdraws an offer of more than they hold, or of sites beyond theirs.
+    withinHeld(c.var.scopes, await permissionsOf(c.var.db, c.var.organisationId, found.roles), 'id', 'You may not revoke an invitation that offers more than you hold');
+    requireSitesWithin(c, found.siteIds ?? null, 'id');
     const [row] = await c.var.db
       .update(staffInvitations)
       .set({ revokedAt: found.revokedAt ?? Date.now() })

@@ -12,7 +12,7 @@ import { ApiProblem } from '../lib/problem.ts';
 import { checkCsrf, csrfTokenOf, sessionCookie } from '../lib/session-cookie.ts';
 import { organisations } from '../db/schema.ts';
 import { permissionsOf } from './roles.ts';
-import { staffMembers, staffPasskeys, staffSessions, staffUsers } from './tables.ts';
+import { staffMembers, passkeyCount, staffSessions, staffUsers } from './tables.ts';
 
 const cookie = sessionCookie('gg_session', SESSION_ABSOLUTE_MS);
 export const sessionCookieOf = cookie.read;
@@ -46,7 +46,7 @@ export async function resolveSession(c: Context<AppEnv>, now = Date.now()): Prom
       member: staffMembers,
       organisationName: organisations.name,
       mfaRequired: organisations.staffMfaRequired,
-      passkeys: sql<number>`(select count(*) from ${staffPasskeys} where ${staffPasskeys.userId} = ${staffSessions.userId})`,
+      passkeys: passkeyCount(staffSessions.userId),
     })
     .from(staffSessions)
     .innerJoin(staffUsers, eq(staffUsers.id, staffSessions.userId))

@@ -1,7 +1,8 @@
 // Tables of the staff subsystem. A person (staff_users) is one account across organisations; what
 // they may do in one organisation is their membership there (staff_members: roles, sites,
 // disabled). Invitations and sessions keep only hashes of their secrets.
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text, uniqueIndex, type SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Permission } from '../../core/permissions.ts';
 import { createdAt } from '../db/columns.ts';
 import { organisationRef } from '../organisation/tables.ts';
@@ -124,6 +125,9 @@ export const staffPasskeys = sqliteTable(
  * WebAuthn challenges, each good once for a few minutes: `register` belongs to the signed-in person
  * adding a passkey; `sign-in` to nobody yet (the passkey names its person).
  */
+/** How many passkeys the user in `userId` (a column of the outer query) has: part of whether they have a second factor. */
+export const passkeyCount = (userId: SQLiteColumn) => sql<number>`(select count(*) from ${staffPasskeys} where ${staffPasskeys.userId} = ${userId})`;
+
 export const staffPasskeyChallenges = sqliteTable('staff_passkey_challenges', {
   challenge: text('challenge').primaryKey(),
   purpose: text('purpose', { enum: ['register', 'sign-in'] }).notNull(),

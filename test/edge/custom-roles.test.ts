@@ -2,6 +2,7 @@
 // their session may do exactly its permissions; editing the role applies on the person's next
 // request; a role in use cannot be deleted; another organisation's role cannot be given; nobody
 // makes or gives a role beyond what they hold.
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { BUILT_IN_ROLES, PERMISSIONS } from '../../core/permissions.ts';
 import { call, gym, staffSession } from './helpers.ts';
@@ -71,5 +72,18 @@ describe('custom roles', () => {
     const give = await call('POST', '/v1/staff-invitations', { token: narrow, body: { email: 'y@example.com', name: 'Y', roles: [big.id] } });
     expect(give.status).toBe(403);
     expect(give.body.errors[0].field).toBe('roles');
+  });
+
+  it('an expired invitation does not keep a role; a rename to a taken name is refused and changes nothing', async () => {
+    const g = await gym();
+    const role = (await call('POST', '/v1/roles', { token: g.apiKey, body: { name: 'Night desk', permissions: ['front_desk'] } })).body;
+    await call('POST', '/v1/roles', { token: g.apiKey, body: { name: 'Day desk', permissions: ['front_desk'] } });
+    const offer = (await call('POST', '/v1/staff-invitations', { token: g.apiKey, body: { email: 'late@example.com', name: 'Late', roles: [role.id] } })).body;
+    expect((await call('DELETE', `/v1/roles/${role.id}`, { token: g.apiKey })).status).toBe(409);
+    const renamed = await call('PATCH', `/v1/roles/${role.id}`, { token: g.apiKey, body: { name: 'Day desk', permissions: ['trainer'] } });
+    expect([renamed.status, renamed.body.errors]).toEqual([409, [{ field: 'name', reason: 'a role called Day desk exists already' }]]);
+    expect((await call('GET', `/v1/roles/${role.id}`, { token: g.apiKey })).body).toMatchObject({ name: 'Night desk', permissions: role.permissions });
+    await env.DB.prepare('UPDATE staff_invitations SET expires_at = ? WHERE id = ?').bind(Date.now() - 1, offer.id).run();
+    expect((await call('DELETE', `/v1/roles/${role.id}`, { token: g.apiKey })).body).toEqual({ id: role.id, deleted: true });
   });
 });

@@ -171,5 +171,10 @@ describe('a payment the member started on the pay-now page', () => {
       [2, 'card', 'pending'],
       [3, 'card', 'failed'],
     ]);
+    // That run's audit event counts the charge it found stuck and settled.
+    const runs = (await g.api('GET', `/v1/audit-events?action=dunning.run&resourceId=${new Date(bkk('2030-02-18', '11:00')).toISOString()}`)).body.data as any[];
+    expect(runs).toHaveLength(1);
+    expect(runs[0].after).toMatchObject({ stuckCharges: 1 });
+    expect(runs[0].after.failed).toBeUndefined();
   });
 });

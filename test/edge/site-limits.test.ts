@@ -90,4 +90,52 @@ describe('site limits', () => {
     expect((await call('GET', '/v1/sites', { token: g.apiKey })).body.data).toHaveLength(2);
     expect(BUILT_IN_ROLES.technician).toContain('sites:lockdown');
   });
+
+  it('someone limited to a site changes access profiles, roles and invitations only within it', async () => {
+    const g = await twoBranches();
+    const owner = await staffSession(g.apiKey, ['owner'], [g.a.site.id]);
+    const as = (method: string, path: string, body?: unknown) => call(method, path, { headers: owner.headers, body });
+    const refusal = (res: { status: number; body: { errors: unknown } }) => [res.status, res.body.errors];
+
+    // Access profiles: a profile for every site (sites null) or for the other branch reaches beyond theirs.
+    expect(refusal(await as('POST', '/v1/access-profiles', { name: 'Everywhere' }))).toEqual([403, [{ field: 'sites', reason: 'must name sites, among yours' }]]);
+    expect(refusal(await as('POST', '/v1/access-profiles', { name: 'Thonglor', sites: [g.b.site.id] }))).toEqual([403, [{ field: 'sites', reason: `${g.b.site.id} not among your sites` }]]);
+    const mine = await as('POST', '/v1/access-profiles', { name: 'Sukhumvit only', sites: [g.a.site.id] });
+    expect(mine.status, JSON.stringify(mine.body)).toBe(201);
+    expect(refusal(await as('PATCH', `/v1/access-profiles/${mine.body.id}`, { sites: [g.a.site.id, g.b.site.id] }))).toEqual([403, [{ field: 'sites', reason: `${g.b.site.id} not among your sites` }]]);
+    expect((await as('PATCH', `/v1/access-profiles/${mine.body.id}`, { name: 'Sukhumvit members' })).status).toBe(200);
+    const everywhere = (await call('POST', '/v1/access-profiles', { token: g.apiKey, body: { name: 'All branches' } })).body;
+    expect(refusal(await as('PATCH', `/v1/access-profiles/${everywhere.id}`, { name: 'Mine now', sites: [g.a.site.id] }))).toEqual([403, [{ field: 'id', reason: 'must name sites, among yours' }]]);
+    expect((await call('GET', `/v1/access-profiles/${everywhere.id}`, { token: g.apiKey })).body).toMatchObject({ name: 'All branches', sites: null });
+
+    // Roles are held across the organisation: someone limited makes, changes and deletes none.
+    const role = (await call('POST', '/v1/roles', { token: g.apiKey, body: { name: 'Desk lead', permissions: ['front_desk'] } })).body;
+    const reachesBeyond = [{ field: 'id', reason: 'reaches sites beyond yours' }];
+    expect(refusal(await as('POST', '/v1/roles', { name: 'Branch lead', permissions: ['front_desk'] }))).toEqual([403, [{ field: 'name', reason: 'reaches sites beyond yours' }]]);
+    expect(refusal(await as('PATCH', `/v1/roles/${role.id}`, { permissions: ['owner'] }))).toEqual([403, reachesBeyond]);
+    expect(refusal(await as('DELETE', `/v1/roles/${role.id}`))).toEqual([403, reachesBeyond]);
+    expect((await call('GET', `/v1/roles/${role.id}`, { token: g.apiKey })).body.permissions).toEqual(role.permissions);
+
+    // Invitations to the other branch, or offering more than they hold, are not theirs to withdraw.
+    const invite = async (body: Record<string, unknown>) => (await call('POST', '/v1/staff-invitations', { token: g.apiKey, body: { name: 'Ton', roles: ['technician'], ...body } })).body;
+    const thonglor = await invite({ email: 'ton@example.com', siteIds: [g.b.site.id] });
+    const sukhumvit = await invite({ email: 'nok@example.com', siteIds: [g.a.site.id] });
+    expect(refusal(await as('POST', `/v1/staff-invitations/${thonglor.id}/revoke`))).toEqual([403, [{ field: 'id', reason: `${g.b.site.id} not among your sites` }]]);
+    expect((await as('POST', `/v1/staff-invitations/${sukhumvit.id}/revoke`)).status).toBe(200);
+    const hiring = (await call('POST', '/v1/roles', { token: g.apiKey, body: { name: 'Hiring', permissions: ['front_desk', 'staff:manage'] } })).body;
+    const recruiter = await staffSession(g.apiKey, [hiring.id]);
+    const ownerOffer = await invite({ email: 'boss@example.com', roles: ['owner'] });
+    expect((await call('POST', `/v1/staff-invitations/${ownerOffer.id}/revoke`, { headers: recruiter.headers })).body.errors[0].field).toBe('id');
+    const pending = (await call('GET', '/v1/staff-invitations', { token: g.apiKey })).body.data as Array<{ id: string; revokedAt: string | null; acceptedAt: string | null }>;
+    expect(pending.filter((i) => i.revokedAt === null && i.acceptedAt === null).map((i) => i.id).sort()).toEqual([thonglor.id, ownerOffer.id].sort());
+  });
+
+  it('a profile naming a hundred sites is checked in one query, each unknown site named', async () => {
+    const g = await gym();
+    const unknown = Array.from({ length: 100 }, (_, i) => `site_${String(i).padStart(16, '0')}`);
+    const res = await call('POST', '/v1/access-profiles', { token: g.apiKey, body: { name: 'Far and wide', sites: [g.site.id, ...unknown.slice(1)] } });
+    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(400);
+    expect(res.body.errors).toHaveLength(99);
+    expect(res.body.errors[98]).toEqual({ field: 'sites.99', reason: `no site ${unknown[99]} in this organisation` });
+  });
 });

@@ -1,10 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, eq, inArray } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { AccessProfileCreate, AccessProfileUpdate } from '../../../core/contracts/api.ts';
-import { accessProfiles, sites } from '../../db/schema.ts';
+import { accessProfiles } from '../../db/schema.ts';
 import { writeWithChanges } from '../../entitlements/index.ts';
-import type { AppEnv, Db } from '../../env.ts';
+import type { AppEnv } from '../../env.ts';
+import { checkSitesExist, requireSitesWithin } from '../../lib/site-limits.ts';
 import { newId } from '../../lib/ids.ts';
 import { findOwned, ownedBy, pageOwned } from '../../lib/owned.ts';
 import { invalidField } from '../../lib/problem.ts';
@@ -36,18 +36,7 @@ const columnsOf = (body: Partial<z.infer<typeof AccessProfileCreate>> | z.infer<
   return out;
 };
 
-async function checkSites(db: Db, organisationId: string, siteIds: string[] | null | undefined) {
-  if (!siteIds) return;
-  const found = await db
-    .select({ id: sites.id })
-    .from(sites)
-    .where(and(eq(sites.organisationId, organisationId), inArray(sites.id, siteIds.slice(0, 90))));
-  const known = new Set(found.map((s) => s.id));
-  const i = siteIds.findIndex((s) => !known.has(s));
-  if (i >= 0) throw invalidField(`sites.${i}`, `no site with id ${siteIds[i]}`);
-}
-
-// A profile is shared by every member who holds it, at every site: a change is an organisation-wide change.
+// A profile is shared by every member who holds it: a change reaches every site the profile names.
 export const accessProfilesRouter = new OpenAPIHono<AppEnv>()
   .openapi(listProfiles, async (c) => {
     return c.json(await pageOwned(c.var.db, accessProfiles, c.var.organisationId, c.req.valid('query'), profileOut), 200);
@@ -55,7 +44,9 @@ export const accessProfilesRouter = new OpenAPIHono<AppEnv>()
   .openapi(createProfile, async (c) => {
     const body = c.req.valid('json');
     const db = c.var.db;
-    await checkSites(db, c.var.organisationId, body.sites);
+    // Someone limited to some sites makes profiles for those sites only (null would be every site).
+    requireSitesWithin(c, body.sites ?? null, 'sites');
+    await checkSitesExist(db, c.var.organisationId, body.sites, 'sites');
     const id = newId('prof');
     const [rows] = (await writeWithChanges(
       c,
@@ -74,7 +65,10 @@ export const accessProfilesRouter = new OpenAPIHono<AppEnv>()
     const db = c.var.db;
     const scope = ownedBy(accessProfiles, id, c.var.organisationId);
     const current = await findOwned(db, accessProfiles, id, c.var.organisationId, 'Access profile');
-    await checkSites(db, c.var.organisationId, body.sites);
+    // Changing a profile changes access wherever it reaches: a limited caller's reach must cover it, before and after.
+    requireSitesWithin(c, current.sites ?? null, 'id');
+    requireSitesWithin(c, body.sites, 'sites');
+    await checkSitesExist(db, c.var.organisationId, body.sites, 'sites');
     const changes = columnsOf(body);
     const next = { ...current, ...changes };
     if (next.lockdownAccess && !next.staff) throw invalidField('lockdownAccess', 'lockdown access is for staff profiles only');

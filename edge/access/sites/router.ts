@@ -4,7 +4,7 @@ import { writeWithChanges } from '../../entitlements/index.ts';
 import type { AppEnv } from '../../env.ts';
 import { newId } from '../../lib/ids.ts';
 import { namedFields, ownedBy, pageOwned } from '../../lib/owned.ts';
-import { atCallerSites, findAtSite, requireSitesWithin } from '../../lib/site-limits.ts';
+import { atCallerSites, findAtSite, requireEverySite } from '../../lib/site-limits.ts';
 import { iso } from '../../lib/time.ts';
 import { createSite, getSite, listSites, updateSite } from './routes.ts';
 
@@ -26,7 +26,7 @@ export const sitesRouter = new OpenAPIHono<AppEnv>()
   .openapi(createSite, async (c) => {
     const body = c.req.valid('json');
     // A new site would be out of the creator's own reach: only someone at every site adds one.
-    requireSitesWithin(c, null, 'siteId');
+    requireEverySite(c, 'siteId', 'A new site');
     const [row] = await c.var.db
       .insert(sites)
       .values({ id: newId('site'), organisationId: c.var.organisationId, ...body, createdAt: Date.now() })
