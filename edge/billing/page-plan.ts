@@ -7,6 +7,7 @@ import { computeDraftInvoice, invoiceTotals, type Invoice } from '../../core/bil
 import { billingDue } from '../../core/billing/subscription.ts';
 import { billingCustomers, creditNotes, dunningStates, invoices, members, payments, pendingItems, plans, refunds, subscriptions } from '../db/schema.ts';
 import { newId } from '../lib/ids.ts';
+import { inJson } from '../lib/json-rows.ts';
 import type { BillingDeps } from './deps.ts';
 import { cardAttemptRow } from './invoices.ts';
 import { INVOICE_FACT_COLUMNS, latestLedgerTime, ledgerFingerprint, ledgerOf, type InvoiceFact, type LedgerSources, type PaymentRow, type SubscriptionRow } from './records.ts';
@@ -14,9 +15,6 @@ import { billingTarget, reconcileEvents } from './subscription-state.ts';
 import { stateOnBillingDay } from './subscription-writes.ts';
 import { localDate } from './time.ts';
 
-/** The ids as one bound parameter (D1 allows 100 per statement; a page may have more). */
-
-export const inJson = (column: SQL, ids: string[]) => sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
 
 /** A drizzle members update as SQL column names (what the JSON rows of a page carry). */
 export const toColumns = (set: { status: string; suspension: string | null; validFrom: number; validUntil: number; accessProfileId: string | null; updatedAt: number }) => ({

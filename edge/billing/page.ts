@@ -22,7 +22,7 @@ import { invoiceProblems } from '../../core/billing/invoice.ts';
 import { applySubscriptionEvent, entitlementOf, type SubscriptionEvent } from '../../core/billing/subscription.ts';
 import { invoices, invoiceSequences, payments, subscriptionEvents } from '../db/schema.ts';
 import { announceEntitlementChanges, type BumpedSite, recordChanges } from '../entitlements/index.ts';
-import { field, insertRows, jsonRows, raw } from '../lib/json-rows.ts';
+import { field, inJson, insertRows, jsonRows, raw } from '../lib/json-rows.ts';
 import type { ChargeOffSessionInput, ChargeOutcome } from '../payments/index.ts';
 import { paymentProvider, type BillingDeps } from './deps.ts';
 import { dunningGraceDays } from './dunning-port.ts';
@@ -33,7 +33,7 @@ import { nextReviewDate, reconcileEvents } from './subscription-state.ts';
 import { memberChanges, subscriptionEventRows, subscriptionWrite } from './subscription-writes.ts';
 import type { ProcessResult } from './subscriptions.ts';
 
-import { byKey, inJson, planRenewals, readPage, toColumns, type Renewal } from './page-plan.ts';
+import { byKey, planRenewals, readPage, toColumns, type Renewal } from './page-plan.ts';
 
 export type PageResult = {
   /** Subscriptions billed and committed here. */

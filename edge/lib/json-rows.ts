@@ -3,7 +3,7 @@
 // and every statement of a batch costs the database a round of its own).
 import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import type { SQLiteTable } from 'drizzle-orm/sqlite-core';
+import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../env.ts';
 
 /**
@@ -37,13 +37,14 @@ export const jsonRows = (values: unknown[]): SQL => sql`json_each(${JSON.stringi
 /**
  * INSERT INTO table SELECT … FROM jsonRows(rows): the rows' columns as drizzle would write them;
  * `set` replaces a column's value with an expression over the row (see field), `extra` adds
- * fields those expressions read (one object per row), and `where` keeps only some rows.
+ * fields those expressions read (one object per row), `where` keeps only some rows, and
+ * `onConflictDoNothing` skips rows whose key is taken (RETURNING then names only those written).
  */
 export function insertRows<T extends SQLiteTable>(
   db: Db,
   table: T,
   rows: T['$inferInsert'][],
-  options: { set?: Partial<Record<keyof T['$inferInsert'], SQL>>; extra?: Record<string, unknown>[]; where?: SQL; returning?: string } = {},
+  options: { set?: Partial<Record<keyof T['$inferInsert'], SQL>>; extra?: Record<string, unknown>[]; where?: SQL; onConflictDoNothing?: boolean; returning?: string } = {},
 ): BatchItem<'sqlite'> & Promise<D1Result> {
   const columns = getTableColumns(table) as Record<string, { name: string; mapToDriverValue(v: unknown): unknown }>;
   const keys = [...new Set([...rows.flatMap((r) => Object.keys(r as object)), ...Object.keys(options.set ?? {})])].filter((k) => k in columns);
@@ -63,6 +64,9 @@ export function insertRows<T extends SQLiteTable>(
   );
   return raw(
     db,
-    sql`INSERT INTO ${table} (${names}) SELECT ${values} FROM ${jsonRows(encoded)} WHERE ${options.where ?? sql`true`}${options.returning ? sql.raw(` RETURNING ${options.returning}`) : sql``}`,
+    sql`INSERT INTO ${table} (${names}) SELECT ${values} FROM ${jsonRows(encoded)} WHERE ${options.where ?? sql`true`}${options.onConflictDoNothing ? sql` ON CONFLICT DO NOTHING` : sql``}${options.returning ? sql.raw(` RETURNING ${options.returning}`) : sql``}`,
   );
 }
+
+/** `column IN` the ids, as one bound parameter whatever their number. */
+export const inJson = (column: SQL | SQLiteColumn, ids: readonly string[]): SQL => sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;

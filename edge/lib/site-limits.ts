@@ -2,11 +2,12 @@
 // (a technician of one branch). Routes about one site's things (sites, doors, devices, commands,
 // check-ins, alarms, enrollment codes) ask here: a thing elsewhere answers 403 naming its site, and
 // lists hold only the caller's sites. Everything else (members, billing) is organisation-wide.
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Context } from 'hono';
 import { sites } from '../db/schema.ts';
 import type { AppEnv, Db } from '../env.ts';
+import { inJson } from './json-rows.ts';
 import { findOwned, type OwnedTable } from './owned.ts';
 import { forbidden, invalid } from './problem.ts';
 
@@ -27,7 +28,7 @@ export function requireSite(c: Caller, siteId: string, field = 'siteId'): void {
  */
 export function atCallerSites(c: Caller, column: SQLiteColumn): SQL | undefined {
   const sites = callerSites(c);
-  return sites ? sql`${column} in (select value from json_each(${JSON.stringify(sites)}))` : undefined;
+  return sites ? inJson(column, sites) : undefined;
 }
 
 /**
@@ -78,7 +79,7 @@ export async function checkSitesExist(db: Db, organisationId: string, siteIds: s
       await db
         .select({ id: sites.id })
         .from(sites)
-        .where(and(eq(sites.organisationId, organisationId), sql`${sites.id} in (select value from json_each(${JSON.stringify(siteIds)}))`))
+        .where(and(eq(sites.organisationId, organisationId), inJson(sites.id, siteIds)))
     ).map((s) => s.id),
   );
   const unknown = siteIds.flatMap((id, i) => (found.has(id) ? [] : [{ field: `${field}.${i}`, reason: `no site ${id} in this organisation` }]));

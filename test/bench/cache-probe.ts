@@ -5,6 +5,7 @@
 //   map      a Map from credential key to member object (the obvious layout)
 //   sqlite   a SQLite lookup per tap (better-sqlite3, in memory, prepared statement)
 // Prints one JSON object.
+import { readFileSync } from 'node:fs';
 import { decideAccess, NO_HISTORY, type AccessInput } from '../../core/access.ts';
 import type { AccessProfile, MemberAccess } from '../../core/entitlement.ts';
 import { decodeWiegand, encodeWiegand } from '../../core/wiegand.ts';
@@ -20,6 +21,8 @@ await import('zod');
 const n = Number(process.argv[2]);
 const layout = process.argv[3] as 'agent' | 'compact' | 'map' | 'sqlite';
 const taps = Number(process.argv[4] ?? 200_000);
+// The agent layout reads the snapshot body from this file (write-snapshot.ts), as the agent reads it from the network.
+const snapshotFile = process.argv[5];
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
 
@@ -47,11 +50,12 @@ let snapshot: ReturnType<typeof syntheticSnapshot> | null = layout === 'agent' ?
 
 let lookup: (facility: number, card: number) => Found;
 if (layout === 'agent') {
-  // The body as it arrives from the network: bytes, built here and the objects dropped at once.
-  // The agent writes the returned bytes to cache.json and lets them go; so does this.
+  // The body as it arrives from the network: bytes, built in the snapshot thread. The agent writes
+  // the returned bytes to cache.json and lets them go; so does this.
   const build = async () => {
+    if (!snapshotFile) throw new Error('the agent layout reads its snapshot from a file (write-snapshot.ts)');
     const builder = new SnapshotBuilder({ log: silentLogger });
-    const result = await builder.process(new TextEncoder().encode(JSON.stringify(syntheticSnapshot(n))));
+    const result = await builder.process(new Uint8Array(readFileSync(snapshotFile)));
     await builder.close();
     if (result.kind !== 'snapshot') throw new Error('expected a snapshot');
     return EntitlementCache.fromParts(result.parts);

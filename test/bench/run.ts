@@ -4,15 +4,18 @@
 // "worst", "baseline": {min, median, max}}. Every figure is measured next to a baseline in the same
 // run, since these machines are shared and absolute numbers drift.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { measureGrantLatency } from '../../device/wiegand/latency.ts';
 import type { BillingBench } from './billing.ts';
+import { measureCheckinIngest } from './checkin-ingest.ts';
 import { measurePropagation } from './propagation.ts';
 import { measureWireSize } from './wire-size.ts';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
-// `--only=propagation,wire`: just those groups (cache, wiegand, propagation, wire, billing).
+// `--only=propagation,wire`: just those groups (cache, wiegand, propagation, wire, checkins, billing).
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const repeat = Math.max(1, Number(process.argv.find((a) => a.startsWith('--repeat='))?.slice('--repeat='.length) ?? 3));
 const want = (group: string) => !only || only.includes(group);
@@ -27,10 +30,10 @@ const emit = (f: Figure) => {
 };
 
 type Probe = { p50: number; p99: number; rssBytesPerCredential: number; heapBytesPerCredential: number; rssBase: number; granted: number };
-const probe = (n: number, layout: 'agent' | 'compact' | 'map' | 'sqlite'): Probe => {
+const probe = (n: number, layout: 'agent' | 'compact' | 'map' | 'sqlite', snapshotFile = ''): Probe => {
   const out = execFileSync(
     process.execPath,
-    ['--expose-gc', '--import', 'tsx', path.join(root, 'test/bench/cache-probe.ts'), String(n), layout, String(quick ? 50_000 : 200_000)],
+    ['--expose-gc', '--import', 'tsx', path.join(root, 'test/bench/cache-probe.ts'), String(n), layout, String(quick ? 50_000 : 200_000), snapshotFile],
     // The agent runs with one malloc arena (device/systemd/gymgate-agent.service); so does its probe.
     { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, ...(layout === 'agent' ? { MALLOC_ARENA_MAX: '1' } : {}) } },
   );
@@ -57,7 +60,11 @@ async function measureOnce(): Promise<{ figures: Figure[]; notes: string }> {
   const sizes = !want('cache') ? [] : quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
   for (const n of sizes) {
     const label = n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`;
-    const agent = probe(n, 'agent');
+    // The agent gets its snapshot as bytes from the network: written by another process, read as bytes.
+    const snapshotFile = path.join(mkdtempSync(path.join(tmpdir(), 'gymgate-snapshot-')), 'snapshot.json');
+    execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'test/bench/write-snapshot.ts'), String(n), snapshotFile], { cwd: root });
+    const agent = probe(n, 'agent', snapshotFile);
+    rmSync(path.dirname(snapshotFile), { recursive: true, force: true });
     const compact = probe(n, 'compact');
     const map = probe(n, 'map');
     const sqlite = probe(n, 'sqlite');
@@ -95,6 +102,13 @@ async function measureOnce(): Promise<{ figures: Figure[]; notes: string }> {
     emit({ figure: `wire_bytes_one_change_delta_${wireLabel}`, value: wire.deltaBytes, unit: 'B', baseline: wire.snapshotBytes, baselineName: 'full snapshot' });
   }
 
+  // P7: check-in events through the device upload endpoint into local D1, four doors uploading at
+  // once in the agent's batches of 200, against the same events one per request.
+  const checkins = want('checkins') ? await measureCheckinIngest({ doors: 4, eventsPerDoor: quick ? 2_000 : 10_000, oneByOnePerDoor: quick ? 100 : 250 }) : null;
+  if (checkins) {
+    emit({ figure: 'checkin_ingest_events_per_s', value: checkins.batched.perSecond, unit: '/s', baseline: checkins.oneByOne.perSecond, baselineName: 'one event per request' });
+  }
+
   const billing = want('billing') ? runBilling() : null;
   if (billing) {
     for (const run of billing.queued) {
@@ -105,6 +119,9 @@ async function measureOnce(): Promise<{ figures: Figure[]; notes: string }> {
   const notes =
     (propagation
       ? `\npropagation = API call to the agent holding the new version, through wrangler dev, an aedes broker with per-door identities and the agent, the delta signed inline (${propagation.mqtt.samples.length} changes; baseline ${propagation.poll.samples.length}).`
+      : '') +
+    (checkins
+      ? `\ncheck-in ingest = ${checkins.batched.events} events from ${checkins.doors} doors at once in batches of 200 over ${round(checkins.batched.seconds)} s, each door sending one batch twice (${checkins.batched.duplicates} duplicates found); baseline ${checkins.oneByOne.events} events one per request.`
       : '') +
     (billing
       ? `\nbilling = paid invoices of the day over the time from the cron to the last one (at most ${quick ? 30 : 150} s; ${billing.queued.map((r) => `${r.paid}/${r.subscriptions}`).join(', ')} paid,` +

@@ -1,19 +1,13 @@
 import { recordAuditEvent, requestOrigin } from '../../audit/index.ts';
 import { iso } from '../../lib/time.ts';
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import { checkins, commands, devices, doorAlarms, doors, members, sites } from '../../db/schema.ts';
 import { buildSnapshot, currentHash, entitlementUpdate, writeWithChanges } from '../../entitlements/index.ts';
 import type { AppEnv, Db } from '../../env.ts';
+import { field, inJson, insertRows } from '../../lib/json-rows.ts';
 import { ApiProblem, notFound } from '../../lib/problem.ts';
 import { ackCommand, getEntitlements, getSnapshot, postHeartbeat, uploadAlarms, uploadCheckins, whoami } from './routes.ts';
-
-// D1 allows 100 bound parameters per statement.
-const chunks = <T>(items: T[], size = 90): T[][] => {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-};
 
 const agentVersionOf = (userAgent: string | undefined) => /gymgate-agent\/(\S{1,40})/.exec(userAgent ?? '')?.[1] ?? null;
 
@@ -43,12 +37,9 @@ async function refuseReusedIds<T extends typeof checkins | typeof doorAlarms, R 
   rows: R[],
   content: (row: any) => string,
 ): Promise<void> {
-  const ids = rows.map((r) => r.id);
   const known = new Map<string, string>();
-  for (const part of chunks([...new Set(ids)])) {
-    const found = (await db.select().from(table as typeof checkins).where(and(eq(table.deviceId, deviceId), inArray(table.id, part)))) as unknown[];
-    for (const row of found) known.set((row as { id: string }).id, content(row));
-  }
+  const found = (await db.select().from(table as typeof checkins).where(and(eq(table.deviceId, deviceId), inJson(table.id, rows.map((r) => r.id))))) as unknown[];
+  for (const row of found) known.set((row as { id: string }).id, content(row));
   // In order, so an id repeated within the batch with other content is refused too.
   const errors = rows.flatMap((row, i) => {
     const before = known.get(row.id);
@@ -60,8 +51,8 @@ async function refuseReusedIds<T extends typeof checkins | typeof doorAlarms, R 
   }
 }
 
-const siteDoors = async (db: Db, siteId: string) =>
-  new Set((await db.select({ id: doors.id }).from(doors).where(eq(doors.siteId, siteId))).map((d) => d.id));
+/** The uploaded row's door when it is one of this site's doors, else null (deleted since, or not this site's). */
+const siteDoor = (siteId: string) => sql`(select ${doors.id} from ${doors} where ${doors.id} = ${field('door_id')} and ${doors.siteId} = ${siteId})`;
 
 export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
   .openapi(whoami, async (c) => {
@@ -153,25 +144,13 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
     const device = c.var.device;
     const db = c.var.db;
     const now = Date.now();
-    // Keep references only to this site's doors and this organisation's members; an event about
-    // something deleted since is still kept, with the reference cleared.
-    const knownDoors = await siteDoors(db, device.siteId);
-    const memberIds = [...new Set(events.map((e) => e.memberId).filter((m): m is string => m !== null))];
-    const knownMembers = new Set<string>();
-    for (const ids of chunks(memberIds)) {
-      const found = await db
-        .select({ id: members.id })
-        .from(members)
-        .where(and(eq(members.organisationId, device.organisationId), inArray(members.id, ids)));
-      for (const m of found) knownMembers.add(m.id);
-    }
     const rows = events.map((e) => ({
       id: e.id,
       organisationId: device.organisationId,
       siteId: device.siteId,
-      doorId: e.doorId && knownDoors.has(e.doorId) ? e.doorId : null,
+      doorId: e.doorId,
       deviceId: device.id,
-      memberId: e.memberId && knownMembers.has(e.memberId) ? e.memberId : null,
+      memberId: e.memberId,
       credentialKey: e.credentialKey,
       granted: e.granted,
       reason: e.reason,
@@ -185,12 +164,20 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
     const checkinContent = (r: Omit<typeof checkins.$inferSelect, 'receivedAt'>) =>
       JSON.stringify([r.credentialKey, Boolean(r.granted), r.reason, r.explanation, Boolean(r.usesPass), r.occurredAt]);
     await refuseReusedIds(db, checkins, device.id, rows, checkinContent);
-    const inserts = rows.map((row) =>
-      db.insert(checkins).values(row).onConflictDoNothing().returning({ id: checkins.id, memberId: checkins.memberId, usesPass: checkins.usesPass }),
-    );
+    // The whole batch is one statement: references are kept only to this site's doors and this
+    // organisation's members (an event about something deleted since is kept, with the reference
+    // cleared), and an event already stored is skipped.
+    const insert = insertRows(db, checkins, rows, {
+      set: {
+        doorId: siteDoor(device.siteId),
+        memberId: sql`(select ${members.id} from ${members} where ${members.id} = ${field('member_id')} and ${members.organisationId} = ${device.organisationId})`,
+      },
+      onConflictDoNothing: true,
+      returning: 'member_id AS memberId, uses_pass AS usesPass',
+    });
     const touchDevice = db.update(devices).set({ lastSeenAt: now }).where(eq(devices.id, device.id));
-    const results = (await db.batch([touchDevice, ...inserts] as [typeof touchDevice, ...typeof inserts])) as unknown[];
-    const inserted = (results.slice(1) as Array<Array<{ id: string; memberId: string | null; usesPass: boolean }>>).flat();
+    const [, written] = await db.batch([touchDevice, insert]);
+    const inserted = ((written as { results?: Array<{ memberId: string | null; usesPass: number }> }).results ?? []).map((r) => ({ memberId: r.memberId, usesPass: Boolean(r.usesPass) }));
 
     // Pass entries used at the door are counted here too, once per event, so every door of the
     // organisation learns the new balance.
@@ -216,13 +203,11 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
     const device = c.var.device;
     const db = c.var.db;
     const now = Date.now();
-    // As with check-ins: an alarm about a door deleted since is kept, with the reference cleared.
-    const knownDoors = await siteDoors(db, device.siteId);
     const rows = events.map((e) => ({
       id: e.id,
       organisationId: device.organisationId,
       siteId: device.siteId,
-      doorId: knownDoors.has(e.doorId) ? e.doorId : null,
+      doorId: e.doorId,
       deviceId: device.id,
       type: e.type,
       openForMs: e.openForMs,
@@ -230,9 +215,10 @@ export const deviceSyncRouter = new OpenAPIHono<AppEnv>()
       receivedAt: now,
     }));
     await refuseReusedIds(db, doorAlarms, device.id, rows, (r) => JSON.stringify([r.type, r.openForMs, r.occurredAt]));
-    const inserts = rows.map((row) => db.insert(doorAlarms).values(row).onConflictDoNothing().returning({ id: doorAlarms.id }));
+    // As with check-ins: one statement, and an alarm about a door deleted since is kept, with the reference cleared.
+    const insert = insertRows(db, doorAlarms, rows, { set: { doorId: siteDoor(device.siteId) }, onConflictDoNothing: true, returning: 'id' });
     const touchDevice = db.update(devices).set({ lastSeenAt: now }).where(eq(devices.id, device.id));
-    const results = (await db.batch([touchDevice, ...inserts] as [typeof touchDevice, ...typeof inserts])) as unknown[];
-    const accepted = (results.slice(1) as Array<Array<{ id: string }>>).flat().length;
+    const [, written] = await db.batch([touchDevice, insert]);
+    const accepted = ((written as { results?: unknown[] }).results ?? []).length;
     return c.json({ accepted, duplicates: events.length - accepted }, 200);
   });
