@@ -67,6 +67,20 @@ export async function recordAuditEvent(db: Db, event: AuditRecord): Promise<void
   }
 }
 
+/**
+ * A change of the resource at its own path (PATCH /v1/members/{id}) that answers the resource as
+ * its GET does (the same fields as the state before) is its own after: no second read. Anything
+ * else (a PIN set, an action's summary) is read again.
+ */
+async function answeredAsRead(c: Context<AppEnv>, readPath: string, before: Record<string, unknown> | null): Promise<Record<string, unknown> | null> {
+  if (!before || c.req.path !== readPath || c.res.status !== 200 || !(c.res.headers.get('content-type') ?? '').includes('json')) return null;
+  const body = (await c.res.clone().json()) as unknown;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
+  const keys = Object.keys(body);
+  const same = keys.length === Object.keys(before).length && keys.every((k) => k in before);
+  return same ? (body as Record<string, unknown>) : null;
+}
+
 /** Owner API middleware: runs after authentication (it needs the actor) and before the permission check (it records refusals). */
 export const auditTrail = (hooks: AuditHooks) =>
   createMiddleware<AppEnv>(async (c, next) => {
@@ -90,7 +104,7 @@ export const auditTrail = (hooks: AuditHooks) =>
     if (!refused && (!writes || status >= 300)) return;
     let after: Record<string, unknown> | null = null;
     let resourceId = pathId;
-    if (!refused && readable) after = await hooks.read(c, readPath!);
+    if (!refused && readable) after = (await answeredAsRead(c, readPath!, before)) ?? (await hooks.read(c, readPath!));
     else if (!refused && (c.res.headers.get('content-type') ?? '').includes('json')) {
       // A creation answers the new resource: that is its after, and its id the resource's.
       const body = (await c.res.clone().json()) as Record<string, unknown>;
