@@ -3,11 +3,12 @@
 // person's permissions are worked out on every request, so editing a role applies to everyone who
 // holds it on their next request. API keys take built-in roles and permissions only.
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { CustomRole, CustomRoleCreate, CustomRoleUpdate } from '../../core/contracts/staff.ts';
 import { expandScopes, grants, isCustomRoleId, permissionsOfRoles, type Permission } from '../../core/permissions.ts';
 import type { AppEnv, Db } from '../env.ts';
 import { newId } from '../lib/ids.ts';
+import { inJson } from '../lib/json-rows.ts';
 import { findOwned, ownedBy, pageOwned } from '../lib/owned.ts';
 import { conflict, forbidden, invalid } from '../lib/problem.ts';
 import { ownerResource } from '../lib/resource-routes.ts';
@@ -18,12 +19,19 @@ import { staffInvitations, staffMembers, staffRoles } from './tables.ts';
 type RoleRow = typeof staffRoles.$inferSelect;
 const roleOut = (r: RoleRow) => ({ id: r.id, name: r.name, permissions: r.permissions, createdAt: iso(r.createdAt), updatedAt: iso(r.updatedAt) });
 
-/** The organisation's custom roles among `roles`, as id → permissions (none: no query). */
-export async function customRolesOf(db: Db, organisationId: string, roles: readonly string[]): Promise<Map<string, Permission[]>> {
+/** The organisation's custom roles among `roles` (none named: no query). */
+async function customRoleRows(db: Db, organisationId: string, roles: readonly string[]): Promise<Array<Pick<RoleRow, 'id' | 'name' | 'permissions'>>> {
   const ids = roles.filter(isCustomRoleId);
-  if (ids.length === 0) return new Map();
-  const rows = await db.select({ id: staffRoles.id, permissions: staffRoles.permissions }).from(staffRoles).where(and(eq(staffRoles.organisationId, organisationId), inArray(staffRoles.id, ids)));
-  return new Map(rows.map((r) => [r.id, r.permissions]));
+  if (ids.length === 0) return [];
+  return db
+    .select({ id: staffRoles.id, name: staffRoles.name, permissions: staffRoles.permissions })
+    .from(staffRoles)
+    .where(and(eq(staffRoles.organisationId, organisationId), inJson(staffRoles.id, ids)));
+}
+
+/** The organisation's custom roles among `roles`, as id → permissions. */
+export async function customRolesOf(db: Db, organisationId: string, roles: readonly string[]): Promise<Map<string, Permission[]>> {
+  return new Map((await customRoleRows(db, organisationId, roles)).map((r) => [r.id, r.permissions]));
 }
 
 /** What a person with `roles` may do in the organisation. */
@@ -33,10 +41,7 @@ export async function permissionsOf(db: Db, organisationId: string, roles: reado
 
 /** Names of the organisation's custom roles among `roles`, for pages (id → name). */
 export async function roleNames(db: Db, organisationId: string, roles: readonly string[]): Promise<Map<string, string>> {
-  const ids = roles.filter(isCustomRoleId);
-  if (ids.length === 0) return new Map();
-  const rows = await db.select({ id: staffRoles.id, name: staffRoles.name }).from(staffRoles).where(and(eq(staffRoles.organisationId, organisationId), inArray(staffRoles.id, ids)));
-  return new Map(rows.map((r) => [r.id, r.name]));
+  return new Map((await customRoleRows(db, organisationId, roles)).map((r) => [r.id, r.name]));
 }
 
 /**
