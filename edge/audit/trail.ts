@@ -73,7 +73,7 @@ export async function recordAuditEvent(db: Db, event: AuditRecord): Promise<void
  * else (a PIN set, an action's summary) is read again.
  */
 async function answeredAsRead(c: Context<AppEnv>, readPath: string, before: Record<string, unknown> | null): Promise<Record<string, unknown> | null> {
-  if (!before || c.req.path !== readPath || c.res.status !== 200 || !(c.res.headers.get('content-type') ?? '').includes('json')) return null;
+  if (!before || c.req.method !== 'PATCH' || c.req.path !== readPath || c.res.status !== 200 || !(c.res.headers.get('content-type') ?? '').includes('json')) return null;
   const body = (await c.res.clone().json()) as unknown;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const keys = Object.keys(body);

@@ -35,11 +35,15 @@ export async function runDunning(deps: BillingDeps, now: number, options: { orga
       console.error(JSON.stringify({ msg: 'dunning tick failed', payerId: d.payerId, error: String(error) }));
     }
   }
-  failed += await settleStuckCharges(deps, now, options, tally);
-  failed += await enforceSuspensions(deps, now, options, tally);
-  await warnOfSuspension(deps, now, options);
-  // Recorded last, so the event counts what the repair passes did and failed too.
-  await tally.record(deps.db, 'dunning');
+  try {
+    failed += await settleStuckCharges(deps, now, options, tally);
+    failed += await enforceSuspensions(deps, now, options, tally);
+    await warnOfSuspension(deps, now, options);
+  } finally {
+    // Recorded last, so the event counts what the repair passes did and failed too, and recorded
+    // even when one of them throws.
+    await tally.record(deps.db, 'dunning');
+  }
   return { ticked: due.length, failed };
 }
 

@@ -10,21 +10,23 @@ const randomChars = (n: number, alphabet = ALPHABET): string => {
 };
 
 // The last id's time and random part: ids made in the same millisecond (or with the same `now`,
-// as a billing run's) continue from it, so they still sort by creation and land at the end of
-// their indexes rather than at random places in them (a large run's inserts stay cheap).
+// as a billing run's) continue a little after it, so they still sort by creation and land at the
+// end of their indexes rather than at random places in them (a large run's inserts stay cheap).
 let last = { time: '', random: [] as number[] };
 
-/** The random part after `previous`, counted up by one (base32, carrying). */
+/**
+ * The random part after `previous`, a random step of 1 to 1,024 further (base32, carrying): ids
+ * stay in order without telling how many were made in between, or what the next one is.
+ */
 function following(previous: number[]): number[] | null {
   const next = [...previous];
-  for (let i = next.length - 1; i >= 0; i--) {
-    if (next[i]! < 31) {
-      next[i]! += 1;
-      return next;
-    }
-    next[i] = 0;
+  let carry = 1 + (crypto.getRandomValues(new Uint16Array(1))[0]! % 1024);
+  for (let i = next.length - 1; i >= 0 && carry > 0; i--) {
+    const sum = next[i]! + carry;
+    next[i] = sum % 32;
+    carry = Math.floor(sum / 32);
   }
-  return null;
+  return carry > 0 ? null : next;
 }
 
 export function newId(prefix: string, now = Date.now()): string {

@@ -117,7 +117,11 @@ export const rolesRouter = new OpenAPIHono<AppEnv>()
       .set({ ...changes, updatedAt: Date.now() })
       .where(and(ownedBy(staffRoles, id, c.var.organisationId), nameFree))
       .returning();
-    if (!row) throw conflict('name', `a role called ${body.name} exists already`);
+    if (!row) {
+      // Deleted meanwhile, or (when renaming) the name was taken.
+      await findOwned(c.var.db, staffRoles, id, c.var.organisationId, 'Role');
+      throw conflict('name', `a role called ${body.name} exists already`);
+    }
     return c.json(roleOut(row), 200);
   })
   .openapi(deleteRoleRoute, async (c) => {
