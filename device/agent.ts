@@ -70,8 +70,8 @@ export type AgentOptions = {
   clockCheckMs?: number;
   /** How often to re-evaluate held-open doors, ms. Default 1000. */
   holdCheckMs?: number;
-  /** Build large snapshots in a worker thread (default true). */
-  snapshotThread?: boolean;
+  /** Build large snapshots in a child process (default true). */
+  snapshotProcess?: boolean;
   compaction?: Partial<CompactionLimits>;
   commandAckRetryMs?: number[];
   /** Checks PINs at card + PIN doors; default: the member's PIN verifier from the cache, else the door's configured codes. */
@@ -200,7 +200,7 @@ export class Agent implements ControlTarget {
       monotonic: () => monotonic() + shift.ms,
       checkIntervalMs: options.clockCheckMs,
     });
-    const builder = new SnapshotBuilder({ log, thread: options.snapshotThread });
+    const builder = new SnapshotBuilder({ log, childProcess: options.snapshotProcess });
     const store = new CacheStore(dataDir);
     const revocation = await readRevocation(dataDir);
     if (revocation) {

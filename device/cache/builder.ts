@@ -1,30 +1,31 @@
 // Turns Worker response bodies into cache parts. Small bodies (deltas, `current`, small sites) are
-// handled inline; large ones go to a worker thread, so parsing and building a million-credential
-// snapshot (about a second of CPU on a Pi) never blocks the event loop that decides card taps. The
-// thread is started on first use; if it cannot start, or dies, the work runs inline instead.
-import { Worker } from 'node:worker_threads';
+// handled inline; large ones go to a short-lived child process (snapshot-process.ts), so parsing
+// and building a million-credential snapshot (about a second of CPU on a Pi) never blocks the event
+// loop that decides card taps, and the parse's garbage leaves with the process: a worker thread
+// shares the agent's malloc arena, and what it left there stayed in the agent's memory (about
+// 10 MB, varying from run to run, at a million cards). The process is started per large body and
+// stopped once nothing is pending; if it cannot start, or dies, the work runs inline instead.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.ts';
 import { DeltaError, SnapshotError, type CacheParts } from './cache-parts.ts';
 import { processBody, rewriteParts, type ProcessResult, type RewriteResult } from './snapshot-work.ts';
 
-export type ThreadRequest = { id: number; op: 'process'; bytes: Uint8Array } | { id: number; op: 'rewrite'; parts: CacheParts };
-export type ThreadResponse =
+export type ProcessRequest = { id: number; op: 'process'; bytes: Uint8Array } | { id: number; op: 'rewrite'; parts: CacheParts };
+export type ProcessResponse =
   | { id: number; ok: true; result: ProcessResult | RewriteResult }
   | { id: number; ok: false; error: { name: string; message: string } };
 
 export type BuilderOptions = {
   log: Logger;
-  /** Use the worker thread for large bodies (default true). */
-  thread?: boolean;
+  /** Build large bodies in a child process (default true). */
+  childProcess?: boolean;
   /** Bodies and caches up to this size are handled inline. Default 256 KiB / 20,000 members. */
   inlineBytes?: number;
   inlineMembers?: number;
 };
 
-const THREAD_ENTRY = new URL('./snapshot-thread.mjs', import.meta.url);
-
-const ownBuffer = (bytes: Uint8Array): Uint8Array =>
-  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
+const CHILD_ENTRY = fileURLToPath(new URL('./snapshot-process.mjs', import.meta.url));
 
 function rethrow(error: { name: string; message: string }): never {
   if (error.name === 'SnapshotError') throw new SnapshotError(error.message);
@@ -33,8 +34,9 @@ function rethrow(error: { name: string; message: string }): never {
 }
 
 export class SnapshotBuilder {
-  private worker: Worker | undefined;
-  private threadFailed = false;
+  private child: ChildProcess | undefined;
+  private childFailed = false;
+  private everAnswered = false;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: ProcessResult | RewriteResult) => void; reject: (e: Error) => void }>();
   private readonly inlineBytes: number;
@@ -46,42 +48,45 @@ export class SnapshotBuilder {
     this.inlineMembers = options.inlineMembers ?? 20_000;
   }
 
-  /** Whether work of this size runs in the thread. */
-  private useThread(large: boolean): boolean {
-    return large && (this.options.thread ?? true) && !this.threadFailed && !this.closed;
+  /** Whether a child process is running (it runs only while work is pending). */
+  get childRunning(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** Whether work of this size runs in the child process. */
+  private offload(large: boolean): boolean {
+    return large && (this.options.childProcess ?? true) && !this.childFailed && !this.closed;
   }
 
   /** Parses a response body: a snapshot becomes cache parts (and keeps its bytes for cache.json). */
   async process(bytes: Uint8Array): Promise<ProcessResult> {
-    if (!this.useThread(bytes.byteLength > this.inlineBytes)) return processBody(bytes);
-    const own = ownBuffer(bytes);
+    if (!this.offload(bytes.byteLength > this.inlineBytes)) return processBody(bytes);
     try {
-      return (await this.call({ id: this.nextId++, op: 'process', bytes: own }, [own.buffer as ArrayBuffer])) as ProcessResult;
+      const result = (await this.call({ id: this.nextId++, op: 'process', bytes })) as ProcessResult;
+      // The child does not send the bytes back: these are the same.
+      return result.kind === 'snapshot' ? { ...result, bytes } : result;
     } catch (error) {
-      if (!(error instanceof ThreadUnavailable)) throw error;
-      if (own.byteLength > 0) return processBody(own);
-      // The bytes were transferred to a thread that died before answering; they are gone.
-      throw new SnapshotError('the snapshot thread stopped while building; the next pull retries');
+      if (error instanceof ChildUnavailable) return processBody(bytes);
+      throw error;
     }
   }
 
   /** Rebuilds a delta-changed cache compactly and renders its snapshot text. */
   async rewrite(parts: CacheParts): Promise<RewriteResult> {
-    if (!this.useThread(parts.flags.length + parts.extras.length > this.inlineMembers)) return rewriteParts(parts);
+    if (!this.offload(parts.flags.length + parts.extras.length > this.inlineMembers)) return rewriteParts(parts);
     try {
-      // Not transferred: the live cache keeps using these arrays; posting copies them.
-      return (await this.call({ id: this.nextId++, op: 'rewrite', parts }, [])) as RewriteResult;
+      return (await this.call({ id: this.nextId++, op: 'rewrite', parts })) as RewriteResult;
     } catch (error) {
-      if (error instanceof ThreadUnavailable) return rewriteParts(parts);
+      if (error instanceof ChildUnavailable) return rewriteParts(parts);
       throw error;
     }
   }
 
-  private thread(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(THREAD_ENTRY);
-    worker.unref();
-    worker.on('message', (response: ThreadResponse) => {
+  private start(): ChildProcess {
+    if (this.child) return this.child;
+    // A bare Node: the entry registers its own loader, and the agent's flags are not the child's.
+    const child = fork(CHILD_ENTRY, [], { serialization: 'advanced', execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.on('message', (response: ProcessResponse) => {
       const waiter = this.pending.get(response.id);
       if (!waiter) return;
       this.pending.delete(response.id);
@@ -95,30 +100,37 @@ export class SnapshotBuilder {
       }
     });
     const fail = (error: Error) => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      // A thread that never answered (e.g. cannot load its code) will not do better next time.
-      if (!this.everAnswered) this.threadFailed = true;
-      if (!this.closed) this.options.log.warn('the snapshot thread failed; building inline until it restarts', { error });
-      for (const waiter of this.pending.values()) waiter.reject(new ThreadUnavailable(error.message));
+      if (this.child !== child) return;
+      this.child = undefined;
+      // A process that never answered (e.g. cannot load its code) will not do better next time.
+      if (!this.everAnswered) this.childFailed = true;
+      if (!this.closed) this.options.log.warn('the snapshot process failed; building inline until it restarts', { error });
+      for (const waiter of this.pending.values()) waiter.reject(new ChildUnavailable(error.message));
       this.pending.clear();
+      child.kill('SIGKILL');
     };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`the snapshot thread exited with code ${code}`)));
-    this.worker = worker;
-    return worker;
+    child.on('error', fail);
+    child.on('exit', (code, signal) => fail(new Error(`the snapshot process exited with ${signal ?? `code ${code}`}`)));
+    this.child = child;
+    return child;
   }
 
-  private everAnswered = false;
+  /** Stops the child once nothing is pending: its memory goes back to the system. */
+  private stopWhenIdle() {
+    const child = this.child;
+    if (!child || this.pending.size > 0) return;
+    this.child = undefined;
+    child.disconnect();
+  }
 
-  private call(request: ThreadRequest, transfer: ArrayBuffer[]): Promise<ProcessResult | RewriteResult> {
-    let worker: Worker;
+  private call(request: ProcessRequest): Promise<ProcessResult | RewriteResult> {
+    let child: ChildProcess;
     try {
-      worker = this.thread();
+      child = this.start();
     } catch (error) {
-      this.threadFailed = true;
-      this.options.log.warn('cannot start the snapshot thread; building inline', { error });
-      return Promise.reject(new ThreadUnavailable((error as Error).message));
+      this.childFailed = true;
+      this.options.log.warn('cannot start the snapshot process; building inline', { error });
+      return Promise.reject(new ChildUnavailable((error as Error).message));
     }
     return new Promise<ProcessResult | RewriteResult>((resolve, reject) => {
       this.pending.set(request.id, {
@@ -128,23 +140,26 @@ export class SnapshotBuilder {
         },
         reject,
       });
-      worker.ref();
-      worker.postMessage(request, transfer);
-    }).finally(() => {
-      if (this.pending.size === 0) this.worker?.unref();
-    });
+      child.send(request, (error) => {
+        if (error && this.pending.delete(request.id)) reject(new ChildUnavailable(error.message));
+      });
+    }).finally(() => this.stopWhenIdle());
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const worker = this.worker;
-    this.worker = undefined;
-    for (const waiter of this.pending.values()) waiter.reject(new ThreadUnavailable('the agent is stopping'));
+    const child = this.child;
+    this.child = undefined;
+    for (const waiter of this.pending.values()) waiter.reject(new ChildUnavailable('the agent is stopping'));
     this.pending.clear();
-    if (worker) await worker.terminate();
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
   }
 }
 
-class ThreadUnavailable extends Error {
-  override name = 'ThreadUnavailable';
+class ChildUnavailable extends Error {
+  override name = 'ChildUnavailable';
 }

@@ -1,10 +1,11 @@
 // The compact form of a site's entitlements (see entitlement-cache.ts for the layout): plain typed
-// arrays and Maps built from a validated snapshot, which a worker thread can build and post back.
+// arrays and Maps built from a validated snapshot, which the snapshot process can build and send back.
 import type { EntitlementSnapshot } from '../../core/contracts/wire.ts';
 import { credentialKey, parseCredentialKey, wiegandKeyNumber } from '../../core/credential-key.ts';
 import { EntitlementHash } from '../../core/entitlement-hash.ts';
 import { MEMBERSHIP_STATUSES, SUSPENSIONS, type AccessProfile, type Booking, type DoorPolicy, type MemberAccess, type SitePolicy } from '../../core/entitlement.ts';
 import type { Schedule } from '../../core/schedule.ts';
+import { splitKeys, UintColumn, type KeyIndexParts, type UintParts } from './columns.ts';
 import { hashNumber } from './content-hash.ts';
 import { memberIdTable, sortIds, type MemberIdParts } from './member-ids.ts';
 
@@ -95,15 +96,18 @@ export type CacheParts = {
   profiles: AccessProfile[];
   ids: MemberIdParts;
   flags: Uint8Array;
-  profileIndex: Uint16Array;
-  validUntilSeconds: Uint32Array;
-  validUntilExact: Map<number, number>;
+  profileIndex: UintParts;
+  /** Per member, an index into validUntilValues; 0 = no validUntil. */
+  validUntilIndex: UintParts;
+  /** The distinct validUntil values (index 0 unused): paid-through days, so few at any site. */
+  validUntilValues: number[];
   validFrom: Map<number, number>;
   entriesLeft: Map<number, number>;
   bookings: Map<number, Booking[]>;
   pinVerifiers: Map<number, string>;
-  wiegandKeys: Uint32Array | Float64Array;
-  wiegandRefs: Uint32Array;
+  wiegandKeys: KeyIndexParts;
+  /** Per Wiegand slot, its member's reference + 1; 0 = the key was removed by a delta. */
+  wiegandRefs: UintParts;
   rawKeys: Map<string, number>;
   /** Keys this agent cannot read (unknown format, or not in canonical form): kept for the hash only. */
   unusableKeys: Map<string, number>;
@@ -117,13 +121,25 @@ export const partsBuffers = (parts: CacheParts): ArrayBuffer[] =>
   [
     parts.ids.kind === 'packed' ? parts.ids.words.buffer : undefined,
     parts.flags.buffer,
-    parts.profileIndex.buffer,
-    parts.validUntilSeconds.buffer,
-    parts.wiegandKeys.buffer,
-    parts.wiegandRefs.buffer,
+    parts.profileIndex.data.buffer,
+    parts.validUntilIndex.data.buffer,
+    parts.wiegandKeys.low.buffer,
+    parts.wiegandKeys.highs.buffer,
+    parts.wiegandKeys.starts.buffer,
+    parts.wiegandRefs.data.buffer,
   ].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
 
-export const secondsOf = (ms: number | null): number => (ms !== null && ms > 0 && ms % 1000 === 0 && ms / 1000 <= 0xffff_ffff ? ms / 1000 : 0);
+/** The index of a validUntil value in values (index 0 unused), adding it when new; 0 for none. */
+export function validUntilSlot(values: number[], indexOf: Map<number, number>, value: number | null): number {
+  if (value === null) return 0;
+  let index = indexOf.get(value);
+  if (index === undefined) {
+    index = values.length;
+    values.push(value);
+    indexOf.set(value, index);
+  }
+  return index;
+}
 
 /** Builds the compact form of a validated snapshot, with its content hash. */
 export function buildParts(snapshot: EntitlementSnapshot): CacheParts {
@@ -142,9 +158,10 @@ export function buildParts(snapshot: EntitlementSnapshot): CacheParts {
   }
 
   const flags = new Uint8Array(n);
-  const profileIndex = new Uint16Array(n);
-  const validUntilSeconds = new Uint32Array(n);
-  const validUntilExact = new Map<number, number>();
+  const profileIndex = UintColumn.sized(n, snapshot.profiles.length - 1);
+  const validUntilValues = [0];
+  const validUntilIndexOf = new Map<number, number>();
+  const validUntilSlots = new Uint32Array(n);
   const validFrom = new Map<number, number>();
   const entriesLeft = new Map<number, number>();
   const bookings = new Map<number, Booking[]>();
@@ -152,10 +169,8 @@ export function buildParts(snapshot: EntitlementSnapshot): CacheParts {
   for (let i = 0; i < n; i++) {
     const m = snapshot.members[original(i)] as MemberAccess;
     flags[i] = (STATUS_CODE.get(m.status) as number) | ((SUSPENSION_CODE.get(m.suspension) as number) << 3);
-    profileIndex[i] = m.profile;
-    const seconds = secondsOf(m.validUntil);
-    validUntilSeconds[i] = seconds;
-    if (seconds === 0 && m.validUntil !== null) validUntilExact.set(i, m.validUntil);
+    profileIndex.set(i, m.profile);
+    validUntilSlots[i] = validUntilSlot(validUntilValues, validUntilIndexOf, m.validUntil);
     if (m.validFrom !== null) validFrom.set(i, m.validFrom);
     if (m.entriesLeft !== null) entriesLeft.set(i, m.entriesLeft);
     if (m.bookings.length > 0) bookings.set(i, m.bookings);
@@ -188,6 +203,11 @@ export function buildParts(snapshot: EntitlementSnapshot): CacheParts {
     } else rawKeys.set(key, ref);
   });
   sortParallel(keys, refs);
+  // Stored as reference + 1, so 0 can mean a removed key whatever the column's width.
+  const refColumn = UintColumn.sized(wiegandCount, n);
+  for (let i = 0; i < wiegandCount; i++) refColumn.set(i, (refs[i] as number) + 1);
+  const validUntilIndex = UintColumn.sized(n, validUntilValues.length - 1);
+  for (let i = 0; i < n; i++) validUntilIndex.set(i, validUntilSlots[i] as number);
 
   return {
     siteId: snapshot.siteId,
@@ -201,15 +221,15 @@ export function buildParts(snapshot: EntitlementSnapshot): CacheParts {
     profiles: snapshot.profiles,
     ids: table.parts(),
     flags,
-    profileIndex,
-    validUntilSeconds,
-    validUntilExact,
+    profileIndex: profileIndex.parts(),
+    validUntilIndex: validUntilIndex.parts(),
+    validUntilValues,
     validFrom,
     entriesLeft,
     bookings,
     pinVerifiers,
-    wiegandKeys: keys,
-    wiegandRefs: refs,
+    wiegandKeys: splitKeys(keys),
+    wiegandRefs: refColumn.parts(),
     rawKeys,
     unusableKeys,
     extras: [],

@@ -1,5 +1,5 @@
 // The cache's running content hash. A snapshot's hash is computed once with EntitlementHash.of
-// (possibly in the snapshot thread, so it arrives here as a number); deltas then add and remove
+// (possibly in the snapshot process, so it arrives here as a number); deltas then add and remove
 // canonical records through an EntitlementHash of the changes. Both are sums modulo 2^52 of
 // per-record hashes (core/entitlement-hash.ts), so the value is their sum.
 import { EntitlementHash } from '../../core/entitlement-hash.ts';

@@ -1,12 +1,14 @@
 // The door's copy of who may enter, built from the Worker's entitlement snapshot (v2) and kept
 // current with deltas. A site may hold a million cards, so it is compact:
-//   - members sorted by id: packed ids (member-ids.ts), one byte of status + suspension, a Uint16
-//     profile index, validUntil as whole seconds in a Uint32Array (0 = none); validFrom,
-//     entriesLeft, bookings, PIN verifiers and validUntil values that are not whole seconds live
-//     in sparse Maps;
-//   - Wiegand keys as a sorted Uint32Array (Float64Array when a key needs more than 32 bits) with
-//     a parallel Uint32Array of member indexes (binary search); raw keys in a Map.
-// With one member per card and 22-character member ids that is 31 bytes per credential.
+//   - members sorted by id: packed ids (member-ids.ts), one byte of status + suspension, the
+//     profile index and validUntil (an index into the site's distinct paid-through instants) in
+//     columns of the narrowest width that holds them (columns.ts); validFrom, entriesLeft,
+//     bookings and PIN verifiers live in sparse Maps;
+//   - Wiegand keys sorted and split into high parts and per-card low bits (columns.ts), with a
+//     parallel column of member references (binary search); raw keys in a Map.
+// With one member per card, 22-character base-32 member ids, a few profiles, a few hundred
+// paid-through dates and cards issued in runs that is 14 + 1 + 1 + 1 + 1 + 3 = 21 bytes per
+// credential at a million (a 3-byte reference), 20 below 65,535 members.
 //
 // Deltas change the arrays in place where they can (an existing member or key) and keep what
 // does not fit (new members, new Wiegand keys) in small overlay structures, consulted first. When
@@ -17,7 +19,8 @@ import { credentialKey, parseCredentialKey, wiegandKeyNumber } from '../../core/
 import { canonicalCredential, canonicalDoor, canonicalMember, canonicalProfile, canonicalSchedule, canonicalSite } from '../../core/entitlement-hash.ts';
 import { MEMBERSHIP_STATUSES, SUSPENSIONS, type AccessProfile, type Booking, type DoorPolicy, type MemberAccess, type MembershipStatus, type SitePolicy } from '../../core/entitlement.ts';
 import type { Schedule } from '../../core/schedule.ts';
-import { buildParts, DeltaError, NO_MEMBER, REMOVED, secondsOf, STATUS_CODE, SUSPENSION_CODE, type CacheParts, type ExtraMember } from './cache-parts.ts';
+import { buildParts, DeltaError, NO_MEMBER, REMOVED, STATUS_CODE, SUSPENSION_CODE, validUntilSlot, type CacheParts, type ExtraMember } from './cache-parts.ts';
+import { KeyIndex, UintColumn } from './columns.ts';
 import { ContentHash } from './content-hash.ts';
 import { memberIdTableFromParts, type MemberIdTable } from './member-ids.ts';
 import { validateSnapshot } from './snapshot-check.ts';
@@ -44,15 +47,16 @@ export class EntitlementCache {
   private profileById: Map<string, number>;
   private readonly ids: MemberIdTable;
   private readonly flags: Uint8Array;
-  private readonly profileIndex: Uint16Array;
-  private readonly validUntilSeconds: Uint32Array;
-  private readonly validUntilExact: Map<number, number>;
+  private readonly profileIndex: UintColumn;
+  private readonly validUntilIndex: UintColumn;
+  private readonly validUntilValues: number[];
+  private readonly validUntilIndexOf: Map<number, number>;
   private readonly validFromMap: Map<number, number>;
   private readonly entriesLeftMap: Map<number, number>;
   private readonly bookingsMap: Map<number, Booking[]>;
   private readonly pinVerifierMap: Map<number, string>;
-  private readonly wiegandKeys: Uint32Array | Float64Array;
-  private readonly wiegandRefs: Uint32Array;
+  private readonly wiegandKeys: KeyIndex;
+  private readonly wiegandRefs: UintColumn;
   private readonly rawKeys: Map<string, number>;
   private readonly unusableKeys: Map<string, number>;
   private readonly extras: ExtraMember[];
@@ -77,15 +81,17 @@ export class EntitlementCache {
     this.profileById = new Map(parts.profiles.map((p, i) => [p.id, i]));
     this.ids = memberIdTableFromParts(parts.ids);
     this.flags = parts.flags;
-    this.profileIndex = parts.profileIndex;
-    this.validUntilSeconds = parts.validUntilSeconds;
-    this.validUntilExact = parts.validUntilExact;
+    this.profileIndex = UintColumn.fromParts(parts.profileIndex);
+    this.validUntilIndex = UintColumn.fromParts(parts.validUntilIndex);
+    this.validUntilValues = parts.validUntilValues;
+    this.validUntilIndexOf = new Map();
+    parts.validUntilValues.forEach((v, i) => i > 0 && this.validUntilIndexOf.set(v, i));
     this.validFromMap = parts.validFrom;
     this.entriesLeftMap = parts.entriesLeft;
     this.bookingsMap = parts.bookings;
     this.pinVerifierMap = parts.pinVerifiers;
-    this.wiegandKeys = parts.wiegandKeys;
-    this.wiegandRefs = parts.wiegandRefs;
+    this.wiegandKeys = new KeyIndex(parts.wiegandKeys);
+    this.wiegandRefs = UintColumn.fromParts(parts.wiegandRefs);
     this.rawKeys = parts.rawKeys;
     this.unusableKeys = parts.unusableKeys;
     this.extras = parts.extras;
@@ -101,7 +107,7 @@ export class EntitlementCache {
       if (!e.removed) this.members++;
     });
     for (let i = 0; i < this.wiegandRefs.length; i++) {
-      if (this.wiegandRefs[i] === NO_MEMBER) this.removedSlots++;
+      if (this.wiegandRefs.get(i) === 0) this.removedSlots++;
       else this.wiegandAlive++;
     }
   }
@@ -129,15 +135,15 @@ export class EntitlementCache {
       profiles: this.profileList,
       ids: this.ids.parts(),
       flags: this.flags,
-      profileIndex: this.profileIndex,
-      validUntilSeconds: this.validUntilSeconds,
-      validUntilExact: this.validUntilExact,
+      profileIndex: this.profileIndex.parts(),
+      validUntilIndex: this.validUntilIndex.parts(),
+      validUntilValues: this.validUntilValues,
       validFrom: this.validFromMap,
       entriesLeft: this.entriesLeftMap,
       bookings: this.bookingsMap,
       pinVerifiers: this.pinVerifierMap,
-      wiegandKeys: this.wiegandKeys,
-      wiegandRefs: this.wiegandRefs,
+      wiegandKeys: this.wiegandKeys.parts(),
+      wiegandRefs: this.wiegandRefs.parts(),
       rawKeys: this.rawKeys,
       unusableKeys: this.unusableKeys,
       extras: this.extras,
@@ -175,7 +181,7 @@ export class EntitlementCache {
       this.wiegandRefs.byteLength +
       this.flags.byteLength +
       this.profileIndex.byteLength +
-      this.validUntilSeconds.byteLength +
+      this.validUntilIndex.byteLength +
       this.ids.byteLength
     );
   }
@@ -204,14 +210,14 @@ export class EntitlementCache {
 
   private baseMember(i: number): MemberAccess {
     const f = this.flags[i] as number;
-    const seconds = this.validUntilSeconds[i] as number;
+    const validUntil = this.validUntilIndex.get(i);
     return {
       id: this.ids.get(i),
       status: MEMBERSHIP_STATUSES[f & 0x07] as MembershipStatus,
       suspension: (f >> 3) & 0x03 ? (SUSPENSIONS[((f >> 3) & 0x03) - 1] as MemberAccess['suspension']) : null,
-      profile: this.profileIndex[i] as number,
+      profile: this.profileIndex.get(i),
       validFrom: this.validFromMap.get(i) ?? null,
-      validUntil: seconds !== 0 ? seconds * 1000 : (this.validUntilExact.get(i) ?? null),
+      validUntil: validUntil !== 0 ? (this.validUntilValues[validUntil] as number) : null,
       entriesLeft: this.entriesLeftMap.get(i) ?? null,
       bookings: this.bookingsMap.get(i) ?? [],
       ...(this.pinVerifierMap.has(i) ? { pinVerifier: this.pinVerifierMap.get(i) } : {}),
@@ -235,17 +241,13 @@ export class EntitlementCache {
   }
 
   private wiegandSlot(value: number): number {
-    const keys = this.wiegandKeys;
-    let lo = 0;
-    let hi = keys.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const key = keys[mid] as number;
-      if (key < value) lo = mid + 1;
-      else if (key > value) hi = mid - 1;
-      else return mid;
-    }
-    return -1;
+    return this.wiegandKeys.slotOf(value);
+  }
+
+  /** The member reference in a Wiegand slot, or NO_MEMBER when a delta removed the key. */
+  private slotRef(slot: number): number {
+    const stored = this.wiegandRefs.get(slot);
+    return stored === 0 ? NO_MEMBER : stored - 1;
   }
 
   lookupWiegand(facility: number, card: number): CachedMember | undefined {
@@ -264,7 +266,7 @@ export class EntitlementCache {
       return ref === undefined ? undefined : this.cached(ref);
     }
     const slot = this.wiegandSlot(wiegandKeyNumber(identity.facilityCode, identity.cardNumber));
-    return slot < 0 ? undefined : this.cached(this.wiegandRefs[slot] as number);
+    return slot < 0 ? undefined : this.cached(this.slotRef(slot));
   }
 
   /** A member by id. */
@@ -284,7 +286,7 @@ export class EntitlementCache {
     else if (identity.kind === 'raw') ref = this.rawKeys.get(key);
     else {
       const slot = this.wiegandSlot(wiegandKeyNumber(identity.facilityCode, identity.cardNumber));
-      ref = slot < 0 ? undefined : (this.wiegandRefs[slot] as number);
+      ref = slot < 0 ? undefined : this.slotRef(slot);
     }
     return ref === undefined || ref === NO_MEMBER ? undefined : this.idOf(ref);
   }
@@ -312,7 +314,7 @@ export class EntitlementCache {
   }
 
   private setSlot(slot: number, ref: number) {
-    const before = this.wiegandRefs[slot] as number;
+    const before = this.slotRef(slot);
     if (before === NO_MEMBER && ref !== NO_MEMBER) {
       this.removedSlots--;
       this.wiegandAlive++;
@@ -320,7 +322,7 @@ export class EntitlementCache {
       this.removedSlots++;
       this.wiegandAlive--;
     }
-    this.wiegandRefs[slot] = ref;
+    this.wiegandRefs.set(slot, ref === NO_MEMBER ? 0 : ref + 1);
   }
 
   /**
@@ -329,12 +331,12 @@ export class EntitlementCache {
    */
   private dropCredentialsOf(refs: Set<number>) {
     const drop = (key: string, ref: number) => this.hash.remove('credential', canonicalCredential(key, this.idOf(ref)));
-    for (let slot = 0; slot < this.wiegandRefs.length; slot++) {
-      const ref = this.wiegandRefs[slot] as number;
-      if (ref === NO_MEMBER || !refs.has(ref)) continue;
-      drop(wiegandKeyText(this.wiegandKeys[slot] as number), ref);
+    this.wiegandKeys.forEach((slot, key) => {
+      const ref = this.slotRef(slot);
+      if (ref === NO_MEMBER || !refs.has(ref)) return;
+      drop(wiegandKeyText(key), ref);
       this.setSlot(slot, NO_MEMBER);
-    }
+    });
     for (const map of [this.rawKeys, this.unusableKeys]) {
       for (const [key, ref] of map) {
         if (!refs.has(ref)) continue;
@@ -370,10 +372,10 @@ export class EntitlementCache {
     // Members whose profile is gone change record: rehash them with the fallback profile.
     const orphans: number[] = [];
     for (let i = 0; i < this.baseCount; i++) {
-      const j = remap[this.profileIndex[i] as number] ?? -1;
-      if (j >= 0) this.profileIndex[i] = j;
+      const j = remap[this.profileIndex.get(i)] ?? -1;
+      if (j >= 0) this.profileIndex.set(i, j);
       else if (((this.flags[i] as number) & REMOVED) === 0) orphans.push(i);
-      else this.profileIndex[i] = 0;
+      else this.profileIndex.set(i, 0);
     }
     for (const i of orphans) this.hashMember('remove', i);
     const orphanExtras = this.extras.filter((e) => !e.removed && !byId.has(e.profileId));
@@ -381,7 +383,7 @@ export class EntitlementCache {
     this.profileList = [...next];
     this.profileById = byId;
     for (const i of orphans) {
-      this.profileIndex[i] = 0;
+      this.profileIndex.set(i, 0);
       this.hashMember('add', i);
     }
     for (const e of orphanExtras) {
@@ -393,11 +395,8 @@ export class EntitlementCache {
   private writeBase(i: number, m: MemberAccess, profile: number) {
     const f = (STATUS_CODE.get(m.status) as number) | ((SUSPENSION_CODE.get(m.suspension) as number) << 3);
     this.flags[i] = f;
-    this.profileIndex[i] = profile;
-    const seconds = secondsOf(m.validUntil);
-    this.validUntilSeconds[i] = seconds;
-    if (seconds === 0 && m.validUntil !== null) this.validUntilExact.set(i, m.validUntil);
-    else this.validUntilExact.delete(i);
+    this.profileIndex.set(i, profile);
+    this.validUntilIndex.set(i, validUntilSlot(this.validUntilValues, this.validUntilIndexOf, m.validUntil));
     const sparse = <T>(map: Map<number, T>, value: T | null, keep: boolean) => (keep ? map.set(i, value as T) : map.delete(i));
     sparse(this.validFromMap, m.validFrom, m.validFrom !== null);
     sparse(this.entriesLeftMap, m.entriesLeft, m.entriesLeft !== null);
@@ -524,10 +523,10 @@ export class EntitlementCache {
       if (i >= 0) credentials.push([key, i]);
       else dropped++;
     };
-    for (let s = 0; s < this.wiegandKeys.length; s++) {
-      const ref = this.wiegandRefs[s] as number;
-      if (ref !== NO_MEMBER) push(wiegandKeyText(this.wiegandKeys[s] as number), ref);
-    }
+    this.wiegandKeys.forEach((slot, key) => {
+      const ref = this.slotRef(slot);
+      if (ref !== NO_MEMBER) push(wiegandKeyText(key), ref);
+    });
     for (const [key, ref] of this.rawKeys) push(key, ref);
     for (const [key, ref] of this.unusableKeys) push(key, ref);
     for (const [key, id] of this.newKeys) push(key, this.refOf(id));

@@ -1,19 +1,122 @@
 // Member ids, stored compactly and sorted, so the cache can find a member by id (for deltas)
-// without a million-entry Map. Ids look like `mem_` plus base-36 characters; when every id in a
-// snapshot has that shape and the same length (the usual case), three characters are packed into
-// one 16-bit word (36^3 < 2^16), so a 22-character suffix costs 16 bytes instead of a ~60-byte
-// string. Word order equals string order for same-length ids, so a packed table is sorted by a
-// radix sort over the words and searched by binary search. Any other shape falls back to a plain
-// sorted array of strings.
+// without a million-entry Map. Ids look like `mem_` plus lowercase base-32 characters (the
+// Worker's, edge/lib/ids.ts) or base-36 ones; when every id in a snapshot has one of those shapes
+// and the same length (the usual case), the suffix is packed into 16-bit words: 5 bits a character
+// for base 32 (a 22-character suffix in 14 bytes), three characters a word for base 36 (16 bytes),
+// instead of a ~60-byte string. Both alphabets are in character-code order, so word order equals
+// string order for same-length ids: a packed table is sorted by a radix sort over the words and
+// searched by binary search. Any other shape falls back to a plain sorted array of strings.
 
 const PREFIX = 'mem_';
-const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
-const VALUE = new Int8Array(128).fill(-1);
-for (let i = 0; i < ALPHABET.length; i++) VALUE[ALPHABET.charCodeAt(i)] = i;
+
+/** How a suffix of one alphabet becomes 16-bit words, and back. */
+type Codec = {
+  radix: 32 | 36;
+  /** The character's value, or -1 when it is not in the alphabet. */
+  value: Int8Array;
+  alphabet: string;
+  wordsPerId(suffixLength: number): number;
+  /** Writes the suffix's words at words[at..]; false when a character is outside the alphabet. */
+  encode(id: string, suffixLength: number, words: Uint16Array, at: number): boolean;
+  decode(words: Uint16Array, at: number, suffixLength: number): string;
+};
+
+const valuesOf = (alphabet: string) => {
+  const value = new Int8Array(128).fill(-1);
+  for (let i = 0; i < alphabet.length; i++) value[alphabet.charCodeAt(i)] = i;
+  return value;
+};
+const valueAt = (value: Int8Array, id: string, i: number) => {
+  const code = id.charCodeAt(i);
+  return code < 128 ? (value[code] as number) : -1;
+};
+
+// Three characters a word (36^3 < 2^16).
+const BASE36: Codec = (() => {
+  const alphabet = '0123456789abcdefghijklmnopqrstuvwxyz';
+  const value = valuesOf(alphabet);
+  return {
+    radix: 36,
+    value,
+    alphabet,
+    wordsPerId: (suffixLength) => Math.ceil(suffixLength / 3),
+    encode(id, suffixLength, words, at) {
+      for (let w = 0; w * 3 < suffixLength; w++) {
+        let word = 0;
+        const start = PREFIX.length + w * 3;
+        const end = Math.min(start + 3, id.length);
+        for (let i = start; i < end; i++) {
+          const v = valueAt(value, id, i);
+          if (v < 0) return false;
+          word = word * 36 + v;
+        }
+        words[at + w] = word;
+      }
+      return true;
+    },
+    decode(words, at, suffixLength) {
+      let out = '';
+      for (let w = 0; w * 3 < suffixLength; w++) {
+        let word = words[at + w] as number;
+        const chars = Math.min(3, suffixLength - w * 3);
+        let chunk = '';
+        for (let c = 0; c < chars; c++) {
+          chunk = alphabet[word % 36] + chunk;
+          word = Math.floor(word / 36);
+        }
+        out += chunk;
+      }
+      return out;
+    },
+  };
+})();
+
+// Five bits a character, most significant first, the last word padded with zeros.
+const BASE32: Codec = (() => {
+  const alphabet = '0123456789abcdefghjkmnpqrstvwxyz';
+  const value = valuesOf(alphabet);
+  return {
+    radix: 32,
+    value,
+    alphabet,
+    wordsPerId: (suffixLength) => Math.ceil((suffixLength * 5) / 16),
+    encode(id, suffixLength, words, at) {
+      const n = Math.ceil((suffixLength * 5) / 16);
+      words.fill(0, at, at + n);
+      for (let c = 0; c < suffixLength; c++) {
+        const v = valueAt(value, id, PREFIX.length + c);
+        if (v < 0) return false;
+        // The character's 5 bits start at bit 5c of the id; they may straddle two words.
+        const bit = c * 5;
+        const w = bit >> 4;
+        const shift = 11 - (bit & 15); // where the 5 bits sit in word w (negative: they spill over)
+        if (shift >= 0) words[at + w] = (words[at + w] as number) | (v << shift);
+        else {
+          words[at + w] = (words[at + w] as number) | (v >> -shift);
+          words[at + w + 1] = (words[at + w + 1] as number) | ((v << (16 + shift)) & 0xffff);
+        }
+      }
+      return true;
+    },
+    decode(words, at, suffixLength) {
+      let out = '';
+      for (let c = 0; c < suffixLength; c++) {
+        const bit = c * 5;
+        const w = bit >> 4;
+        const shift = 11 - (bit & 15);
+        const v = shift >= 0 ? ((words[at + w] as number) >> shift) & 31 : ((((words[at + w] as number) << -shift) | ((words[at + w + 1] as number) >> (16 + shift))) & 31);
+        out += alphabet[v];
+      }
+      return out;
+    },
+  };
+})();
+
+const CODECS = { 32: BASE32, 36: BASE36 } as const;
 
 /** A table's contents as plain data, for posting between threads. */
 export type MemberIdParts =
-  | { kind: 'packed'; length: number; suffixLength: number; words: Uint16Array }
+  | { kind: 'packed'; radix: 32 | 36; length: number; suffixLength: number; words: Uint16Array }
   | { kind: 'plain'; ids: string[] };
 
 export interface MemberIdTable {
@@ -30,11 +133,12 @@ export interface MemberIdTable {
 class PackedIds implements MemberIdTable {
   private readonly wordsPerId: number;
   constructor(
+    private readonly codec: Codec,
     readonly length: number,
     private readonly suffixLength: number,
     private readonly words: Uint16Array,
   ) {
-    this.wordsPerId = Math.ceil(suffixLength / 3);
+    this.wordsPerId = codec.wordsPerId(suffixLength);
   }
 
   get byteLength() {
@@ -42,24 +146,12 @@ class PackedIds implements MemberIdTable {
   }
 
   parts(): MemberIdParts {
-    return { kind: 'packed', length: this.length, suffixLength: this.suffixLength, words: this.words };
+    return { kind: 'packed', radix: this.codec.radix, length: this.length, suffixLength: this.suffixLength, words: this.words };
   }
 
   get(index: number): string {
     if (index < 0 || index >= this.length) throw new RangeError(`member index ${index} out of range`);
-    let out = PREFIX;
-    const base = index * this.wordsPerId;
-    for (let w = 0; w < this.wordsPerId; w++) {
-      let word = this.words[base + w] as number;
-      const chars = Math.min(3, this.suffixLength - w * 3);
-      let chunk = '';
-      for (let c = 0; c < chars; c++) {
-        chunk = ALPHABET[word % 36] + chunk;
-        word = Math.floor(word / 36);
-      }
-      out += chunk;
-    }
-    return out;
+    return PREFIX + this.codec.decode(this.words, index * this.wordsPerId, this.suffixLength);
   }
 
   compare(a: number, b: number): number {
@@ -72,7 +164,7 @@ class PackedIds implements MemberIdTable {
   }
 
   find(id: string): number {
-    const target = encode(id, this.suffixLength);
+    const target = encode(this.codec, id, this.suffixLength);
     if (!target) return -1;
     const n = this.wordsPerId;
     let lo = 0;
@@ -93,7 +185,7 @@ class PackedIds implements MemberIdTable {
     const n = this.wordsPerId;
     const words = new Uint16Array(this.words.length);
     for (let i = 0; i < order.length; i++) words.set(this.words.subarray((order[i] as number) * n, (order[i] as number) * n + n), i * n);
-    return new PackedIds(this.length, this.suffixLength, words);
+    return new PackedIds(this.codec, this.length, this.suffixLength, words);
   }
 
   /** Permutation that sorts the ids: an LSD radix sort over the 16-bit words. */
@@ -171,51 +263,40 @@ class PlainIds implements MemberIdTable {
   }
 }
 
-function encode(id: string, suffixLength: number): Uint16Array | undefined {
+function encode(codec: Codec, id: string, suffixLength: number): Uint16Array | undefined {
   if (id.length !== PREFIX.length + suffixLength || !id.startsWith(PREFIX)) return undefined;
-  const wordsPerId = Math.ceil(suffixLength / 3);
-  const words = new Uint16Array(wordsPerId);
-  for (let w = 0; w < wordsPerId; w++) {
-    let word = 0;
-    const start = PREFIX.length + w * 3;
-    const end = Math.min(start + 3, id.length);
-    for (let i = start; i < end; i++) {
-      const code = id.charCodeAt(i);
-      const value = code < 128 ? (VALUE[code] as number) : -1;
-      if (value < 0) return undefined;
-      word = word * 36 + value;
-    }
-    words[w] = word;
-  }
-  return words;
+  const words = new Uint16Array(codec.wordsPerId(suffixLength));
+  return codec.encode(id, suffixLength, words, 0) ? words : undefined;
 }
 
-const packable = (ids: readonly string[]): number | undefined => {
+/** The codec every id fits (base 32 before base 36: it packs tighter), with the suffix length. */
+const packable = (ids: readonly string[]): { codec: Codec; suffixLength: number } | undefined => {
   const first = ids[0];
-  if (first === undefined || !first.startsWith(PREFIX)) return undefined;
+  if (first === undefined || !first.startsWith(PREFIX) || first.length === PREFIX.length) return undefined;
   const length = first.length;
-  for (const id of ids) {
-    if (id.length !== length || !id.startsWith(PREFIX)) return undefined;
-    for (let i = PREFIX.length; i < length; i++) {
-      const code = id.charCodeAt(i);
-      if (code >= 128 || (VALUE[code] as number) < 0) return undefined;
-    }
-  }
-  return length - PREFIX.length;
+  const fits = (codec: Codec) =>
+    ids.every((id) => {
+      if (id.length !== length || !id.startsWith(PREFIX)) return false;
+      for (let i = PREFIX.length; i < length; i++) if (valueAt(codec.value, id, i) < 0) return false;
+      return true;
+    });
+  const codec = fits(BASE32) ? BASE32 : fits(BASE36) ? BASE36 : undefined;
+  return codec && { codec, suffixLength: length - PREFIX.length };
 };
 
 /** A table of the ids in the order given (call sortIds before using find). */
 export function memberIdTable(ids: readonly string[]): MemberIdTable {
-  const suffixLength = packable(ids);
-  if (suffixLength === undefined || suffixLength === 0) return new PlainIds([...ids]);
-  const wordsPerId = Math.ceil(suffixLength / 3);
+  const shape = packable(ids);
+  if (!shape) return new PlainIds([...ids]);
+  const { codec, suffixLength } = shape;
+  const wordsPerId = codec.wordsPerId(suffixLength);
   const words = new Uint16Array(ids.length * wordsPerId);
-  ids.forEach((id, index) => words.set(encode(id, suffixLength) as Uint16Array, index * wordsPerId));
-  return new PackedIds(ids.length, suffixLength, words);
+  ids.forEach((id, index) => codec.encode(id, suffixLength, words, index * wordsPerId));
+  return new PackedIds(codec, ids.length, suffixLength, words);
 }
 
 export function memberIdTableFromParts(parts: MemberIdParts): MemberIdTable {
-  return parts.kind === 'packed' ? new PackedIds(parts.length, parts.suffixLength, parts.words) : new PlainIds(parts.ids);
+  return parts.kind === 'packed' ? new PackedIds(CODECS[parts.radix], parts.length, parts.suffixLength, parts.words) : new PlainIds(parts.ids);
 }
 
 /**

@@ -1,6 +1,6 @@
 // The heavy part of adopting a snapshot — decoding, parsing, validating, building the compact
 // arrays and hashing a possibly million-member snapshot — as plain functions, run either in the
-// snapshot thread (snapshot-thread.ts) or inline for small bodies.
+// snapshot process (snapshot-process.ts) or inline for small bodies.
 import { buildParts, SnapshotError, type CacheParts } from './cache-parts.ts';
 import { EntitlementCache } from './entitlement-cache.ts';
 import { unwrapSnapshot, validateSnapshot } from './snapshot-check.ts';

@@ -1,6 +1,6 @@
 // Runs in its own process (node --expose-gc): loads the agent's modules, measures memory, builds
 // n credentials in the chosen layout, measures again and times door decisions.
-//   agent    the agent's path: snapshot bytes → parse and build in the snapshot thread → cache
+//   agent    the agent's path: snapshot bytes → parse and build in the snapshot process → cache
 //   compact  the agent's cache built in this thread from a snapshot object
 //   map      a Map from credential key to member object (the obvious layout)
 //   sqlite   a SQLite lookup per tap (better-sqlite3, in memory, prepared statement)
@@ -50,7 +50,7 @@ let snapshot: ReturnType<typeof syntheticSnapshot> | null = layout === 'agent' ?
 
 let lookup: (facility: number, card: number) => Found;
 if (layout === 'agent') {
-  // The body as it arrives from the network: bytes, built in the snapshot thread. The agent writes
+  // The body as it arrives from the network: bytes, built in the snapshot process. The agent writes
   // the returned bytes to cache.json and lets them go; so does this.
   const build = async () => {
     if (!snapshotFile) throw new Error('the agent layout reads its snapshot from a file (write-snapshot.ts)');

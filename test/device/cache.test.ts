@@ -1,4 +1,5 @@
 import { mkdtemp, readdir, readFile, stat, writeFile, appendFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { DEFAULT_PROFILE, MEMBERSHIP_STATUSES, type AccessProfile, type MemberAc
 import { SnapshotBuilder } from '../../device/cache/builder.ts';
 import { sortParallel } from '../../device/cache/cache-parts.ts';
 import { EntitlementCache } from '../../device/cache/entitlement-cache.ts';
+import { KeyIndex, splitKeys, UintColumn } from '../../device/cache/columns.ts';
 import { memberIdTable, sortIds } from '../../device/cache/member-ids.ts';
 import { rewriteParts } from '../../device/cache/snapshot-work.ts';
 import { CacheStore, cachePath, deltasPath, loadCache, saveSnapshot } from '../../device/cache/store.ts';
@@ -33,6 +35,10 @@ const member = (over: Partial<MemberAccess> = {}): MemberAccess => ({
   bookings: [],
   ...over,
 });
+
+const BASE32 = '0123456789abcdefghjkmnpqrstvwxyz';
+/** An id shaped like the Worker's (edge/lib/ids.ts): `mem_` and 22 base-32 characters. */
+const workerId = () => `mem_${[...randomBytes(22)].map((b) => BASE32[b % 32]).join('')}`;
 
 const withHash = (s: Omit<EntitlementSnapshot, 'hash'>): EntitlementSnapshot => ({ ...s, hash: EntitlementHash.of(s).value });
 
@@ -168,19 +174,90 @@ describe('entitlement cache', () => {
     expect(bad((s) => s.members.push({ ...(s.members[0] as MemberAccess) }))).toThrow(/twice/);
   });
 
-  it('stays within 32 bytes per credential for a large site (one member per card, validUntil on all)', () => {
+  it('stays within 22 bytes per credential for a large site (one member per card, validUntil on all)', () => {
     const n = 100_000;
-    const validUntil = Date.UTC(2027, 0, 1);
-    const members = Array.from({ length: n }, () => member({ validUntil, profile: 1 }));
+    // The Worker's ids (base 32), paid-through days, cards spread over 256 facilities.
+    const members = Array.from({ length: n }, (_, i) => member({ id: workerId(), validUntil: Date.UTC(2027, 0, 1 + (i % 40)), profile: 1 }));
     const credentials = members.map((_, i): [string, number] => [`wiegand:${i % 256}:${(i * 7919) % 65_536}`, i]);
     const unique = new Map(credentials);
     const snapshot = withHash({ ...sampleSnapshot(), members, credentials: [...unique] });
     const cache = EntitlementCache.fromSnapshot(snapshot);
     expect(cache.size).toBe(unique.size);
-    // 4-byte key + 4-byte member index + 16-byte packed id + 1-byte status + 2-byte profile + 4-byte validUntil.
-    expect(cache.compactBytes / n).toBeLessThanOrEqual(32);
-    const [key, index] = [...unique][12_345] as [string, number];
-    expect(cache.lookup(key)?.member).toEqual(members[index]);
+    // 14-byte packed id + 1-byte status + 1-byte profile + 1-byte validUntil index + 2-byte low
+    // key bits (256 facilities: 16 bits split off) + 3-byte member reference (more than 65,535).
+    expect(cache.compactBytes / n).toBeLessThanOrEqual(22);
+    for (const [key, index] of [...unique].filter((_, i) => i % 997 === 0)) expect(cache.lookup(key)?.member).toEqual(members[index]);
+    expectSameAnswers(cache, snapshot);
+  });
+
+  it("packs the Worker's base-32 ids in 14 bytes, every character at every bit position, in string order", () => {
+    const ids = Array.from({ length: 500 }, () => workerId());
+    // Every character of the alphabet at every position of the suffix.
+    for (let c = 0; c < 32; c++) ids.push(`mem_${BASE32[c]!.repeat(22)}`);
+    const { table } = sortIds(memberIdTable(ids));
+    expect(table.byteLength).toBe(ids.length * 14);
+    expect(table.parts()).toMatchObject({ kind: 'packed', radix: 32 });
+    const sorted = [...ids].sort();
+    expect(sorted.map((_, i) => table.get(i))).toEqual(sorted);
+    for (const id of ids) expect(table.get(table.find(id))).toBe(id);
+    // A base-36 character (i) is not in the Worker's alphabet: those ids pack three to a word.
+    expect(memberIdTable(['mem_iiiiiiiiiiiiiiiiiiiiii', ...ids]).parts()).toMatchObject({ kind: 'packed', radix: 36 });
+  });
+
+  it('splits Wiegand keys where it costs fewest bytes, 36-bit keys included, and finds every key', () => {
+    const check = (keys: number[], lowBits: number) => {
+      const sorted = [...new Set(keys)].sort((a, b) => a - b);
+      const parts = splitKeys(sorted);
+      expect(parts.lowBits).toBe(lowBits);
+      const index = new KeyIndex(parts);
+      sorted.forEach((key, slot) => expect(index.slotOf(key)).toBe(slot));
+      const seen: number[] = [];
+      index.forEach((slot, key) => seen.push(key));
+      expect(seen).toEqual(sorted);
+      for (let i = 0; i < 200; i++) {
+        const probe = Math.floor(Math.random() * 2 ** 36);
+        expect(index.slotOf(probe)).toBe(sorted.indexOf(probe));
+      }
+    };
+    // Cards issued in runs: one byte each.
+    check(Array.from({ length: 5000 }, (_, i) => 7 * 2 ** 20 + i), 8);
+    // Random cards in a few facilities: two bytes each.
+    check(Array.from({ length: 5000 }, (_, i) => (i % 4) * 2 ** 20 + Math.floor(Math.random() * 2 ** 20)), 16);
+    // Random 36-bit keys: four bytes each, the top bits in the small table.
+    check(Array.from({ length: 5000 }, () => Math.floor(Math.random() * 2 ** 36)), 32);
+  });
+
+  it('widens a column when a delta needs it: the 257th profile, the 256th distinct paid-through day, and keeps every answer', () => {
+    const snapshot = sampleSnapshot();
+    const cache = EntitlementCache.fromSnapshot(snapshot);
+    const before = cache.compactBytes;
+    const profiles = Array.from({ length: 300 }, (_, i): AccessProfile => (i === 0 ? DEFAULT_PROFILE : { ...DEFAULT_PROFILE, id: `prof_${String(i).padStart(12, '0')}` }));
+    const upsert = snapshot.members.map((m, i) => ({ ...m, profile: 290 + i, validUntil: Date.UTC(2027, 0, 1) }));
+    // 300 new distinct validUntil values on new members, with cards.
+    const extra = Array.from({ length: 300 }, (_, i) => member({ validUntil: Date.UTC(2027, 0, 1) + i * 86_400_000, profile: i }));
+    const d: EntitlementDelta = {
+      siteId,
+      fromVersion: snapshot.version,
+      version: snapshot.version + 1,
+      serverTime: snapshot.serverTime + 1000,
+      hash: '',
+      profiles,
+      members: { upsert: [...upsert, ...extra], remove: [] },
+      credentials: { upsert: extra.map((m, i): [string, string] => [`wiegand:77:${i}`, m.id]), remove: [] },
+    };
+    const after = applyDelta(snapshot, d);
+    d.hash = EntitlementHash.of(after).value;
+    expect(cache.applyDelta(d).hashMatches).toBe(true);
+    expect(cache.compactBytes).toBeGreaterThan(before);
+    expectSameAnswers(cache, after);
+    // Rebuilt from its own parts, every member reads back the same (the new layout is 2-byte).
+    const rebuilt = EntitlementCache.fromParts(rewriteParts(cache.parts()).parts);
+    expectSameAnswers(rebuilt, after);
+    const column = UintColumn.sized(3, 200);
+    column.set(1, 70_000);
+    column.set(2, 2 ** 32 - 1);
+    expect([column.get(0), column.get(1), column.get(2)]).toEqual([0, 70_000, 2 ** 32 - 1]);
+    expect(() => column.set(0, -1)).toThrow(RangeError);
   });
 });
 
@@ -296,7 +373,7 @@ describe('deltas', () => {
 });
 
 describe('cache persistence', () => {
-  const builder = new SnapshotBuilder({ log: createMemoryLogger(), thread: false });
+  const builder = new SnapshotBuilder({ log: createMemoryLogger(), childProcess: false });
 
   it('round-trips through cache.json, written 0600 with no temp files left', async () => {
     const dir = await tempDir();
@@ -381,8 +458,8 @@ describe('cache persistence', () => {
   });
 });
 
-describe('snapshot thread', () => {
-  it('builds a large snapshot off the main thread, with the same result as inline', async () => {
+describe('snapshot process', () => {
+  it('builds a large snapshot in a child process, with the same result as inline, and stops the child when done', async () => {
     const n = 30_000;
     const members = Array.from({ length: n }, (_, i) => member({ validUntil: i % 2 ? Date.UTC(2027, 0, 1) : null }));
     const snapshot = withHash({ ...sampleSnapshot(), members, credentials: members.map((_, i): [string, number] => [`wiegand:${i >> 16}:${i & 0xffff}`, i]) });
@@ -390,11 +467,14 @@ describe('snapshot thread', () => {
     const log = createMemoryLogger();
     const threaded = new SnapshotBuilder({ log });
     try {
-      // The main thread stays free while the thread works: count timer ticks meanwhile.
+      // The event loop stays free while the child works: count timer ticks meanwhile.
       let ticks = 0;
       const ticker = setInterval(() => ticks++, 5);
-      const result = await threaded.process(bytes.slice());
+      const pending = threaded.process(bytes.slice());
+      expect(threaded.childRunning).toBe(true);
+      const result = await pending;
       clearInterval(ticker);
+      expect(threaded.childRunning).toBe(false);
       expect(result.kind).toBe('snapshot');
       if (result.kind !== 'snapshot') return;
       expect(result.bytes.byteLength).toBe(bytes.byteLength);
@@ -402,7 +482,9 @@ describe('snapshot thread', () => {
       expect(cache.hashValue).toBe(snapshot.hash);
       expect(cache.lookupWiegand(0, 4242)?.member).toEqual(members[4242]);
       expect(ticks).toBeGreaterThan(0);
-      const rewritten = await threaded.rewrite(cache.parts());
+      const rewriting = threaded.rewrite(cache.parts());
+      expect(threaded.childRunning).toBe(true);
+      const rewritten = await rewriting;
       expect(EntitlementCache.fromParts(rewritten.parts).hashValue).toBe(snapshot.hash);
       await expect(threaded.process(new TextEncoder().encode(`{"siteId": 1, "pad": "${'x'.repeat(300_000)}"}`))).rejects.toThrow(/malformed/);
       expect(log.records.filter((r) => r.level !== 'debug')).toEqual([]);

@@ -85,11 +85,13 @@ describe('Wiegand reader on the simulated driver', () => {
   });
 
   it('joins bursts closer than a configured gap into one frame', async () => {
-    const { gpio, reads } = setup({ gapMs: 80 });
+    // The gap is wide: the player stamps each frame's edges on its schedule but starts the next
+    // frame by the clock, so a loaded machine's late timers widen the stamped pause between them.
+    const { gpio, reads } = setup({ gapMs: 500 });
     await gpio.injectWiegand(D0, D1, encodeWiegand('H10301', 1, 100), realistic);
     await sleep(30);
     await gpio.injectWiegand(D0, D1, encodeWiegand('H10301', 2, 200), realistic);
-    await waitFor(() => reads.length >= 1, 'a read');
+    await waitFor(() => reads.length >= 1, 'a read', 5000);
     await sleep(100);
     expect(reads).toHaveLength(1);
     expect(reads[0]).toMatchObject({ ok: false });
@@ -129,10 +131,10 @@ describe('Wiegand reader modes and faults', () => {
 
   it('ends a frame as soon as the configured format and parity match, without waiting for the gap', async () => {
     const { gpio, reads } = open({ mode: { kind: 'format', format: 'H10301' }, gapMs: 200 });
-    const started = Date.now();
     await gpio.injectWiegand(D0, D1, encodeWiegand('H10301', 7, 777), { spacingMs: 1 });
-    const [read] = await waitFor(() => reads.length > 0 && reads, 'a read', 1000, 1);
-    expect(Date.now() - started).toBeLessThan(150);
+    // Ended on the last edge, not 200 ms later by the gap: the read is there as the frame ends.
+    expect(reads).toHaveLength(1);
+    const [read] = reads;
     expect(read).toMatchObject({ ok: true, credentialKey: 'wiegand:7:777', endedBy: 'format' });
   });
 

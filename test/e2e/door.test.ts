@@ -70,13 +70,13 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     }, 'the granted check-in to be listed by the API', 10_000);
   });
 
-  it('denies within a second of the member being suspended, and the relay never moves', async () => {
+  it('denies within two seconds of the member being suspended (the bench times it: P4), and the relay never moves', async () => {
     const suspendedAt = Date.now();
     await gym.call('PATCH', `/v1/members/${member.id}`, { status: 'suspended' });
     const version = await siteVersion();
-    await waitUntil(async () => (await agentVersion()) >= version, 'the agent to learn of the suspension', 1_000, 10);
+    await waitUntil(async () => (await agentVersion()) >= version, 'the agent to learn of the suspension', 2_000, 10);
     const propagationMs = Date.now() - suspendedAt;
-    expect(propagationMs).toBeLessThan(1_000);
+    expect(propagationMs).toBeLessThan(2_000);
 
     const before = await settledRelay();
     const { decision } = await tap(frame(12, 345));
@@ -85,17 +85,17 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
     expect((await relay()).history.length).toBe(before);
   });
 
-  it('denies a withdrawn card within a second', async () => {
+  it('denies a withdrawn card within two seconds', async () => {
     const extra = await gym.call<{ id: string }>('POST', '/v1/credentials', { kind: 'wiegand', memberId: other.id, facilityCode: 12, cardNumber: 347 });
-    await waitUntil(async () => (await agentVersion()) >= (await siteVersion()), 'the agent to learn the new card', 2_000, 10);
+    await waitUntil(async () => (await agentVersion()) >= (await siteVersion()), 'the agent to learn the new card', 10_000, 10);
     await settledRelay();
     expect((await tap(frame(12, 347))).decision.granted).toBe(true);
     const before = await settledRelay();
     const revokedAt = Date.now();
     await gym.call('DELETE', `/v1/credentials/${extra.id}`);
     const version = await siteVersion();
-    await waitUntil(async () => (await agentVersion()) >= version, 'the agent to learn of the withdrawn card', 1_000, 10);
-    expect(Date.now() - revokedAt).toBeLessThan(1_000);
+    await waitUntil(async () => (await agentVersion()) >= version, 'the agent to learn of the withdrawn card', 2_000, 10);
+    expect(Date.now() - revokedAt).toBeLessThan(2_000);
     expect((await tap(frame(12, 347))).decision.reason).toBe('unknown_credential');
     await new Promise((r) => setTimeout(r, 200));
     expect((await relay()).history.length).toBe(before);
@@ -320,11 +320,11 @@ describe.each(brokers)('a card tap through the whole system (%s broker)', (broke
   it('locks the site down and releases it', async () => {
     await gym.call('POST', '/v1/sites/' + siteId + '/lockdown');
     const locked = await siteVersion();
-    await waitUntil(async () => (await agentVersion()) >= locked, 'the agent to learn of the lockdown', 2_000, 10);
+    await waitUntil(async () => (await agentVersion()) >= locked, 'the agent to learn of the lockdown', 10_000, 10);
     expect((await tap(frame(12, 346))).decision.reason).toBe('lockdown');
     await gym.call('POST', '/v1/sites/' + siteId + '/release');
     const released = await siteVersion();
-    await waitUntil(async () => (await agentVersion()) >= released, 'the agent to learn of the release', 2_000, 10);
+    await waitUntil(async () => (await agentVersion()) >= released, 'the agent to learn of the release', 10_000, 10);
     await settledRelay();
     expect((await tap(frame(12, 346))).decision.granted).toBe(true);
   });

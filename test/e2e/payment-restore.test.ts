@@ -7,7 +7,8 @@ type Decision = { granted: boolean; reason: string };
 
 // The money and the door together, with real processes: a member whose charge is declined is
 // suspended by dunning (payment_overdue) and refused at the door; a payment recorded at the front
-// desk lets them in again within a second.
+// desk lets them in again within seconds, by the broker's notice (the agent's backstop pull is a
+// minute away). How fast exactly is the bench's figure (P4), not a timed assertion here.
 describe('a payment recorded at the desk reaches the door', () => {
   const gym = new TestGym('embedded', { PAYMENT_PROVIDER: 'simulated' });
   let siteId = '';
@@ -25,14 +26,14 @@ describe('a payment recorded at the desk reaches the door', () => {
     await gym.start();
     siteId = (await gym.call('POST', '/v1/sites', { name: 'Sukhumvit', timezone: 'Asia/Bangkok' })).id;
     doorId = (await gym.call('POST', '/v1/doors', { siteId, name: 'Front door' })).id;
-    await gym.provisionAndRunAgent(siteId, 3);
+    await gym.provisionAndRunAgent(siteId, 60);
   });
 
   afterAll(async () => {
     await gym.stop();
   });
 
-  it('refuses a member suspended for a declined charge, and lets them in within a second of a cash payment', async () => {
+  it('refuses a member suspended for a declined charge, and lets them in within seconds of a cash payment', async () => {
     // No grace: the next dunning run suspends the member.
     await gym.call('PUT', '/v1/dunning/policy', { policy: { graceDays: 0 } });
     const plan = await gym.call('POST', '/v1/plans', {
@@ -84,7 +85,7 @@ describe('a payment recorded at the desk reaches the door', () => {
     await caughtUp('the agent to learn of the payment');
     const restoreMs = Date.now() - paidAt;
     console.log(JSON.stringify({ figure: 'restore_at_door_after_payment', value: restoreMs, unit: 'ms' }));
-    expect(restoreMs).toBeLessThan(1_000);
+    expect(restoreMs).toBeLessThan(5_000);
     expect(await tap()).toMatchObject({ granted: true, reason: 'granted' });
   });
 });

@@ -34,7 +34,7 @@ const agent = await Agent.start({
   log: silentLogger,
   pullIntervalSeconds: 3600,
   heartbeatSeconds: 3600,
-  snapshotThread: false,
+  snapshotProcess: false,
 });
 process.once('SIGTERM', () => {
   void agent.stop().then(() => process.exit(0));
