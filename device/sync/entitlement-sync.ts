@@ -73,6 +73,8 @@ export class EntitlementSync {
   private mismatchPulled: string | undefined;
   private mismatchLogged: string | undefined;
   private compacting: Promise<void> | undefined;
+  /** The last delta's journal write (and the compaction check after it). */
+  private journaling: Promise<void> = Promise.resolve();
   private readyWaiters: Array<(cache: EntitlementCache) => void> = [];
   private readonly updateListeners = new Set<(cache: EntitlementCache, info: UpdateInfo) => void>();
   private readonly abort = new AbortController();
@@ -321,12 +323,14 @@ export class EntitlementSync {
       void this.pull('hash mismatch', true);
     }
     this.emit(cache, { kind: 'delta', reason, from });
-    try {
-      await this.options.store.appendDelta(delta);
-    } catch (error) {
-      log.error('cannot journal the entitlement delta; using it from memory', { error });
-    }
-    this.maybeCompact(cache);
+    // The journal's fdatasync does not hold up the next update (the door already decides from the
+    // new state): the store keeps its writes in order, and settled()/stop() wait for them.
+    this.journaling = this.options.store.appendDelta(delta).then(
+      () => {
+        if (!this.stopped && this.cache === cache) this.maybeCompact(cache);
+      },
+      (error: unknown) => log.error('cannot journal the entitlement delta; using it from memory', { error }),
+    );
   }
 
   /**
@@ -485,6 +489,7 @@ export class EntitlementSync {
   /** Waits for a compaction in progress (tests, stop). */
   async settled(): Promise<void> {
     await this.queue;
+    await this.journaling;
     await this.compacting;
   }
 
@@ -500,6 +505,7 @@ export class EntitlementSync {
     clearTimeout(this.timer);
     clearTimeout(this.deniedTimer);
     await this.queue.catch(() => undefined);
+    await this.journaling;
     await this.compacting;
   }
 }

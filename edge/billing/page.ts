@@ -149,16 +149,25 @@ async function chargeAll(deps: BillingDeps, inputs: ChargeOffSessionInput[]): Pr
  * `withInvoices: false` leaves each result's invoice null and saves the read that returns them
  * (the queue consumer only needs to know what was billed).
  */
-export async function billPage(deps: BillingDeps, ids: string[], now: number, options: { withInvoices?: boolean } = {}): Promise<PageResult> {
+export async function billPage(
+  deps: BillingDeps,
+  ids: string[],
+  now: number,
+  options: { withInvoices?: boolean; organisationIds?: string[] } = {},
+): Promise<PageResult> {
   const unique = [...new Set(ids)];
   if (unique.length === 0) return { results: [], rest: [] };
   const { db } = deps;
   const provider = paymentProvider(deps);
+  // The organisations the caller knows (a queue message names its own) are asked for their grace
+  // while the page is read, a round trip less per page; any other is asked once the page shows it.
+  const graceAsked = new Map([...new Set(options.organisationIds ?? [])].map((o) => [o, dunningGraceDays(db, o)] as const));
+  for (const asked of graceAsked.values()) asked.catch(() => undefined);
   const data = await readPage(deps, unique);
   const found = new Set(data.subRows.map((r) => r.id));
   const missing = unique.filter((id) => !found.has(id));
   const orgs = [...new Set(data.subRows.map((r) => r.organisationId))];
-  const graceOf = new Map(await Promise.all(orgs.map(async (o) => [o, await dunningGraceDays(db, o)] as const)));
+  const graceOf = new Map(await Promise.all(orgs.map(async (o) => [o, await (graceAsked.get(o) ?? dunningGraceDays(db, o))] as const)));
   const planned = planRenewals(data, now, provider.name, graceOf);
   const rest = [...missing, ...planned.rest];
   if (planned.renewals.length === 0) return { results: [], rest };

@@ -146,10 +146,10 @@ const pagePathOn = (deps: BillingDeps) => deps.env.BILLING_PAGE_PATH?.trim().toL
  * A page that fails as a whole (D1 unreachable, a bug) is left entirely to the slow path, which
  * picks up whatever part of it was written.
  */
-async function billThroughPage(deps: BillingDeps, ids: string[], now: number, results?: ProcessResult[]): Promise<string[]> {
+async function billThroughPage(deps: BillingDeps, ids: string[], now: number, organisationIds: string[], results?: ProcessResult[]): Promise<string[]> {
   if (!pagePathOn(deps) || ids.length === 0) return ids;
   try {
-    const page = await billPage(deps, ids, now, { withInvoices: results !== undefined });
+    const page = await billPage(deps, ids, now, { withInvoices: results !== undefined, organisationIds });
     results?.push(...page.results);
     return page.rest;
   } catch (error) {
@@ -180,7 +180,7 @@ export async function consumeBillingMessages(deps: BillingDeps, batch: Pick<Mess
   for (const [id, [first]] of lanes) byRun.set(first!.body.now, [...(byRun.get(first!.body.now) ?? []), id]);
   const tally = new JobTally();
   for (const [now, ids] of byRun) {
-    const rest = new Set(await billThroughPage(deps, ids, now));
+    const rest = new Set(await billThroughPage(deps, ids, now, ids.map((id) => lanes.get(id)![0]!.body.organisationId)));
     for (const id of ids) {
       if (rest.has(id)) continue;
       // The page path commits only renewals it invoiced and charged successfully.
@@ -213,7 +213,7 @@ export async function runBilling(deps: BillingDeps, now: number, options: { orga
   for (;;) {
     const page = await dueSubscriptions(deps.db, now, { ...options, ...(after ? { after } : {}) });
     for (const s of page) organisationOf.set(s.id, s.organisationId);
-    for (const id of await billThroughPage(deps, page.map((s) => s.id), now, results)) {
+    for (const id of await billThroughPage(deps, page.map((s) => s.id), now, page.map((s) => s.organisationId), results)) {
       try {
         const r = await processSubscription(deps, id, now);
         if (r) results.push(r);

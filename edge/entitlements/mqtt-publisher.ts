@@ -96,7 +96,10 @@ export async function publishMessages(
   };
 
   const work = (async () => {
-    await writer.write(
+    // CONNECT and the PUBLISHes in one write: MQTT 3.1.1 (§3.1.4) lets a client send packets right
+    // after CONNECT without waiting for the CONNACK, which saves a round trip per notice. A broker
+    // that refuses the connection closes it and drops them; the CONNACK says why.
+    const packets = [
       generate({
         cmd: 'connect',
         protocolId: 'MQTT',
@@ -107,15 +110,14 @@ export async function publishMessages(
         ...(target.username ? { username: target.username } : {}),
         ...(target.password ? { password: Buffer.from(target.password) } : {}),
       }),
-    );
+      ...messages.map((m, i) => generate({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: 1, retain: m.retain, dup: false, messageId: i + 1 })),
+    ];
+    const bytes = new Uint8Array(packets.reduce((n, p) => n + p.byteLength, 0));
+    packets.reduce((at, p) => (bytes.set(p, at), at + p.byteLength), 0);
+    await writer.write(bytes);
     const connack = await waitFor((p) => p.cmd === 'connack');
     if (connack.cmd === 'connack' && connack.returnCode !== 0) {
       throw new MqttPublishError(`broker refused the connection (CONNACK return code ${connack.returnCode})`);
-    }
-    for (const [i, m] of messages.entries()) {
-      await writer.write(
-        generate({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: 1, retain: m.retain, dup: false, messageId: i + 1 }),
-      );
     }
     for (let i = 0; i < messages.length; i++) await waitFor((p) => p.cmd === 'puback');
     await writer.write(generate({ cmd: 'disconnect' }));

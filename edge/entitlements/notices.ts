@@ -3,7 +3,7 @@
 // applies nothing it cannot verify, and pulls anything else over HTTPS.
 import { entitlementTopic, type EntitlementNotice, type SignedDeltaBody } from '../../core/contracts/wire.ts';
 import { commandPublicKey, signText } from '../lib/signing.ts';
-import { entitlementUpdate } from './state.ts';
+import { entitlementUpdate, type HashWrites } from './state.ts';
 import type { Db, Env } from '../env.ts';
 import { publishMessages } from './mqtt-publisher.ts';
 
@@ -19,11 +19,11 @@ const INLINE_DELTA_BYTES = 4096;
 export const brokerOf = (env: Env) =>
   env.MQTT_URL ? { url: env.MQTT_URL, username: env.MQTT_USERNAME, password: env.MQTT_PASSWORD } : null;
 
-async function noticeFor(env: Env, db: Db, b: BumpedSite): Promise<EntitlementNotice> {
+async function noticeFor(env: Env, db: Db, b: BumpedSite, writes: HashWrites): Promise<EntitlementNotice> {
   // Without a signing key there is nothing a door could verify: the notice is only a hint to pull.
   if (!commandPublicKey(env.COMMAND_SIGNING_KEY)) return { siteId: b.siteId, version: b.version };
   try {
-    const update = await entitlementUpdate(db, b.siteId, b.version - 1, Date.now());
+    const update = await entitlementUpdate(db, b.siteId, b.version - 1, Date.now(), writes);
     if (update?.kind === 'delta' && update.delta.version === b.version) {
       const d = update.delta;
       const body: SignedDeltaBody = { organisationId: b.organisationId, siteId: d.siteId, fromVersion: d.fromVersion, version: d.version, hash: d.hash, delta: d };
@@ -43,9 +43,12 @@ export async function announceEntitlementChanges(env: Env, db: Db, bumped: Bumpe
   if (!broker || bumped.length === 0) return;
   const byOrg = new Map<string, BumpedSite[]>();
   for (const b of bumped) byOrg.set(b.organisationId, [...(byOrg.get(b.organisationId) ?? []), b]);
+  // The sites' remembered hashes are written alongside: the notices do not wait for those commits.
+  const afterwards: Promise<unknown>[] = [];
+  const writes: HashWrites = { later: (write) => afterwards.push(write.catch((err) => console.error(JSON.stringify({ msg: 'site hash not remembered', error: String(err) })))) };
   for (const [organisationId, changes] of byOrg) {
     try {
-      const notices = await Promise.all(changes.map((b) => noticeFor(env, db, b)));
+      const notices = await Promise.all(changes.map((b) => noticeFor(env, db, b, writes)));
       await publishMessages(
         broker,
         notices.map((n) => ({ topic: entitlementTopic(orgTopicPrefix(env, organisationId), n.siteId), payload: JSON.stringify(n), retain: true })),
@@ -56,4 +59,5 @@ export async function announceEntitlementChanges(env: Env, db: Db, bumped: Bumpe
       console.error(JSON.stringify({ msg: 'entitlement notice not published', organisationId, error: String(err) }));
     }
   }
+  await Promise.all(afterwards);
 }

@@ -23,7 +23,14 @@ const byMember = (rows: BookingRow[]) => {
 /** Larger deltas than this are answered with a snapshot. */
 export const MAX_DELTA_CHANGES = 2000;
 
-export async function buildSnapshot(db: Db, siteId: string, now: number, attempt = 0): Promise<EntitlementSnapshot | null> {
+/**
+ * Where the site's remembered hash is written. By default the read waits for the write; a caller
+ * with somewhere to run work after its answer (a notice after publishing it, a pull after its
+ * response: waitUntil) passes it here, and the answer does not wait for a D1 commit.
+ */
+export type HashWrites = { later?: (write: Promise<unknown>) => void };
+
+export async function buildSnapshot(db: Db, siteId: string, now: number, writes: HashWrites = {}, attempt = 0): Promise<EntitlementSnapshot | null> {
   const [siteRows] = await db.batch([db.select().from(sites).where(eq(sites.id, siteId))]);
   const site = siteRows[0];
   if (!site) return null;
@@ -42,7 +49,7 @@ export async function buildSnapshot(db: Db, siteId: string, now: number, attempt
     db.select({ version: sites.entitlementVersion }).from(sites).where(eq(sites.id, siteId)),
   ]);
   // The two batches saw the same version, so nothing changed in between.
-  if (again[0]?.version !== site.entitlementVersion && attempt < 3) return buildSnapshot(db, siteId, now, attempt + 1);
+  if (again[0]?.version !== site.entitlementVersion && attempt < 3) return buildSnapshot(db, siteId, now, writes, attempt + 1);
   const profiles = profileList(profileRows);
   const profileIndex = new Map(profiles.map((p, i) => [p.id, i]));
   const bookingsOf = byMember(bookingRows);
@@ -64,23 +71,25 @@ export async function buildSnapshot(db: Db, siteId: string, now: number, attempt
   };
   const hash = EntitlementHash.of(snapshot).value;
   if (site.hashVersion !== site.entitlementVersion) {
-    await db.update(sites).set({ entitlementHash: hash, hashVersion: site.entitlementVersion }).where(and(eq(sites.id, siteId), eq(sites.entitlementVersion, site.entitlementVersion)));
+    const write = db.update(sites).set({ entitlementHash: hash, hashVersion: site.entitlementVersion }).where(and(eq(sites.id, siteId), eq(sites.entitlementVersion, site.entitlementVersion)));
+    if (writes.later) writes.later(write.then(() => undefined));
+    else await write;
   }
   return { ...snapshot, hash };
 }
 
 /** The site's content hash at its current version, computed at most once per version. */
-export async function currentHash(db: Db, siteId: string, now: number): Promise<{ version: number; hash: string } | null> {
+export async function currentHash(db: Db, siteId: string, now: number, writes: HashWrites = {}): Promise<{ version: number; hash: string } | null> {
   const [site] = await db.select().from(sites).where(eq(sites.id, siteId));
   if (!site) return null;
   if (site.hashVersion === site.entitlementVersion && site.entitlementHash) return { version: site.entitlementVersion, hash: site.entitlementHash };
-  const snapshot = await buildSnapshot(db, siteId, now);
+  const snapshot = await buildSnapshot(db, siteId, now, writes);
   return snapshot ? { version: snapshot.version, hash: snapshot.hash } : null;
 }
 
-export async function entitlementUpdate(db: Db, siteId: string, since: number | null, now: number): Promise<EntitlementUpdate | null> {
+export async function entitlementUpdate(db: Db, siteId: string, since: number | null, now: number, writes: HashWrites = {}): Promise<EntitlementUpdate | null> {
   const full = async (): Promise<EntitlementUpdate | null> => {
-    const snapshot = await buildSnapshot(db, siteId, now);
+    const snapshot = await buildSnapshot(db, siteId, now, writes);
     return snapshot ? { kind: 'snapshot', snapshot } : null;
   };
   if (since === null) return full();
@@ -97,7 +106,7 @@ export async function entitlementUpdate(db: Db, siteId: string, since: number | 
   if (!site) return null;
   const version = site.entitlementVersion;
   if (since === version) {
-    const current = await currentHash(db, siteId, now);
+    const current = await currentHash(db, siteId, now, writes);
     return { kind: 'current', version, hash: current?.hash ?? '', serverTime: now };
   }
   // A door ahead of the server (a restored database) or behind what the log remembers gets it all.
@@ -146,7 +155,7 @@ export async function entitlementUpdate(db: Db, siteId: string, since: number | 
   const upsert = memberRows.filter((m) => holders.has(m.id)).map((m) => memberAccess(m, profileIndex, bookingsOf.get(m.id) ?? []));
   const kept = new Set(upsert.map((m) => m.id));
   const foundKeys = new Set(credentialFound.map((c) => c.key));
-  const current = await currentHash(db, siteId, now);
+  const current = await currentHash(db, siteId, now, writes);
 
   const delta: EntitlementDelta = {
     siteId,
