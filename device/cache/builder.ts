@@ -8,12 +8,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.ts';
-import { DeltaError, SnapshotError, type CacheParts } from './cache-parts.ts';
+import { DeltaError, ownedParts, PARTS_LAYOUT, SnapshotError, type CacheParts } from './cache-parts.ts';
 import { processBody, rewriteParts, type ProcessResult, type RewriteResult } from './snapshot-work.ts';
 
 export type ProcessRequest = { id: number; op: 'process'; bytes: Uint8Array } | { id: number; op: 'rewrite'; parts: CacheParts };
 export type ProcessResponse =
-  | { id: number; ok: true; result: ProcessResult | RewriteResult }
+  | { id: number; ok: true; layout: number; result: ProcessResult | RewriteResult }
   | { id: number; ok: false; error: { name: string; message: string } };
 
 export type BuilderOptions = {
@@ -36,7 +36,6 @@ function rethrow(error: { name: string; message: string }): never {
 export class SnapshotBuilder {
   private child: ChildProcess | undefined;
   private childFailed = false;
-  private everAnswered = false;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: ProcessResult | RewriteResult) => void; reject: (e: Error) => void }>();
   private readonly inlineBytes: number;
@@ -86,12 +85,22 @@ export class SnapshotBuilder {
     if (this.child) return this.child;
     // A bare Node: the entry registers its own loader, and the agent's flags are not the child's.
     const child = fork(CHILD_ENTRY, [], { serialization: 'advanced', execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let answered = false;
     child.on('message', (response: ProcessResponse) => {
+      if (response.ok && response.layout !== PARTS_LAYOUT) {
+        // Other code than this agent's is on disk (an upgrade in progress): build inline until restarted.
+        this.childFailed = true;
+        fail(new Error(`the snapshot process answered in layout ${response.layout}, this agent reads ${PARTS_LAYOUT}`));
+        return;
+      }
+      answered = true;
       const waiter = this.pending.get(response.id);
       if (!waiter) return;
       this.pending.delete(response.id);
-      if (response.ok) waiter.resolve(response.result);
-      else {
+      if (response.ok) {
+        const result = response.result;
+        waiter.resolve('parts' in result ? { ...result, parts: ownedParts(result.parts) } : result);
+      } else {
         try {
           rethrow(response.error);
         } catch (error) {
@@ -103,7 +112,7 @@ export class SnapshotBuilder {
       if (this.child !== child) return;
       this.child = undefined;
       // A process that never answered (e.g. cannot load its code) will not do better next time.
-      if (!this.everAnswered) this.childFailed = true;
+      if (!answered) this.childFailed = true;
       if (!this.closed) this.options.log.warn('the snapshot process failed; building inline until it restarts', { error });
       for (const waiter of this.pending.values()) waiter.reject(new ChildUnavailable(error.message));
       this.pending.clear();
@@ -133,13 +142,7 @@ export class SnapshotBuilder {
       return Promise.reject(new ChildUnavailable((error as Error).message));
     }
     return new Promise<ProcessResult | RewriteResult>((resolve, reject) => {
-      this.pending.set(request.id, {
-        resolve: (r) => {
-          this.everAnswered = true;
-          resolve(r);
-        },
-        reject,
-      });
+      this.pending.set(request.id, { resolve, reject });
       child.send(request, (error) => {
         if (error && this.pending.delete(request.id)) reject(new ChildUnavailable(error.message));
       });

@@ -116,6 +116,27 @@ export type CacheParts = {
   newKeys: Map<string, string>;
 };
 
+/**
+ * The shape of CacheParts, bumped whenever it changes: a snapshot process started from other code
+ * than the agent's (an upgrade being copied in under a running agent) answers with another number,
+ * and its answer is not used.
+ */
+export const PARTS_LAYOUT = 2;
+
+/**
+ * Parts whose typed arrays are their own: arrays received over IPC are views into the whole
+ * message, which would otherwise stay in memory as long as the cache.
+ */
+export const ownedParts = (parts: CacheParts): CacheParts => ({
+  ...parts,
+  ids: parts.ids.kind === 'packed' ? { ...parts.ids, words: parts.ids.words.slice() } : parts.ids,
+  flags: parts.flags.slice(),
+  profileIndex: { ...parts.profileIndex, data: parts.profileIndex.data.slice() },
+  validUntilIndex: { ...parts.validUntilIndex, data: parts.validUntilIndex.data.slice() },
+  wiegandKeys: { ...parts.wiegandKeys, low: parts.wiegandKeys.low.slice(), highs: parts.wiegandKeys.highs.slice(), starts: parts.wiegandKeys.starts.slice() },
+  wiegandRefs: { ...parts.wiegandRefs, data: parts.wiegandRefs.data.slice() },
+});
+
 /** The typed arrays of parts, for a transfer list. */
 export const partsBuffers = (parts: CacheParts): ArrayBuffer[] =>
   [

@@ -4,6 +4,7 @@
 // agent's heap. Messages (IPC, advanced serialization): {id, op: 'process', bytes} and
 // {id, op: 'rewrite', parts}; answers carry the result, or an error. A snapshot's bytes are not
 // sent back: the agent still holds them.
+import { PARTS_LAYOUT } from './cache-parts.ts';
 import { processBody, rewriteParts } from './snapshot-work.ts';
 import type { ProcessRequest, ProcessResponse } from './builder.ts';
 
@@ -15,8 +16,8 @@ process.on('message', (request: ProcessRequest) => {
   try {
     if (request.op === 'process') {
       const result = processBody(request.bytes);
-      response = { id: request.id, ok: true, result: result.kind === 'snapshot' ? { ...result, bytes: new Uint8Array(0) } : result };
-    } else response = { id: request.id, ok: true, result: rewriteParts(request.parts) };
+      response = { id: request.id, ok: true, layout: PARTS_LAYOUT, result: result.kind === 'snapshot' ? { ...result, bytes: new Uint8Array(0) } : result };
+    } else response = { id: request.id, ok: true, layout: PARTS_LAYOUT, result: rewriteParts(request.parts) };
   } catch (error) {
     response = { id: request.id, ok: false, error: { name: (error as Error).name, message: (error as Error).message } };
   }

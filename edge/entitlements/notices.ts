@@ -49,6 +49,8 @@ export async function announceEntitlementChanges(env: Env, db: Db, bumped: Bumpe
   for (const [organisationId, changes] of byOrg) {
     try {
       const notices = await Promise.all(changes.map((b) => noticeFor(env, db, b, writes)));
+      // A notice without its delta sends doors to pull at once: they find the hash remembered.
+      if (notices.some((n) => !n.signedDelta)) await Promise.all(afterwards);
       await publishMessages(
         broker,
         notices.map((n) => ({ topic: entitlementTopic(orgTopicPrefix(env, organisationId), n.siteId), payload: JSON.stringify(n), retain: true })),
