@@ -137,19 +137,6 @@ export const ownedParts = (parts: CacheParts): CacheParts => ({
   wiegandRefs: { ...parts.wiegandRefs, data: parts.wiegandRefs.data.slice() },
 });
 
-/** The typed arrays of parts, for a transfer list. */
-export const partsBuffers = (parts: CacheParts): ArrayBuffer[] =>
-  [
-    parts.ids.kind === 'packed' ? parts.ids.words.buffer : undefined,
-    parts.flags.buffer,
-    parts.profileIndex.data.buffer,
-    parts.validUntilIndex.data.buffer,
-    parts.wiegandKeys.low.buffer,
-    parts.wiegandKeys.highs.buffer,
-    parts.wiegandKeys.starts.buffer,
-    parts.wiegandRefs.data.buffer,
-  ].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
-
 /** The index of a validUntil value in values (index 0 unused), adding it when new; 0 for none. */
 export function validUntilSlot(values: number[], indexOf: Map<number, number>, value: number | null): number {
   if (value === null) return 0;
