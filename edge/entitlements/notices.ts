@@ -3,7 +3,7 @@
 // applies nothing it cannot verify, and pulls anything else over HTTPS.
 import { entitlementTopic, type EntitlementNotice, type SignedDeltaBody } from '../../core/contracts/wire.ts';
 import { commandPublicKey, signText } from '../lib/signing.ts';
-import { entitlementUpdate, type HashWrites } from './state.ts';
+import { entitlementDelta, type HashWrites } from './state.ts';
 import type { Db, Env } from '../env.ts';
 import { publishMessages } from './mqtt-publisher.ts';
 
@@ -23,8 +23,9 @@ async function noticeFor(env: Env, db: Db, b: BumpedSite, writes: HashWrites): P
   // Without a signing key there is nothing a door could verify: the notice is only a hint to pull.
   if (!commandPublicKey(env.COMMAND_SIGNING_KEY)) return { siteId: b.siteId, version: b.version };
   try {
-    const update = await entitlementUpdate(db, b.siteId, b.version - 1, Date.now(), writes);
-    if (update?.kind === 'delta' && update.delta.version === b.version) {
+    // Only a delta goes inline: when the log cannot give one, the door pulls whatever it needs.
+    const update = await entitlementDelta(db, b.siteId, b.version - 1, Date.now(), writes);
+    if (update && update !== 'full' && update.kind === 'delta' && update.delta.version === b.version) {
       const d = update.delta;
       const body: SignedDeltaBody = { organisationId: b.organisationId, siteId: d.siteId, fromVersion: d.fromVersion, version: d.version, hash: d.hash, delta: d };
       const text = JSON.stringify(body);

@@ -1,6 +1,6 @@
 // Reads a site's entitlement state from D1: the full snapshot, or a delta since a version from
 // the change log. Reads that must agree with each other share one batch (one transaction).
-import { and, asc, eq, gt, inArray, min, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, min, sql, type SQLWrapper } from 'drizzle-orm';
 import type { EntitlementDelta, EntitlementSnapshot, EntitlementUpdate } from '../../core/contracts/wire.ts';
 import { EntitlementHash } from '../../core/entitlement-hash.ts';
 import type { MemberAccess } from '../../core/entitlement.ts';
@@ -8,12 +8,6 @@ import { accessProfiles, bookings, credentials, doors, entitlementChanges, membe
 import type { Db } from '../env.ts';
 import { doorPolicy, memberAccess, profileList, schedulesOf, sitePolicy, type BookingRow } from './records.ts';
 
-const CHUNK = 90; // D1 binds at most 100 parameters per statement
-const chunks = <T>(items: T[]): T[][] => {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
-  return out;
-};
 const byMember = (rows: BookingRow[]) => {
   const m = new Map<string, BookingRow[]>();
   for (const b of rows) m.set(b.memberId, [...(m.get(b.memberId) ?? []), b]);
@@ -30,10 +24,21 @@ export const MAX_DELTA_CHANGES = 2000;
  */
 export type HashWrites = { later?: (write: Promise<unknown>) => void };
 
+type SiteRow = typeof sites.$inferSelect;
+
 export async function buildSnapshot(db: Db, siteId: string, now: number, writes: HashWrites = {}, attempt = 0): Promise<EntitlementSnapshot | null> {
   const [siteRows] = await db.batch([db.select().from(sites).where(eq(sites.id, siteId))]);
   const site = siteRows[0];
   if (!site) return null;
+  const { snapshot, consistent } = await snapshotAt(db, site, now, writes);
+  // The version moved between the site's row and the rest: read both again.
+  if (!consistent && attempt < 3) return buildSnapshot(db, siteId, now, writes, attempt + 1);
+  return snapshot;
+}
+
+/** The site's state at the version of `site` (a row already read), in one batch; `consistent` is false when a write came between. */
+async function snapshotAt(db: Db, site: SiteRow, now: number, writes: HashWrites): Promise<{ snapshot: EntitlementSnapshot; consistent: boolean }> {
+  const siteId = site.id;
   const org = site.organisationId;
   const [doorRows, profileRows, memberRows, credentialRows, bookingRows, again] = await db.batch([
     db.select().from(doors).where(eq(doors.siteId, siteId)).orderBy(asc(doors.id)),
@@ -48,8 +53,7 @@ export async function buildSnapshot(db: Db, siteId: string, now: number, writes:
     db.select().from(bookings).where(eq(bookings.organisationId, org)),
     db.select({ version: sites.entitlementVersion }).from(sites).where(eq(sites.id, siteId)),
   ]);
-  // The two batches saw the same version, so nothing changed in between.
-  if (again[0]?.version !== site.entitlementVersion && attempt < 3) return buildSnapshot(db, siteId, now, writes, attempt + 1);
+  const consistent = again[0]?.version === site.entitlementVersion;
   const profiles = profileList(profileRows);
   const profileIndex = new Map(profiles.map((p, i) => [p.id, i]));
   const bookingsOf = byMember(bookingRows);
@@ -75,7 +79,7 @@ export async function buildSnapshot(db: Db, siteId: string, now: number, writes:
     if (writes.later) writes.later(write.then(() => undefined));
     else await write;
   }
-  return { ...snapshot, hash };
+  return { snapshot: { ...snapshot, hash }, consistent };
 }
 
 /** The site's content hash at its current version, computed at most once per version. */
@@ -87,13 +91,39 @@ export async function currentHash(db: Db, siteId: string, now: number, writes: H
   return snapshot ? { version: snapshot.version, hash: snapshot.hash } : null;
 }
 
+/** The hash at the version of `site` (a row already read), or null when a write came between and it is unknown. */
+async function hashAt(db: Db, site: SiteRow, now: number, writes: HashWrites): Promise<string | null> {
+  if (site.hashVersion === site.entitlementVersion && site.entitlementHash) return site.entitlementHash;
+  const { snapshot, consistent } = await snapshotAt(db, site, now, writes);
+  return consistent ? snapshot.hash : null;
+}
+
+/** What a door at version `since` needs: a delta, word that it is current, or (null) the whole snapshot. */
 export async function entitlementUpdate(db: Db, siteId: string, since: number | null, now: number, writes: HashWrites = {}): Promise<EntitlementUpdate | null> {
-  const full = async (): Promise<EntitlementUpdate | null> => {
-    const snapshot = await buildSnapshot(db, siteId, now, writes);
-    return snapshot ? { kind: 'snapshot', snapshot } : null;
-  };
-  if (since === null) return full();
-  const [siteRows, oldest, changed] = await db.batch([
+  const update = since === null ? FULL : await entitlementDelta(db, siteId, since, now, writes);
+  if (update !== FULL) return update;
+  const snapshot = await buildSnapshot(db, siteId, now, writes);
+  return snapshot ? { kind: 'snapshot', snapshot } : null;
+}
+
+/** Answered when only the whole snapshot will do. */
+export const FULL = 'full';
+
+/**
+ * The delta from `since`, or `current`, or FULL when the log cannot say (the door is ahead, or
+ * behind what the log keeps, too much changed, or a write came between the reads); null for no site.
+ */
+export async function entitlementDelta(db: Db, siteId: string, since: number, now: number, writes: HashWrites = {}): Promise<EntitlementUpdate | typeof FULL | null> {
+  const full = FULL;
+  // Everything the delta needs in one batch (one transaction, so it all agrees on the version):
+  // the changed records are picked by subqueries on the change log, not by ids sent back and forth.
+  const logged = (kind: 'member' | 'credential') =>
+    sql`(select ${entitlementChanges.entityId} from ${entitlementChanges} where ${entitlementChanges.siteId} = ${siteId} and ${entitlementChanges.version} > ${since} and ${entitlementChanges.kind} = ${kind} limit ${MAX_DELTA_CHANGES + 1})`;
+  const siteOrg = sql`(select ${sites.organisationId} from ${sites} where ${sites.id} = ${siteId})`;
+  const changedCredential = and(sql`${credentials.organisationId} = ${siteOrg}`, sql`${credentials.key} in ${logged('credential')}`);
+  // A changed member, or the holder of a changed card (whose delta entry names the member).
+  const concerned = (memberId: SQLWrapper) => sql`(${memberId} in ${logged('member')} or ${memberId} in (select ${credentials.memberId} from ${credentials} where ${changedCredential}))`;
+  const [siteRows, oldest, changed, doorRows, profileRows, credentialFound, memberRows, holderRows, bookingRows] = await db.batch([
     db.select().from(sites).where(eq(sites.id, siteId)),
     db.select({ version: min(entitlementChanges.version) }).from(entitlementChanges).where(eq(entitlementChanges.siteId, siteId)),
     db
@@ -101,53 +131,32 @@ export async function entitlementUpdate(db: Db, siteId: string, since: number | 
       .from(entitlementChanges)
       .where(and(eq(entitlementChanges.siteId, siteId), gt(entitlementChanges.version, since)))
       .limit(MAX_DELTA_CHANGES + 1),
+    db.select().from(doors).where(eq(doors.siteId, siteId)).orderBy(asc(doors.id)),
+    db.select().from(accessProfiles).where(sql`${accessProfiles.organisationId} = ${siteOrg}`),
+    db.select({ key: credentials.key, memberId: credentials.memberId }).from(credentials).where(changedCredential),
+    db.select().from(members).where(and(sql`${members.organisationId} = ${siteOrg}`, concerned(members.id))),
+    db.selectDistinct({ memberId: credentials.memberId }).from(credentials).where(concerned(credentials.memberId)),
+    db.select().from(bookings).where(concerned(bookings.memberId)),
   ]);
   const site = siteRows[0];
   if (!site) return null;
   const version = site.entitlementVersion;
   if (since === version) {
-    const current = await currentHash(db, siteId, now, writes);
-    return { kind: 'current', version, hash: current?.hash ?? '', serverTime: now };
+    const hash = await hashAt(db, site, now, writes);
+    // A write came between: the door is behind after all.
+    if (hash === null) return full;
+    return { kind: 'current', version, hash, serverTime: now };
   }
   // A door ahead of the server (a restored database) or behind what the log remembers gets it all.
   const logStart = oldest[0]?.version ?? null;
-  if (since > version || logStart === null || logStart > since + 1 || changed.length > MAX_DELTA_CHANGES) return full();
+  if (since > version || logStart === null || logStart > since + 1 || changed.length > MAX_DELTA_CHANGES) return full;
 
-  const org = site.organisationId;
   const kinds = new Set(changed.map((c) => c.kind));
   const memberIds = new Set(changed.filter((c) => c.kind === 'member').map((c) => c.entityId));
   const keys = changed.filter((c) => c.kind === 'credential').map((c) => c.entityId);
-
-  const [doorRows, profileRows, credentialRows, again] = await db.batch([
-    db.select().from(doors).where(eq(doors.siteId, siteId)).orderBy(asc(doors.id)),
-    db.select().from(accessProfiles).where(eq(accessProfiles.organisationId, org)),
-    keys.length
-      ? db.select({ key: credentials.key, memberId: credentials.memberId }).from(credentials).where(and(eq(credentials.organisationId, org), inArray(credentials.key, keys.slice(0, CHUNK))))
-      : db.select({ key: credentials.key, memberId: credentials.memberId }).from(credentials).where(sql`0`),
-    db.select({ version: sites.entitlementVersion }).from(sites).where(eq(sites.id, siteId)),
-  ]);
-  const credentialFound = [...credentialRows];
-  for (const part of chunks(keys.slice(CHUNK))) {
-    credentialFound.push(...(await db.select({ key: credentials.key, memberId: credentials.memberId }).from(credentials).where(and(eq(credentials.organisationId, org), inArray(credentials.key, part)))));
-  }
   for (const c of credentialFound) memberIds.add(c.memberId);
-
   const ids = [...memberIds];
-  const memberRows: Array<typeof members.$inferSelect> = [];
-  const holders = new Set<string>();
-  const bookingRows: BookingRow[] = [];
-  for (const part of chunks(ids)) {
-    const [m, h, b] = await db.batch([
-      db.select().from(members).where(and(eq(members.organisationId, org), inArray(members.id, part))),
-      db.selectDistinct({ memberId: credentials.memberId }).from(credentials).where(inArray(credentials.memberId, part)),
-      db.select().from(bookings).where(inArray(bookings.memberId, part)),
-    ]);
-    memberRows.push(...m);
-    for (const row of h) holders.add(row.memberId);
-    bookingRows.push(...b);
-  }
-  // Changed while we read: the door will hear of the newer version and ask again.
-  if (again[0]?.version !== version) return full();
+  const holders = new Set(holderRows.map((row) => row.memberId));
 
   const profiles = profileList(profileRows);
   const profileIndex = new Map(profiles.map((p, i) => [p.id, i]));
@@ -155,14 +164,16 @@ export async function entitlementUpdate(db: Db, siteId: string, since: number | 
   const upsert = memberRows.filter((m) => holders.has(m.id)).map((m) => memberAccess(m, profileIndex, bookingsOf.get(m.id) ?? []));
   const kept = new Set(upsert.map((m) => m.id));
   const foundKeys = new Set(credentialFound.map((c) => c.key));
-  const current = await currentHash(db, siteId, now, writes);
+  // The hash of this very version (its rows were just read); a write since then sends the door to pull.
+  const hash = await hashAt(db, site, now, writes);
+  if (hash === null) return full;
 
   const delta: EntitlementDelta = {
     siteId,
     fromVersion: since,
     version,
     serverTime: now,
-    hash: current?.hash ?? '',
+    hash,
     ...(kinds.has('site') ? { site: sitePolicy(site) } : {}),
     ...(kinds.has('site') || kinds.has('profile') ? { schedules: schedulesOf(site, profileRows) } : {}),
     ...(kinds.has('door') ? { doors: doorRows.map(doorPolicy) } : {}),

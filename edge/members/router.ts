@@ -113,8 +113,8 @@ const BILLING = ['active', 'trialing', 'past_due'] as const;
  * A member a subscription still bills must not be refused at the door by a hand-set status while
  * the charges go on: the subscription is what freezes or ends (and the door follows it).
  */
-async function refuseWhileBilled(db: Db, memberId: string, status: string): Promise<void> {
-  const [billed] = await db
+const billingSubscriptionOf = (db: Db, memberId: string) =>
+  db
     .select({ id: subscriptions.id })
     .from(subscriptions)
     .where(
@@ -127,6 +127,8 @@ async function refuseWhileBilled(db: Db, memberId: string, status: string): Prom
       ),
     )
     .limit(1);
+
+function refuseWhileBilled(billed: { id: string } | undefined, status: string): void {
   if (!billed) return;
   const how =
     status === 'frozen'
@@ -161,10 +163,15 @@ export const membersRouter = new OpenAPIHono<AppEnv>()
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const db = c.var.db;
-    const current = await ownMember(db, c.var.organisationId, id);
+    // The member, and with a refusing status the subscription that may still bill them, in one round trip.
+    const refusing = body.status !== undefined && REFUSING.has(body.status);
+    const [[current], [billed]] = refusing
+      ? await db.batch([db.select().from(members).where(ownedBy(members, id, c.var.organisationId)), billingSubscriptionOf(db, id)])
+      : [await db.select().from(members).where(ownedBy(members, id, c.var.organisationId)), []];
+    if (!current) throw notFound('Member', id);
     await checkProfile(db, c.var.organisationId, body.accessProfileId);
     const changes = columnsOf(body);
-    if (changes.status !== undefined && changes.status !== current.status && REFUSING.has(changes.status)) await refuseWhileBilled(db, id, changes.status);
+    if (refusing && changes.status !== current.status) refuseWhileBilled(billed, changes.status!);
     if (changes.status !== undefined && changes.status !== 'suspended' && body.suspension === undefined) changes.suspension = null;
     if (Object.keys(changes).length === 0) return c.json(memberOut(current), 200);
     const update = db

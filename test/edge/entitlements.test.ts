@@ -41,6 +41,38 @@ describe('versioned sync', () => {
     expect(after.doors.find((d) => d.id === g.studio.id)).toMatchObject({ group: 'studio', antiPassbackSeconds: 120 });
   });
 
+  it('reads a delta over more members and cards than one statement may bind, and leaves another organisation’s same card number out', async () => {
+    const g = await gym();
+    const other = await gym(); // holds the same Wiegand card 12:345 in its own organisation
+    const device = await enrollDevice(g.apiKey, g.site.id);
+    const made: Array<{ id: string }> = [];
+    for (let i = 0; i < 120; i++) {
+      const m = (await call('POST', '/v1/members', { token: g.apiKey, body: { name: `Member ${i}` } })).body;
+      await call('POST', '/v1/credentials', { token: g.apiKey, body: { kind: 'wiegand', memberId: m.id, facilityCode: 7, cardNumber: 1000 + i } });
+      made.push(m);
+    }
+    const before = await snapshotOf(device.deviceToken);
+    for (const m of made.slice(0, 110)) await call('PATCH', `/v1/members/${m.id}`, { token: g.apiKey, body: { status: 'frozen' } });
+    await call('POST', `/v1/members/${made[0]!.id}/bookings`, {
+      token: g.apiKey,
+      body: { doorGroup: 'general', startsAt: '2026-12-09T10:00:00Z', endsAt: '2026-12-09T11:00:00Z' },
+    });
+    await call('DELETE', `/v1/credentials/${g.card.id}`, { token: g.apiKey });
+    await call('PATCH', `/v1/members/${other.member.id}`, { token: other.apiKey, body: { status: 'frozen' } });
+
+    const update = await updateSince(device.deviceToken, before.version);
+    expect(update.kind).toBe('delta');
+    if (update.kind !== 'delta') return;
+    const after = await snapshotOf(device.deviceToken);
+    expect(update.delta.members.upsert).toHaveLength(110);
+    expect(update.delta.members.remove).toEqual([g.member.id]);
+    expect(update.delta.credentials.remove).toEqual(['wiegand:12:345']);
+    expect(update.delta.credentials.upsert).toEqual([]);
+    expect(update.delta.members.upsert.find((m) => m.id === made[0]!.id)?.bookings).toHaveLength(1);
+    expect(update.delta.hash).toBe(after.hash);
+    expect(withoutTime(applyDelta(before, update.delta))).toEqual(withoutTime(after));
+  });
+
   it('says `current` when nothing changed and sends a snapshot to a door that is ahead or too far behind', async () => {
     const g = await gym();
     const device = await enrollDevice(g.apiKey, g.site.id);
