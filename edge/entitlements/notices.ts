@@ -24,7 +24,7 @@ async function noticeFor(env: Env, db: Db, b: BumpedSite, writes: HashWrites): P
   if (!commandPublicKey(env.COMMAND_SIGNING_KEY)) return { siteId: b.siteId, version: b.version };
   try {
     // Only a delta goes inline: when the log cannot give one, the door pulls whatever it needs.
-    const update = await entitlementDelta(db, b.siteId, b.version - 1, Date.now(), writes);
+    const update = await entitlementDelta(db, b.siteId, b.version - 1, Date.now(), writes, { hashStale: true });
     if (update && update !== 'full' && update.kind === 'delta' && update.delta.version === b.version) {
       const d = update.delta;
       const body: SignedDeltaBody = { organisationId: b.organisationId, siteId: d.siteId, fromVersion: d.fromVersion, version: d.version, hash: d.hash, delta: d };

@@ -36,50 +36,78 @@ export async function buildSnapshot(db: Db, siteId: string, now: number, writes:
   return snapshot;
 }
 
-/** The site's state at the version of `site` (a row already read), in one batch; `consistent` is false when a write came between. */
-async function snapshotAt(db: Db, site: SiteRow, now: number, writes: HashWrites): Promise<{ snapshot: EntitlementSnapshot; consistent: boolean }> {
-  const siteId = site.id;
-  const org = site.organisationId;
-  const [doorRows, profileRows, memberRows, credentialRows, bookingRows, again] = await db.batch([
-    db.select().from(doors).where(eq(doors.siteId, siteId)).orderBy(asc(doors.id)),
-    db.select().from(accessProfiles).where(eq(accessProfiles.organisationId, org)),
+type Org = string | SQLWrapper;
+const inOrg = (column: SQLWrapper, org: Org) => sql`${column} = ${org}`;
+
+/** The organisation-wide reads a snapshot adds to the site's doors and profiles. */
+const stateReads = (db: Db, org: Org) =>
+  [
     // Members who hold at least one card; the others cannot open a door.
     db
       .select()
       .from(members)
-      .where(and(eq(members.organisationId, org), sql`exists (select 1 from ${credentials} where ${credentials.memberId} = ${members.id})`))
+      .where(and(inOrg(members.organisationId, org), sql`exists (select 1 from ${credentials} where ${credentials.memberId} = ${members.id})`))
       .orderBy(asc(members.id)),
-    db.select({ key: credentials.key, memberId: credentials.memberId }).from(credentials).where(eq(credentials.organisationId, org)).orderBy(asc(credentials.key)),
-    db.select().from(bookings).where(eq(bookings.organisationId, org)),
-    db.select({ version: sites.entitlementVersion }).from(sites).where(eq(sites.id, siteId)),
-  ]);
-  const consistent = again[0]?.version === site.entitlementVersion;
-  const profiles = profileList(profileRows);
+    db.select({ key: credentials.key, memberId: credentials.memberId }).from(credentials).where(inOrg(credentials.organisationId, org)).orderBy(asc(credentials.key)),
+    db.select().from(bookings).where(inOrg(bookings.organisationId, org)),
+  ] as const;
+
+type StateRows = {
+  doorRows: Array<typeof doors.$inferSelect>;
+  profileRows: Array<typeof accessProfiles.$inferSelect>;
+  memberRows: Array<typeof members.$inferSelect>;
+  credentialRows: Array<{ key: string; memberId: string }>;
+  bookingRows: BookingRow[];
+};
+
+/**
+ * The snapshot of `site` at its version from rows read in the same transaction as it, and the
+ * write remembering its hash: already handed to `writes.later`, or for the caller to await.
+ */
+function assembleSnapshot(db: Db, site: SiteRow, rows: StateRows, now: number, writes: HashWrites): { snapshot: EntitlementSnapshot; remembered: Promise<unknown> } {
+  const profiles = profileList(rows.profileRows);
   const profileIndex = new Map(profiles.map((p, i) => [p.id, i]));
-  const bookingsOf = byMember(bookingRows);
+  const bookingsOf = byMember(rows.bookingRows);
   const memberIndex = new Map<string, number>();
-  const snapshotMembers: MemberAccess[] = memberRows.map((m, i) => {
+  const snapshotMembers: MemberAccess[] = rows.memberRows.map((m, i) => {
     memberIndex.set(m.id, i);
     return memberAccess(m, profileIndex, bookingsOf.get(m.id) ?? []);
   });
   const snapshot: Omit<EntitlementSnapshot, 'hash'> = {
-    siteId,
+    siteId: site.id,
     version: site.entitlementVersion,
     serverTime: now,
     site: sitePolicy(site),
-    schedules: schedulesOf(site, profileRows),
-    doors: doorRows.map(doorPolicy),
+    schedules: schedulesOf(site, rows.profileRows),
+    doors: rows.doorRows.map(doorPolicy),
     profiles,
     members: snapshotMembers,
-    credentials: credentialRows.map((c) => [c.key, memberIndex.get(c.memberId) as number] as [string, number]),
+    credentials: rows.credentialRows.map((c) => [c.key, memberIndex.get(c.memberId) as number] as [string, number]),
   };
   const hash = EntitlementHash.of(snapshot).value;
   if (site.hashVersion !== site.entitlementVersion) {
-    const write = db.update(sites).set({ entitlementHash: hash, hashVersion: site.entitlementVersion }).where(and(eq(sites.id, siteId), eq(sites.entitlementVersion, site.entitlementVersion)));
-    if (writes.later) writes.later(write.then(() => undefined));
-    else await write;
+    const write = db
+      .update(sites)
+      .set({ entitlementHash: hash, hashVersion: site.entitlementVersion })
+      .where(and(eq(sites.id, site.id), eq(sites.entitlementVersion, site.entitlementVersion)))
+      .then(() => undefined);
+    if (!writes.later) return { snapshot: { ...snapshot, hash }, remembered: write };
+    writes.later(write);
   }
-  return { snapshot: { ...snapshot, hash }, consistent };
+  return { snapshot: { ...snapshot, hash }, remembered: Promise.resolve() };
+}
+
+/** The site's state at the version of `site` (a row already read), in one batch; `consistent` is false when a write came between. */
+async function snapshotAt(db: Db, site: SiteRow, now: number, writes: HashWrites): Promise<{ snapshot: EntitlementSnapshot; consistent: boolean }> {
+  const [doorRows, profileRows, memberRows, credentialRows, bookingRows, again] = await db.batch([
+    db.select().from(doors).where(eq(doors.siteId, site.id)).orderBy(asc(doors.id)),
+    db.select().from(accessProfiles).where(eq(accessProfiles.organisationId, site.organisationId)),
+    ...stateReads(db, site.organisationId),
+    db.select({ version: sites.entitlementVersion }).from(sites).where(eq(sites.id, site.id)),
+  ]);
+  const { snapshot, remembered } = assembleSnapshot(db, site, { doorRows, profileRows, memberRows, credentialRows, bookingRows }, now, writes);
+  await remembered;
+  return { snapshot, consistent: again[0]?.version === site.entitlementVersion };
 }
 
 /** The site's content hash at its current version, computed at most once per version. */
@@ -113,7 +141,14 @@ export const FULL = 'full';
  * The delta from `since`, or `current`, or FULL when the log cannot say (the door is ahead, or
  * behind what the log keeps, too much changed, or a write came between the reads); null for no site.
  */
-export async function entitlementDelta(db: Db, siteId: string, since: number, now: number, writes: HashWrites = {}): Promise<EntitlementUpdate | typeof FULL | null> {
+export async function entitlementDelta(
+  db: Db,
+  siteId: string,
+  since: number,
+  now: number,
+  writes: HashWrites = {},
+  options: { hashStale?: boolean } = {},
+): Promise<EntitlementUpdate | typeof FULL | null> {
   const full = FULL;
   // Everything the delta needs in one batch (one transaction, so it all agrees on the version):
   // the changed records are picked by subqueries on the change log, not by ids sent back and forth.
@@ -123,7 +158,9 @@ export async function entitlementDelta(db: Db, siteId: string, since: number, no
   const changedCredential = and(sql`${credentials.organisationId} = ${siteOrg}`, sql`${credentials.key} in ${logged('credential')}`);
   // A changed member, or the holder of a changed card (whose delta entry names the member).
   const concerned = (memberId: SQLWrapper) => sql`(${memberId} in ${logged('member')} or ${memberId} in (select ${credentials.memberId} from ${credentials} where ${changedCredential}))`;
-  const [siteRows, oldest, changed, doorRows, profileRows, credentialFound, memberRows, holderRows, bookingRows] = await db.batch([
+  // `hashStale` (a notice right after its write): the site's whole state joins the batch, since
+  // the hash of the new version is still to be computed from it.
+  const [siteRows, oldest, changed, doorRows, profileRows, credentialFound, memberRows, holderRows, bookingRows, ...state] = await db.batch([
     db.select().from(sites).where(eq(sites.id, siteId)),
     db.select({ version: min(entitlementChanges.version) }).from(entitlementChanges).where(eq(entitlementChanges.siteId, siteId)),
     db
@@ -137,6 +174,7 @@ export async function entitlementDelta(db: Db, siteId: string, since: number, no
     db.select().from(members).where(and(sql`${members.organisationId} = ${siteOrg}`, concerned(members.id))),
     db.selectDistinct({ memberId: credentials.memberId }).from(credentials).where(concerned(credentials.memberId)),
     db.select().from(bookings).where(concerned(bookings.memberId)),
+    ...(options.hashStale ? stateReads(db, siteOrg) : []),
   ]);
   const site = siteRows[0];
   if (!site) return null;
@@ -164,8 +202,15 @@ export async function entitlementDelta(db: Db, siteId: string, since: number, no
   const upsert = memberRows.filter((m) => holders.has(m.id)).map((m) => memberAccess(m, profileIndex, bookingsOf.get(m.id) ?? []));
   const kept = new Set(upsert.map((m) => m.id));
   const foundKeys = new Set(credentialFound.map((c) => c.key));
-  // The hash of this very version (its rows were just read); a write since then sends the door to pull.
-  const hash = await hashAt(db, site, now, writes);
+  // The hash of this very version: remembered, built from the state read with it, or read now
+  // (a write since then sends the door to pull).
+  let hash: string | null;
+  if (state.length === 3 && !(site.hashVersion === version && site.entitlementHash)) {
+    const [stateMembers, credentialRows, stateBookings] = state as unknown as [StateRows['memberRows'], StateRows['credentialRows'], StateRows['bookingRows']];
+    const built = assembleSnapshot(db, site, { doorRows, profileRows, memberRows: stateMembers, credentialRows, bookingRows: stateBookings }, now, writes);
+    await built.remembered;
+    hash = built.snapshot.hash;
+  } else hash = await hashAt(db, site, now, writes);
   if (hash === null) return full;
 
   const delta: EntitlementDelta = {
