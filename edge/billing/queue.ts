@@ -3,7 +3,7 @@
 // time zone) and sends one queue message per subscription; the queue consumer runs
 // processSubscription for each. Everything here takes `now`, so tests can move the clock and call
 // the same functions the handlers call.
-import { and, asc, eq, gt, isNotNull, lte, ne } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, lte, ne, sql } from 'drizzle-orm';
 import { subscriptions } from '../db/schema.ts';
 import type { BillingMessage, Db } from '../env.ts';
 import type { BillingDeps } from './deps.ts';
@@ -18,10 +18,18 @@ const PAGE = 100;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Subscriptions due at `now`, in id order, a page at a time. */
-export async function dueSubscriptions(db: Db, now: number, options: { organisationId?: string; after?: string; limit?: number } = {}) {
+/** Where a page of due subscriptions ended: the next starts after it. */
+export type DueCursor = { id: string; nextReviewAt: number | null };
+
+/**
+ * Subscriptions due at `now`, a page at a time, in (next review, id) order: a range of the
+ * subscriptions_review index, so a page costs its own rows however large the table (in id order,
+ * the last page scanned every later subscription to find that none was due).
+ */
+export async function dueSubscriptions(db: Db, now: number, options: { organisationId?: string; after?: DueCursor; limit?: number } = {}) {
+  const { after } = options;
   return db
-    .select({ id: subscriptions.id, organisationId: subscriptions.organisationId })
+    .select({ id: subscriptions.id, organisationId: subscriptions.organisationId, nextReviewAt: subscriptions.nextReviewAt })
     .from(subscriptions)
     .where(
       and(
@@ -29,10 +37,10 @@ export async function dueSubscriptions(db: Db, now: number, options: { organisat
         lte(subscriptions.nextReviewAt, now),
         ne(subscriptions.status, 'ended'),
         options.organisationId ? eq(subscriptions.organisationId, options.organisationId) : undefined,
-        options.after ? gt(subscriptions.id, options.after) : undefined,
+        after ? sql`(${subscriptions.nextReviewAt}, ${subscriptions.id}) > (${after.nextReviewAt}, ${after.id})` : undefined,
       ),
     )
-    .orderBy(asc(subscriptions.id))
+    .orderBy(asc(subscriptions.nextReviewAt), asc(subscriptions.id))
     .limit(options.limit ?? PAGE);
 }
 
@@ -78,7 +86,7 @@ export async function enqueueBillingRun(
   const { organisationId, read = ENQUEUE_READ, batch = SEND_BATCH } = options;
   let sent = 0;
   let sending: Promise<unknown> = Promise.resolve();
-  let after: string | undefined;
+  let after: DueCursor | undefined;
   for (;;) {
     const limit = after ? read : batch;
     const page = await dueSubscriptions(db, now, { ...(organisationId ? { organisationId } : {}), ...(after ? { after } : {}), limit });
@@ -90,7 +98,7 @@ export async function enqueueBillingRun(
     sending.catch(() => undefined);
     sent += page.length;
     if (page.length < limit) break;
-    after = page[page.length - 1]!.id;
+    after = page[page.length - 1]!;
   }
   await sending;
   return sent;
@@ -209,7 +217,7 @@ export async function runBilling(deps: BillingDeps, now: number, options: { orga
   const results: ProcessResult[] = [];
   const organisationOf = new Map<string, string>();
   const tally = new JobTally();
-  let after: string | undefined;
+  let after: DueCursor | undefined;
   for (;;) {
     const page = await dueSubscriptions(deps.db, now, { ...options, ...(after ? { after } : {}) });
     for (const s of page) organisationOf.set(s.id, s.organisationId);
@@ -224,7 +232,7 @@ export async function runBilling(deps: BillingDeps, now: number, options: { orga
       }
     }
     if (page.length < PAGE) break;
-    after = page[page.length - 1]!.id;
+    after = page[page.length - 1]!;
   }
   for (const r of results) tallyResult(tally, organisationOf.get(r.subscriptionId)!, now, r);
   await tally.record(deps.db, 'billing');

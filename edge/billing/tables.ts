@@ -74,7 +74,7 @@ export const subscriptions = sqliteTable(
     createdAt: createdAt(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [index('subscriptions_org').on(t.organisationId, t.id), index('subscriptions_review').on(t.nextReviewAt), index('subscriptions_payer').on(t.payerId)],
+  (t) => [index('subscriptions_org').on(t.organisationId, t.id), index('subscriptions_review').on(t.nextReviewAt, t.id), index('subscriptions_payer').on(t.payerId)],
 );
 
 /** Family and group accounts: one payer, several members covered. */

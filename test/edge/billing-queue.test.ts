@@ -90,6 +90,8 @@ describe("the cron's enqueueing", () => {
       },
     };
     const now = bkk('2030-02-15', '03:17');
+    // Due at three different times, so that pages cross from one review time to the next out of id order.
+    await env.DB.prepare(`UPDATE subscriptions SET next_review_at = next_review_at - (rowid % 3) * 3600000 WHERE organisation_id = ?`).bind(g.organisationId).run();
     // First read 2 (one batch), then reads of 5 (up to three batches of 2 each at once): 2 + 5 + 4.
     expect(await enqueueBillingRun(billingDeps(g.env).db, queue, now, { organisationId: g.organisationId, read: 5, batch: 2 })).toBe(11);
     expect(batches.flat().sort()).toEqual([...due].sort());
